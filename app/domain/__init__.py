@@ -1,0 +1,1 @@
+"""Pure trading logic: plain dataclasses and functions over Decimal, no Flask, no database."""

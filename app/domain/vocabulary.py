@@ -1,0 +1,94 @@
+"""The closed sets of words the data model and the contract use (DESIGN §3, §5)."""
+
+from enum import StrEnum
+
+
+class BrokerKind(StrEnum):
+    PAPER = "paper"
+    TRADOVATE = "tradovate"
+
+
+class Environment(StrEnum):
+    DEMO = "demo"
+    LIVE = "live"
+
+
+class RiskMode(StrEnum):
+    CONSERVATIVE = "conservative"
+    MODERATE = "moderate"
+    AGGRESSIVE = "aggressive"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class StrategyMode(StrEnum):
+    ORDERS = "orders"
+    POSITION_SYNC = "position-sync"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class PositionSide(StrEnum):
+    LONG = "long"
+    SHORT = "short"
+
+
+class OrderRole(StrEnum):
+    ENTRY = "entry"
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    EXIT = "exit"
+    MANUAL = "manual"
+    KILL = "kill"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    WORKING = "working"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class EventStatus(StrEnum):
+    RECEIVED = "received"
+    EXECUTED = "executed"
+    PARTIALLY_EXECUTED = "partially_executed"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class ExitReason(StrEnum):
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    TRAILING_STOP = "trailing_stop"
+    SIGNAL = "signal"
+    MANUAL = "manual"
+    KILL_SWITCH = "kill_switch"
+
+
+class AuditCategory(StrEnum):
+    SIGNAL = "signal"
+    ORDER = "order"
+    RISK = "risk"
+    AUTH = "auth"
+    SYSTEM = "system"
+    KILL_SWITCH = "kill_switch"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"

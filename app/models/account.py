@@ -1,0 +1,60 @@
+"""Broker accounts and the risk limits that guard each one."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.domain.vocabulary import BrokerKind, Environment, RiskMode
+
+from .base import Base, Money, UTCDateTime, one_of, utcnow
+
+
+class BrokerAccount(Base):
+    __tablename__ = "broker_accounts"
+    __table_args__ = (one_of("broker", BrokerKind), one_of("environment", Environment))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    broker: Mapped[str] = mapped_column(String(16))
+    environment: Mapped[str] = mapped_column(String(8), default=Environment.DEMO.value)
+    # Fernet token of a JSON object; decrypted only inside the broker adapter.
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    broker_account_id: Mapped[str | None] = mapped_column(String(64))
+    broker_account_spec: Mapped[str | None] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    starting_balance: Mapped[Decimal | None] = mapped_column(Money())
+    cash_balance: Mapped[Decimal | None] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    risk_limits: Mapped["RiskLimits"] = relationship(
+        back_populates="account", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class RiskLimits(Base):
+    __tablename__ = "risk_limits"
+    __table_args__ = (one_of("risk_mode", RiskMode),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("broker_accounts.id", ondelete="CASCADE"), unique=True
+    )
+    max_contracts_per_order: Mapped[int | None] = mapped_column(Integer)
+    max_position: Mapped[int | None] = mapped_column(Integer)
+    max_open_positions: Mapped[int | None] = mapped_column(Integer)
+    max_daily_loss: Mapped[Decimal | None] = mapped_column(Money())
+    max_trades_per_day: Mapped[int | None] = mapped_column(Integer)
+    # Trading window as wall-clock times in a named zone; start > end spans midnight.
+    window_start: Mapped[str | None] = mapped_column(String(5))
+    window_end: Mapped[str | None] = mapped_column(String(5))
+    window_timezone: Mapped[str | None] = mapped_column(String(64))
+    risk_mode: Mapped[str] = mapped_column(String(16), default=RiskMode.MODERATE.value)
+    halted: Mapped[bool] = mapped_column(Boolean, default=False)
+    halted_reason: Mapped[str | None] = mapped_column(String(255))
+    halted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    account: Mapped[BrokerAccount] = relationship(back_populates="risk_limits")

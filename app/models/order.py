@@ -1,0 +1,68 @@
+"""Orders (ours, with a client order id made before the broker call) and their fills."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, Side
+
+from .base import Base, Money, Price, UTCDateTime, one_of, utcnow
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_account_status", "account_id", "status"),
+        one_of("side", Side),
+        one_of("order_type", OrderType),
+        one_of("role", OrderRole),
+        one_of("status", OrderStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
+    strategy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("strategies.id", ondelete="SET NULL"), index=True
+    )
+    trader_id: Mapped[int | None] = mapped_column(ForeignKey("traders.id", ondelete="SET NULL"))
+    webhook_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_events.id", ondelete="SET NULL"), index=True
+    )
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    symbol: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(Integer)
+    order_type: Mapped[str] = mapped_column(String(16))
+    limit_price: Mapped[Decimal | None] = mapped_column(Price())
+    stop_price: Mapped[Decimal | None] = mapped_column(Price())
+    role: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PENDING.value)
+    filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    avg_fill_price: Mapped[Decimal | None] = mapped_column(Price())
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Fill(Base):
+    __tablename__ = "fills"
+    __table_args__ = (
+        UniqueConstraint("account_id", "broker_fill_id"),
+        one_of("side", Side),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"))
+    # Fills of orders placed outside DeskPilot have no order of ours.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    broker_fill_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Price())
+    commission: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -1,0 +1,84 @@
+"""Configuration read from the environment (DESIGN §5.1), with a test variant."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("DESKPILOT_INSTANCE_DIR", BASE_DIR / "instance"))
+
+
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url() -> str:
+    """Return DATABASE_URL; the SQLite default lives in instance/ whatever the cwd."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'deskpilot.db'}"
+
+
+class Config:
+    """Production settings. Secrets left unset are generated once into instance/."""
+
+    INSTANCE_DIR = INSTANCE_DIR
+    DATABASE_URL = _database_url()
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    ENCRYPTION_KEY = os.environ.get("ENCRYPTION_KEY")
+    ADMIN_USERNAME = os.environ.get("ADMIN_USERNAME", "admin")
+    ADMIN_PASSWORD = os.environ.get("ADMIN_PASSWORD")
+    # A fresh install gets a paper account so the trader can try everything at once.
+    SEED_PAPER_ACCOUNT = True
+    PAPER_STARTING_BALANCE = "50000.00"
+    HOST = os.environ.get("HOST", "127.0.0.1")
+    PORT = int(os.environ.get("PORT", "5000"))
+    PUBLIC_URL = os.environ.get("PUBLIC_URL")
+    REDIS_URL = os.environ.get("REDIS_URL")
+    MONITOR_INTERVAL_SECONDS = float(os.environ.get("MONITOR_INTERVAL_SECONDS", "5"))
+    POLL_INTERVAL_SECONDS = float(os.environ.get("POLL_INTERVAL_SECONDS", "5"))
+    PAPER_FEED = os.environ.get("PAPER_FEED", "simulated")
+    PAPER_TICK_SECONDS = float(os.environ.get("PAPER_TICK_SECONDS", "1"))
+    TRADOVATE_API_URL = os.environ.get("TRADOVATE_API_URL")
+    TRADOVATE_MD_URL = os.environ.get("TRADOVATE_MD_URL")
+    DISCORD_BOT_TOKEN = os.environ.get("DISCORD_BOT_TOKEN")
+    DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE", "https://discord.com/api/v10")
+    DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID")
+    DISCORD_CLIENT_SECRET = os.environ.get("DISCORD_CLIENT_SECRET")
+    TRADINGVIEW_IP_ALLOWLIST = _flag("TRADINGVIEW_IP_ALLOWLIST", "off")
+    SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
+    MAX_ORDER_QUANTITY = int(os.environ.get("MAX_ORDER_QUANTITY", "100"))
+    WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "120/minute")
+
+    BCRYPT_ROUNDS = 12
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    LOGIN_RATE_LIMIT = "10/minute"
+    # Idle timeout: the signed cookie's age is checked server-side and refreshed per request.
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
+    SESSION_REFRESH_EACH_REQUEST = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", "1")
+    SESSION_COOKIE_NAME = "deskpilot_session"
+    REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_SSL_STRICT = False  # behind a TLS proxy the Referer check misfires
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    AUTO_MIGRATE = True
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a throwaway database, fast hashing, no jobs."""
+
+    TESTING = True
+    DATABASE_URL = "sqlite://"
+    SECRET_KEY = "test-secret-key"
+    ENCRYPTION_KEY = "B4AaAyZYRTkk-Y-Foozx4swH6YAv_pMpbBSKmh5NIHw="
+    ADMIN_USERNAME = "owner"
+    ADMIN_PASSWORD = "correct horse battery staple"
+    SEED_PAPER_ACCOUNT = False
+    BCRYPT_ROUNDS = 4
+    SCHEDULER_ENABLED = False
+    SESSION_COOKIE_SECURE = False
+    RATELIMIT_ENABLED = False
