@@ -1,0 +1,129 @@
+"""DeskPilot: TradingView alerts in, protected futures orders out."""
+
+import logging
+import os
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from config import Config
+
+from .extensions import csrf, db, limiter, login_manager, socketio
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type[Config] | Config | None = None) -> Flask:
+    """Build the app in small named steps; the database is migrated before first use."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(Path((config or Config).INSTANCE_DIR).resolve()),
+    )
+    app.config.from_object(config or Config)
+    _init_logging(app)
+    _ensure_instance_secrets(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    if app.config["AUTO_MIGRATE"]:
+        _prepare_database(app)
+    return app
+
+
+def _init_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def _read_or_create_secret(path: Path, make) -> str:
+    """Return the secret stored at `path`, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = make()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value)
+    logger.info("generated %s", path.name)
+    return value
+
+
+def _ensure_instance_secrets(app: Flask) -> None:
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _read_or_create_secret(
+            instance / "secret_key", lambda: secrets.token_hex(32)
+        )
+    if not app.config.get("ENCRYPTION_KEY"):
+        app.config["ENCRYPTION_KEY"] = _read_or_create_secret(
+            instance / "encryption_key", lambda: Fernet.generate_key().decode()
+        )
+    if app.config["DATABASE_URL"].startswith("sqlite:///"):
+        Path(app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+
+def _init_extensions(app: Flask) -> None:
+    from .services.auth import load_session_user
+
+    db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.session_protection = "basic"
+    login_manager.user_loader(load_session_user)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config.get("REDIS_URL"),
+        cors_allowed_origins=[],
+    )
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .api import api_bp
+    from .api.errors import register_error_handlers
+    from .routes import register_pages
+
+    app.register_blueprint(api_bp)
+    register_pages(app)
+    register_error_handlers(app)
+
+
+def _prepare_database(app: Flask) -> None:
+    """Migrate, create the owner on first start, and seed a paper account for a new install."""
+    from .schema import upgrade_to_head
+    from .services.accounts import seed_paper_account
+    from .services.auth import ensure_owner
+
+    upgrade_to_head(db.engine)
+    with app.app_context():
+        setup = ensure_owner(datetime.now(UTC))
+        if setup is not None and app.config["SEED_PAPER_ACCOUNT"]:
+            seed_paper_account()
+        if setup is not None and setup.generated_password:
+            announce_password(setup.user.username, setup.generated_password)
+
+
+def announce_password(username: str, password: str) -> None:
+    """Print a generated password once, to the console only (never to the log)."""
+    print(
+        "\n" + "=" * 64 + "\n"
+        f"  DeskPilot owner created.  Username: {username}\n"
+        f"  Password: {password}\n"
+        "  It is shown only this once; change it under Settings.\n" + "=" * 64 + "\n",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,54 @@
+"""The JSON API under /api: one blueprint per resource behind one authentication gate.
+
+A request authenticates with `Authorization: Bearer <api token>` (no CSRF: the token is
+not sent by browsers on their own) or with the owner's session cookie, in which case a
+write must carry the page's CSRF token in `X-CSRF-Token`.
+"""
+
+import logging
+
+from flask import Blueprint, g, request
+from flask_login import current_user
+
+from app.errors import Unauthorized
+from app.extensions import csrf
+from app.services import audit
+from app.services.auth import user_for_api_token
+
+from .accounts import bp as accounts_bp
+from .logs import bp as logs_bp
+from .risk import bp as risk_bp
+from .settings import bp as settings_bp
+from .strategies import bp as strategies_bp
+from .traders import bp as traders_bp
+
+logger = logging.getLogger(__name__)
+
+api_bp = Blueprint("api", __name__, url_prefix="/api")
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@api_bp.before_request
+def _authenticate():
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = user_for_api_token(header.removeprefix("Bearer ").strip())
+        if user is None:
+            raise Unauthorized("API token is invalid or was revoked.")
+        g._login_user = user  # Flask-Login's per-request user; no session is created
+        g.auth_method = "api token"
+    elif current_user.is_authenticated:
+        if request.method not in SAFE_METHODS:
+            csrf.protect()
+        g.auth_method = "session"
+    else:
+        raise Unauthorized("Log in or send an API token (Authorization: Bearer <token>).")
+    audit.set_actor(f"{current_user.username} ({g.auth_method})")
+
+
+for child in (accounts_bp, risk_bp, strategies_bp, traders_bp, settings_bp, logs_bp):
+    api_bp.register_blueprint(child)
+    # CSRF is checked in _authenticate, for session calls only; flask-wtf looks up the
+    # request's own (child) blueprint, so each child is exempted, not the parent.
+    csrf.exempt(child)

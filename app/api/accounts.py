@@ -1,0 +1,58 @@
+"""/api/accounts: paper and Tradovate accounts (credentials go in, never come out)."""
+
+from flask import Blueprint, jsonify
+
+from app.models import BrokerAccount
+from app.services import accounts
+
+from .schemas import AccountCreate, AccountUpdate, parse_body
+from .serialize import iso, money
+
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+
+def account_json(account: BrokerAccount) -> dict:
+    limits = account.risk_limits
+    return {
+        "id": account.id,
+        "name": account.name,
+        "broker": account.broker,
+        "environment": account.environment,
+        "broker_account_id": account.broker_account_id,
+        "enabled": account.enabled,
+        "has_credentials": account.credentials_encrypted is not None,
+        "starting_balance": money(account.starting_balance),
+        "cash_balance": money(account.cash_balance),
+        "halted": bool(limits and limits.halted),
+        "created_at": iso(account.created_at),
+        "updated_at": iso(account.updated_at),
+    }
+
+
+@bp.get("")
+def list_accounts():
+    return jsonify(items=[account_json(a) for a in accounts.list_accounts()])
+
+
+@bp.post("")
+def create_account():
+    account = accounts.create_account(parse_body(AccountCreate))
+    return jsonify(account_json(account)), 201
+
+
+@bp.get("/<int:account_id>")
+def get_account(account_id: int):
+    return jsonify(account_json(accounts.get_account(account_id)))
+
+
+@bp.route("/<int:account_id>", methods=["PUT", "PATCH"])
+def update_account(account_id: int):
+    accounts.get_account(account_id)
+    account = accounts.update_account(account_id, parse_body(AccountUpdate))
+    return jsonify(account_json(account))
+
+
+@bp.delete("/<int:account_id>")
+def delete_account(account_id: int):
+    accounts.delete_account(account_id)
+    return "", 204

@@ -1,0 +1,28 @@
+"""Query-string parameters, checked the same way on every collection."""
+
+from datetime import UTC, datetime
+
+from flask import request
+
+from app.errors import InvalidInput
+
+
+def int_arg(name: str) -> int | None:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput(f"{name} must be a whole number.", {name: "must be a whole number"})
+    return int(value)
+
+
+def time_arg(name: str) -> datetime | None:
+    """An ISO 8601 time; without a zone it is taken as UTC."""
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 time.", {name: "is not a time"}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

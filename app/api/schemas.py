@@ -1,0 +1,231 @@
+"""Request bodies of the setup resources, validated by pydantic before any service runs."""
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from flask import current_app, request
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from app.domain.errors import DomainValidationError
+from app.domain.exits import parse_exit, parse_trailing
+from app.errors import InvalidInput
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _exit_spec(value: Any) -> dict | None:
+    if value is None:
+        return None
+    try:
+        return parse_exit(value, "spec").to_json()
+    except DomainValidationError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _trailing_spec(value: Any) -> dict | None:
+    if value is None:
+        return None
+    try:
+        return parse_trailing(value, "spec").to_json()
+    except DomainValidationError as exc:
+        raise ValueError(f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()) from None
+
+
+def _time_of_day(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a time as HH:MM (24-hour)")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value[:64]!r}") from None
+    if value not in available_timezones() and value != "UTC":
+        raise ValueError(f"unknown time zone {value[:64]!r}")
+    return value
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(gt=0, le=Decimal("1000000000"), allow_inf_nan=False, decimal_places=2),
+]
+Multiplier = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(gt=0, le=100, allow_inf_nan=False, decimal_places=4),
+]
+Count = Annotated[StrictInt, Field(ge=1, le=100_000)]
+ExitSpecField = Annotated[Any, AfterValidator(_exit_spec)]
+TrailingField = Annotated[Any, AfterValidator(_trailing_spec)]
+TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
+SymbolText = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_:!.]+$"
+    ),
+]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _within_quantity_cap(value: int | None, info: ValidationInfo) -> int | None:
+    """Quantities stop at MAX_ORDER_QUANTITY, passed in the validation context."""
+    cap = (info.context or {}).get("max_quantity", 100)
+    if value is not None and not 1 <= value <= cap:
+        raise ValueError(f"must be between 1 and {cap}")
+    return value
+
+
+class TradovateCredentials(Body):
+    username: ShortText | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    app_id: ShortText | None = None
+    app_version: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+    cid: Annotated[StrictInt, Field(ge=0)] | ShortText | None = None
+    sec: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+    @field_validator("cid")
+    @classmethod
+    def _cid_as_text(cls, value: int | str | None) -> str | None:
+        return None if value is None else str(value)
+
+
+BrokerAccountId = Annotated[
+    StrictInt | Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,20}$")],
+    AfterValidator(str),
+]
+
+
+class AccountCreate(Body):
+    name: Name
+    broker: Literal["paper", "tradovate"]
+    environment: Literal["demo", "live"] | None = None
+    starting_balance: Amount | None = None
+    credentials: TradovateCredentials | None = None
+    broker_account_id: BrokerAccountId | None = None
+    enabled: StrictBool | None = None
+
+
+class AccountUpdate(Body):
+    name: Name | None = None
+    broker: Literal["paper", "tradovate"] | None = None
+    environment: Literal["demo", "live"] | None = None
+    starting_balance: Amount | None = None
+    credentials: TradovateCredentials | None = None
+    broker_account_id: BrokerAccountId | None = None
+    enabled: StrictBool | None = None
+
+
+class TradingWindow(Body):
+    start: TimeOfDay
+    end: TimeOfDay
+    timezone: TimeZoneName | None = None  # the service defaults it to the CME's zone
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "TradingWindow":
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+
+class RiskUpdate(Body):
+    max_contracts_per_order: Count | None = None
+    max_position: Count | None = None
+    max_open_positions: Count | None = None
+    max_daily_loss: Amount | None = None
+    max_trades_per_day: Count | None = None
+    trading_window: TradingWindow | None = None
+    risk_mode: Literal["conservative", "moderate", "aggressive"] | None = None
+
+
+class StrategyFields(Body):
+    symbol: SymbolText | None = None
+    quantity: StrictInt | None = None
+    order_type: Literal["market", "limit", "stop"] | None = None
+    take_profit: ExitSpecField = None
+    stop_loss: ExitSpecField = None
+    trailing_stop: TrailingField = None
+    max_alert_age_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] | None = None
+    mode: Literal["orders", "position-sync"] | None = None
+    passphrase: Annotated[str, StringConstraints(max_length=72)] | None = None
+    enabled: StrictBool | None = None
+    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    _quantity_in_range = field_validator("quantity")(_within_quantity_cap)
+
+
+class StrategyCreate(StrategyFields):
+    name: Name
+
+
+class StrategyUpdate(StrategyFields):
+    name: Name | None = None
+
+
+class TraderCreate(Body):
+    strategy_id: StrictInt
+    account_id: StrictInt
+    quantity_multiplier: Multiplier | None = None
+    fixed_quantity: StrictInt | None = None
+    enabled: StrictBool | None = None
+
+    _fixed_in_range = field_validator("fixed_quantity")(_within_quantity_cap)
+
+
+class TraderUpdate(Body):
+    quantity_multiplier: Multiplier | None = None
+    fixed_quantity: StrictInt | None = None
+    enabled: StrictBool | None = None
+
+    _fixed_in_range = field_validator("fixed_quantity")(_within_quantity_cap)
+
+
+class SettingsUpdate(Body):
+    timezone: TimeZoneName | None = None
+    discord_user_id: Annotated[str, StringConstraints(pattern=r"^\d{15,21}$")] | None = None
+    discord_dm_enabled: StrictBool | None = None
+
+
+class PasswordChange(Body):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+BodyModel = TypeVar("BodyModel", bound=Body)
+
+
+def parse_body(model: type[BodyModel]) -> dict:
+    """Validate the request's JSON body against `model`; only the fields sent are returned."""
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object.", code="invalid_json")
+    context = {"max_quantity": current_app.config["MAX_ORDER_QUANTITY"]}
+    parsed = model.model_validate(data, context=context)
+    return parsed.model_dump(exclude_unset=True)

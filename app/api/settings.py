@@ -1,0 +1,42 @@
+"""/api/settings: the owner's preferences and password (secrets are never returned)."""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, jsonify
+from flask_login import current_user
+
+from app.models import User
+from app.services import auth, settings
+
+from .schemas import PasswordChange, SettingsUpdate, parse_body
+from .serialize import iso
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def settings_json(user: User) -> dict:
+    return {
+        "username": user.username,
+        **settings.settings_of(user),
+        "api_token_created_at": iso(user.api_token_created_at),
+        "password_changed_at": iso(user.password_changed_at),
+    }
+
+
+@bp.get("")
+def get_settings():
+    return jsonify(settings_json(current_user))
+
+
+@bp.route("", methods=["PUT", "PATCH"])
+def update_settings():
+    return jsonify(settings_json(settings.update_settings(current_user, parse_body(SettingsUpdate))))
+
+
+@bp.post("/password")
+def change_password():
+    body = parse_body(PasswordChange)
+    auth.change_password(
+        current_user, body["current_password"], body["new_password"], datetime.now(UTC)
+    )
+    return jsonify(settings_json(current_user))

@@ -1,0 +1,77 @@
+"""/api/strategies: strategies with their webhook token, URL and a ready alert message."""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from app.models import Strategy
+from app.services import strategies
+
+from .schemas import StrategyCreate, StrategyUpdate, parse_body
+from .serialize import iso
+
+bp = Blueprint("strategies", __name__, url_prefix="/strategies")
+
+WEBHOOK_PATH = "/webhook/{token}"  # DESIGN §5.2
+
+
+def webhook_url(token: str) -> str:
+    """The URL to paste into TradingView; PUBLIC_URL wins over the address the page used."""
+    path = WEBHOOK_PATH.format(token=token)
+    base = current_app.config.get("PUBLIC_URL") or request.host_url
+    return base.rstrip("/") + path
+
+
+def strategy_json(strategy: Strategy) -> dict:
+    token = strategies.webhook_token(strategy)
+    return {
+        "id": strategy.id,
+        "name": strategy.name,
+        "webhook_token": token,
+        "webhook_url": webhook_url(token),
+        "has_passphrase": strategy.passphrase_hash is not None,
+        "symbol": strategy.symbol,
+        "quantity": strategy.quantity,
+        "order_type": strategy.order_type,
+        "take_profit": strategy.take_profit,
+        "stop_loss": strategy.stop_loss,
+        "trailing_stop": strategy.trailing_stop,
+        "max_alert_age_seconds": strategy.max_alert_age_seconds,
+        "mode": strategy.mode,
+        "enabled": strategy.enabled,
+        "description": strategy.description,
+        "alert_message": strategies.example_alert_message(strategy),
+        "created_at": iso(strategy.created_at),
+        "updated_at": iso(strategy.updated_at),
+    }
+
+
+@bp.get("")
+def list_strategies():
+    return jsonify(items=[strategy_json(s) for s in strategies.list_strategies()])
+
+
+@bp.post("")
+def create_strategy():
+    strategy = strategies.create_strategy(parse_body(StrategyCreate))
+    return jsonify(strategy_json(strategy)), 201
+
+
+@bp.get("/<int:strategy_id>")
+def get_strategy(strategy_id: int):
+    return jsonify(strategy_json(strategies.get_strategy(strategy_id)))
+
+
+@bp.route("/<int:strategy_id>", methods=["PUT", "PATCH"])
+def update_strategy(strategy_id: int):
+    strategies.get_strategy(strategy_id)
+    return jsonify(strategy_json(strategies.update_strategy(strategy_id, parse_body(StrategyUpdate))))
+
+
+@bp.post("/<int:strategy_id>/rotate-token")
+def rotate_token(strategy_id: int):
+    return jsonify(strategy_json(strategies.rotate_token(strategy_id)))
+
+
+@bp.delete("/<int:strategy_id>")
+def delete_strategy(strategy_id: int):
+    strategies.delete_strategy(strategy_id)
+    return "", 204

@@ -1,0 +1,55 @@
+"""/api/traders: strategy × account assignments with their sizing."""
+
+from flask import Blueprint, jsonify
+
+from app.models import Trader
+from app.services import traders
+
+from .params import int_arg
+from .schemas import TraderCreate, TraderUpdate, parse_body
+from .serialize import decimal, iso
+
+bp = Blueprint("traders", __name__, url_prefix="/traders")
+
+
+def trader_json(trader: Trader) -> dict:
+    return {
+        "id": trader.id,
+        "strategy_id": trader.strategy_id,
+        "strategy_name": trader.strategy.name,
+        "account_id": trader.account_id,
+        "account_name": trader.account.name,
+        "quantity_multiplier": decimal(trader.quantity_multiplier),
+        "fixed_quantity": trader.fixed_quantity,
+        "enabled": trader.enabled,
+        "created_at": iso(trader.created_at),
+        "updated_at": iso(trader.updated_at),
+    }
+
+
+@bp.get("")
+def list_traders():
+    found = traders.list_traders(int_arg("strategy_id"), int_arg("account_id"))
+    return jsonify(items=[trader_json(t) for t in found])
+
+
+@bp.post("")
+def create_trader():
+    return jsonify(trader_json(traders.create_trader(parse_body(TraderCreate)))), 201
+
+
+@bp.get("/<int:trader_id>")
+def get_trader(trader_id: int):
+    return jsonify(trader_json(traders.get_trader(trader_id)))
+
+
+@bp.route("/<int:trader_id>", methods=["PUT", "PATCH"])
+def update_trader(trader_id: int):
+    traders.get_trader(trader_id)
+    return jsonify(trader_json(traders.update_trader(trader_id, parse_body(TraderUpdate))))
+
+
+@bp.delete("/<int:trader_id>")
+def delete_trader(trader_id: int):
+    traders.delete_trader(trader_id)
+    return "", 204

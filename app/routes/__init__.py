@@ -1,0 +1,35 @@
+"""Server-rendered pages: login, the setup pages, and the navigation of DESIGN §5.3."""
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from app.services import audit
+
+
+def register_pages(app: Flask) -> None:
+    from .auth import bp as auth_bp
+    from .pages import bp as pages_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(pages_bp)
+
+    @app.before_request
+    def _name_the_actor():
+        actor = None
+        if current_user.is_authenticated and not request.path.startswith("/api"):
+            actor = f"{current_user.username} (session)"
+        audit.set_actor(actor)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self' ws: wss:; frame-ancestors 'none'",
+        )
+        if g.get("no_store"):
+            response.headers["Cache-Control"] = "no-store"
+        return response

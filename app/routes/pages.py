@@ -1,0 +1,78 @@
+"""The trader's pages; the setup pages read through the same services as the API."""
+
+from flask import Blueprint, g, render_template
+from flask_login import current_user, login_required
+
+from app.api.accounts import account_json
+from app.api.risk import limits_json
+from app.api.settings import settings_json
+from app.api.strategies import strategy_json
+from app.api.traders import trader_json
+from app.services import accounts, audit, strategies, traders
+from app.services.risk_limits import limits_for
+
+bp = Blueprint("pages", __name__)
+
+# Pages that later work builds; the navigation shows them all from the start.
+COMING_SOON = {
+    "control_center": ("/control-center", "Control center"),
+    "trades": ("/trades", "Trades"),
+    "analytics": ("/analytics", "Analytics"),
+    "alerts": ("/alerts", "Alerts"),
+    "news": ("/news", "News"),
+    "options": ("/options", "Options"),
+}
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    g.no_store = True
+
+
+@bp.get("/")
+def dashboard():
+    account_list = [account_json(a) for a in accounts.list_accounts()]
+    recent = audit.recent_entries(limit=15)
+    return render_template("dashboard.html", accounts=account_list, recent=recent)
+
+
+@bp.get("/accounts")
+def accounts_page():
+    items = [
+        {**account_json(account), "risk": limits_json(limits_for(account.id))}
+        for account in accounts.list_accounts()
+    ]
+    return render_template("accounts.html", accounts=items)
+
+
+@bp.get("/strategies")
+def strategies_page():
+    items = [strategy_json(s) for s in strategies.list_strategies()]
+    return render_template("strategies.html", strategies=items)
+
+
+@bp.get("/traders")
+def traders_page():
+    return render_template(
+        "traders.html",
+        traders=[trader_json(t) for t in traders.list_traders()],
+        strategies=strategies.list_strategies(),
+        accounts=accounts.list_accounts(),
+    )
+
+
+@bp.get("/settings")
+def settings_page():
+    return render_template("settings.html", settings=settings_json(current_user))
+
+
+def _coming_soon_view(title: str):
+    def view():
+        return render_template("coming_soon.html", title=title)
+
+    return view
+
+
+for endpoint, (path, title) in COMING_SOON.items():
+    bp.add_url_rule(path, endpoint, _coming_soon_view(title))

@@ -1,0 +1,75 @@
+"""DeskPilot's entry point: `python run.py [serve|init|token|kill] ...` (DESIGN §5.6)."""
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from app import announce_password, create_app
+from app.extensions import socketio
+
+
+def serve(app) -> int:
+    host, port = app.config["HOST"], app.config["PORT"]
+    print(f"DeskPilot listening on http://{host}:{port}/login", file=sys.stderr, flush=True)
+    socketio.run(app, host=host, port=port, use_reloader=False, allow_unsafe_werkzeug=True)
+    return 0
+
+
+def init(app, reset_password: bool) -> int:
+    """Migrate (create_app already did) and create or reset the owner."""
+    from app.services.auth import ensure_owner
+
+    with app.app_context():
+        setup = ensure_owner(datetime.now(UTC), reset_password=reset_password)
+        if setup is None:
+            print("Database is migrated; the owner exists (use --reset-password to set a new password).")
+        elif setup.generated_password:
+            announce_password(setup.user.username, setup.generated_password)
+        else:
+            print(f"Owner {setup.user.username!r} ready (password from ADMIN_PASSWORD).")
+    return 0
+
+
+def token(app) -> int:
+    from app.services.auth import issue_api_token, owner
+
+    with app.app_context():
+        user = owner()
+        if user is None:
+            print("No owner yet: run `python run.py init` first.", file=sys.stderr)
+            return 1
+        print(issue_api_token(user, datetime.now(UTC)))
+    return 0
+
+
+def kill(app) -> int:
+    print("The kill switch is not yet available in this version.", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.py", description="DeskPilot trading automation server.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="start the server (the default)")
+    init_parser = commands.add_parser("init", help="migrate the database and create the owner")
+    init_parser.add_argument(
+        "--reset-password",
+        action="store_true",
+        help="set the owner's password from ADMIN_PASSWORD (or a generated one)",
+    )
+    commands.add_parser("token", help="print a new API token (the previous one is revoked)")
+    commands.add_parser("kill", help="engage the kill switch: cancel, flatten, halt")
+    args = parser.parse_args(argv)
+
+    app = create_app()
+    if args.command == "init":
+        return init(app, args.reset_password)
+    if args.command == "token":
+        return token(app)
+    if args.command == "kill":
+        return kill(app)
+    return serve(app)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

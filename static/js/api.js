@@ -1,0 +1,34 @@
+// Calls the JSON API with the page's CSRF token and turns error bodies into messages.
+"use strict";
+
+const DeskPilotApi = (() => {
+  const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  class ApiError extends Error {
+    constructor(status, error) {
+      super(error?.message || `Request failed (${status})`);
+      this.status = status;
+      this.code = error?.code;
+      this.fields = error?.fields || {};
+    }
+  }
+
+  async function call(method, url, body) {
+    const init = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(url, init);
+    if (response.status === 401) {
+      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+      throw new ApiError(401, { message: "Your session ended; please log in again." });
+    }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new ApiError(response.status, data?.error);
+    return data;
+  }
+
+  return { call, ApiError };
+})();
