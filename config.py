@@ -57,7 +57,7 @@ class Config:
     SESSION_REFRESH_EACH_REQUEST = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_COOKIE_SECURE = _flag("SESSION_COOKIE_SECURE", "1")
+    COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "auto")  # see app/session.py
     SESSION_COOKIE_NAME = "deskpilot_session"
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
@@ -80,5 +80,4 @@ class TestConfig(Config):
     SEED_PAPER_ACCOUNT = False
     BCRYPT_ROUNDS = 4
     SCHEDULER_ENABLED = False
-    SESSION_COOKIE_SECURE = False
     RATELIMIT_ENABLED = False

@@ -22,7 +22,10 @@ def init(app, reset_password: bool) -> int:
     with app.app_context():
         setup = ensure_owner(datetime.now(UTC), reset_password=reset_password)
         if setup is None:
-            print("Database is migrated; the owner exists (use --reset-password to set a new password).")
+            print(
+                "Database is migrated; the owner exists "
+                "(use --reset-password to set a new password)."
+            )
         elif setup.generated_password:
             announce_password(setup.user.username, setup.generated_password)
         else:
@@ -48,7 +51,9 @@ def kill(app) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run.py", description="DeskPilot trading automation server.")
+    parser = argparse.ArgumentParser(
+        prog="run.py", description="DeskPilot trading automation server."
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="start the server (the default)")
     init_parser = commands.add_parser("init", help="migrate the database and create the owner")

@@ -13,6 +13,7 @@ from flask import Flask
 from config import Config
 
 from .extensions import csrf, db, limiter, login_manager, socketio
+from .session import SessionInterface
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def _ensure_instance_secrets(app: Flask) -> None:
 def _init_extensions(app: Flask) -> None:
     from .services.auth import load_session_user
 
+    app.session_interface = SessionInterface()
     db.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -95,8 +97,10 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from .api import api_bp
     from .api.errors import register_error_handlers
+    from .api.params import RowIdConverter
     from .routes import register_pages
 
+    app.url_map.converters["id"] = RowIdConverter
     app.register_blueprint(api_bp)
     register_pages(app)
     register_error_handlers(app)

@@ -40,19 +40,19 @@ def create_account():
     return jsonify(account_json(account)), 201
 
 
-@bp.get("/<int:account_id>")
+@bp.get("/<id:account_id>")
 def get_account(account_id: int):
     return jsonify(account_json(accounts.get_account(account_id)))
 
 
-@bp.route("/<int:account_id>", methods=["PUT", "PATCH"])
+@bp.route("/<id:account_id>", methods=["PUT", "PATCH"])
 def update_account(account_id: int):
     accounts.get_account(account_id)
     account = accounts.update_account(account_id, parse_body(AccountUpdate))
     return jsonify(account_json(account))
 
 
-@bp.delete("/<int:account_id>")
+@bp.delete("/<id:account_id>")
 def delete_account(account_id: int):
     accounts.delete_account(account_id)
     return "", 204

@@ -77,9 +77,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainValidationError)
     def _domain_error(error: DomainValidationError):
-        return error_response(
-            400, "validation_error", str(error), {error.field: error.message}
-        )
+        return error_response(400, "validation_error", str(error), {error.field: error.message})
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from flask import request
+from werkzeug.routing import IntegerConverter
 
 from app.errors import InvalidInput
 
@@ -26,3 +27,13 @@ def time_arg(name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{name} must be an ISO 8601 time.", {name: "is not a time"}) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+MAX_ROW_ID = 2**63 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<id:name>`: a positive row id that fits a database integer; anything else is 404."""
+
+    def __init__(self, url_map, **kwargs):
+        super().__init__(url_map, min=1, max=MAX_ROW_ID, **kwargs)

@@ -35,12 +35,12 @@ def limits_json(limits: RiskLimits) -> dict:
     }
 
 
-@bp.get("/<int:account_id>")
+@bp.get("/<id:account_id>")
 def get_limits(account_id: int):
     return jsonify(limits_json(risk_limits.limits_for(account_id)))
 
 
-@bp.route("/<int:account_id>", methods=["PUT", "PATCH"])
+@bp.route("/<id:account_id>", methods=["PUT", "PATCH"])
 def update_limits(account_id: int):
     risk_limits.limits_for(account_id)
     return jsonify(limits_json(risk_limits.update_limits(account_id, parse_body(RiskUpdate))))

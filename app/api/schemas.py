@@ -46,7 +46,9 @@ def _trailing_spec(value: Any) -> dict | None:
     try:
         return parse_trailing(value, "spec").to_json()
     except DomainValidationError as exc:
-        raise ValueError(f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()) from None
+        raise ValueError(
+            f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()
+        ) from None
 
 
 def _time_of_day(value: str) -> str:
@@ -78,6 +80,7 @@ Multiplier = Annotated[
     Field(gt=0, le=100, allow_inf_nan=False, decimal_places=4),
 ]
 Count = Annotated[StrictInt, Field(ge=1, le=100_000)]
+RowId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
 ExitSpecField = Annotated[Any, AfterValidator(_exit_spec)]
 TrailingField = Annotated[Any, AfterValidator(_trailing_spec)]
 TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
@@ -190,8 +193,8 @@ class StrategyUpdate(StrategyFields):
 
 
 class TraderCreate(Body):
-    strategy_id: StrictInt
-    account_id: StrictInt
+    strategy_id: RowId
+    account_id: RowId
     quantity_multiplier: Multiplier | None = None
     fixed_quantity: StrictInt | None = None
     enabled: StrictBool | None = None

@@ -30,7 +30,9 @@ def get_settings():
 
 @bp.route("", methods=["PUT", "PATCH"])
 def update_settings():
-    return jsonify(settings_json(settings.update_settings(current_user, parse_body(SettingsUpdate))))
+    return jsonify(
+        settings_json(settings.update_settings(current_user, parse_body(SettingsUpdate)))
+    )
 
 
 @bp.post("/password")

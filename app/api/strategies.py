@@ -55,23 +55,25 @@ def create_strategy():
     return jsonify(strategy_json(strategy)), 201
 
 
-@bp.get("/<int:strategy_id>")
+@bp.get("/<id:strategy_id>")
 def get_strategy(strategy_id: int):
     return jsonify(strategy_json(strategies.get_strategy(strategy_id)))
 
 
-@bp.route("/<int:strategy_id>", methods=["PUT", "PATCH"])
+@bp.route("/<id:strategy_id>", methods=["PUT", "PATCH"])
 def update_strategy(strategy_id: int):
     strategies.get_strategy(strategy_id)
-    return jsonify(strategy_json(strategies.update_strategy(strategy_id, parse_body(StrategyUpdate))))
+    return jsonify(
+        strategy_json(strategies.update_strategy(strategy_id, parse_body(StrategyUpdate)))
+    )
 
 
-@bp.post("/<int:strategy_id>/rotate-token")
+@bp.post("/<id:strategy_id>/rotate-token")
 def rotate_token(strategy_id: int):
     return jsonify(strategy_json(strategies.rotate_token(strategy_id)))
 
 
-@bp.delete("/<int:strategy_id>")
+@bp.delete("/<id:strategy_id>")
 def delete_strategy(strategy_id: int):
     strategies.delete_strategy(strategy_id)
     return "", 204

@@ -38,18 +38,18 @@ def create_trader():
     return jsonify(trader_json(traders.create_trader(parse_body(TraderCreate)))), 201
 
 
-@bp.get("/<int:trader_id>")
+@bp.get("/<id:trader_id>")
 def get_trader(trader_id: int):
     return jsonify(trader_json(traders.get_trader(trader_id)))
 
 
-@bp.route("/<int:trader_id>", methods=["PUT", "PATCH"])
+@bp.route("/<id:trader_id>", methods=["PUT", "PATCH"])
 def update_trader(trader_id: int):
     traders.get_trader(trader_id)
     return jsonify(trader_json(traders.update_trader(trader_id, parse_body(TraderUpdate))))
 
 
-@bp.delete("/<int:trader_id>")
+@bp.delete("/<id:trader_id>")
 def delete_trader(trader_id: int):
     traders.delete_trader(trader_id)
     return "", 204

@@ -69,7 +69,9 @@ def _parse_unit_dict(value: dict, field: str, allowed: tuple[OffsetUnit, ...]) -
     keys = [key for key in value if value[key] is not None]
     unknown = [key for key in keys if key not in {unit.value for unit in allowed}]
     if unknown:
-        raise DomainValidationError(field, f"unknown key {str(unknown[0])[:40]!r}; use one of {names}")
+        raise DomainValidationError(
+            field, f"unknown key {str(unknown[0])[:40]!r}; use one of {names}"
+        )
     if len(keys) != 1:
         raise DomainValidationError(field, f"give exactly one of {names}")
     unit = OffsetUnit(keys[0])

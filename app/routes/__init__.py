@@ -1,5 +1,7 @@
 """Server-rendered pages: login, the setup pages, and the navigation of DESIGN §5.3."""
 
+from decimal import Decimal, InvalidOperation
+
 from flask import Flask, g, request
 from flask_login import current_user
 
@@ -12,6 +14,7 @@ def register_pages(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
+    app.add_template_filter(money_text, "money")
 
     @app.before_request
     def _name_the_actor():
@@ -33,3 +36,13 @@ def register_pages(app: Flask) -> None:
         if g.get("no_store"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def money_text(value: str | Decimal | None) -> str:
+    """An amount for people to read: "50000.00" → "50,000.00"; nothing → an em dash."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{Decimal(str(value)):,f}"
+    except InvalidOperation:
+        return str(value)

@@ -121,7 +121,9 @@ def update_account(account_id: int, changes: dict) -> BrokerAccount:
             raise InvalidInput(
                 "A paper account takes no credentials.", {"credentials": "not allowed for paper"}
             )
-        stored = decrypt_json(account.credentials_encrypted) if account.credentials_encrypted else {}
+        stored = (
+            decrypt_json(account.credentials_encrypted) if account.credentials_encrypted else {}
+        )
         merged = _complete_tradovate_credentials({**stored, **changes["credentials"]})
         account.credentials_encrypted = encrypt_json(merged)
         credentials_changed = True
@@ -148,7 +150,8 @@ def delete_account(account_id: int) -> None:
     has_orders = db.session.scalar(select(exists().where(Order.account_id == account.id)))
     if has_orders:
         raise Conflict(
-            f"Account {account.name!r} has order history and cannot be deleted; disable it instead.",
+            f"Account {account.name!r} has order history and cannot be deleted; "
+            "disable it instead.",
             code="account_in_use",
         )
     audit.record(AuditCategory.SYSTEM, f"account {account.name!r} deleted", account_id=account.id)

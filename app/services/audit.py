@@ -47,7 +47,9 @@ def record(
 
 def changed_fields(before: dict, after: dict) -> dict:
     """The fields whose values differ, as {name: [old, new]}, for an update's audit entry."""
-    return {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+    return {
+        key: [before.get(key), value] for key, value in after.items() if before.get(key) != value
+    }
 
 
 def recent_entries(

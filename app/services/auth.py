@@ -93,8 +93,7 @@ def authenticate(username: str, password: str, now: datetime) -> User:
 
 def _lock_message(until: datetime) -> str:
     return (
-        "Too many failed logins: this account is locked for 15 minutes, "
-        f"until {until:%H:%M} UTC."
+        f"Too many failed logins: this account is locked for 15 minutes, until {until:%H:%M} UTC."
     )
 
 
@@ -129,7 +128,9 @@ def issue_api_token(user: User, now: datetime) -> str:
     token = "dp_" + secrets.token_urlsafe(32)
     user.api_token_hash = _token_digest(token)
     user.api_token_created_at = now
-    audit.record(AuditCategory.AUTH, "API token issued (previous token revoked)", actor=user.username)
+    audit.record(
+        AuditCategory.AUTH, "API token issued (previous token revoked)", actor=user.username
+    )
     db.session.commit()
     return token
 

@@ -25,7 +25,9 @@ def decrypt_text(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("stored secret cannot be decrypted with this ENCRYPTION_KEY") from exc
+        raise SecretUnreadable(
+            "stored secret cannot be decrypted with this ENCRYPTION_KEY"
+        ) from exc
 
 
 def encrypt_json(data: dict) -> str:

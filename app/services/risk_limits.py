@@ -47,7 +47,9 @@ def update_limits(account_id: int, changes: dict) -> RiskLimits:
         window = changes["trading_window"]
         limits.window_start = window["start"] if window else None
         limits.window_end = window["end"] if window else None
-        limits.window_timezone = (window.get("timezone") or DEFAULT_WINDOW_TIMEZONE) if window else None
+        limits.window_timezone = (
+            (window.get("timezone") or DEFAULT_WINDOW_TIMEZONE) if window else None
+        )
     after = limits_summary(limits)
     diff = audit.changed_fields(before, after)
     loosened = _loosened(before, after)

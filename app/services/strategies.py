@@ -154,7 +154,8 @@ def delete_strategy(strategy_id: int) -> None:
     has_orders = db.session.scalar(select(exists().where(Order.strategy_id == strategy.id)))
     if has_orders:
         raise Conflict(
-            f"Strategy {strategy.name!r} has placed orders and cannot be deleted; disable it instead.",
+            f"Strategy {strategy.name!r} has placed orders and cannot be deleted; "
+            "disable it instead.",
             code="strategy_in_use",
         )
     audit.record(

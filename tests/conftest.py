@@ -1,0 +1,132 @@
+"""Fixtures shared by every suite: a fresh app and database per test, logged-in clients."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from app import create_app
+from app.extensions import db
+from app.services.auth import issue_api_token, owner
+from config import TestConfig
+
+OWNER = TestConfig.ADMIN_USERNAME
+PASSWORD = TestConfig.ADMIN_PASSWORD
+
+
+def make_config(tmp_path, **overrides) -> type[TestConfig]:
+    """A TestConfig whose database and instance folder live under tmp_path."""
+    attributes = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "INSTANCE_DIR": tmp_path,
+        **overrides,
+    }
+    return type("PerTestConfig", (TestConfig,), attributes)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(make_config(tmp_path))
+    yield app
+    db.session.remove()
+    db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "page carries no CSRF token"
+    return match.group(1)
+
+
+class Auth:
+    """Logs the test client in through the real login form."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str = OWNER, password: str = PASSWORD):
+        token = csrf_from(self.client.get("/login").get_data(as_text=True))
+        return self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    def csrf(self) -> str:
+        return csrf_from(self.client.get("/settings").get_data(as_text=True))
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+class Api:
+    """JSON calls with a bearer token, as a trader's script makes them."""
+
+    def __init__(self, client, token: str):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, body=None, **kwargs):
+        return self.client.open(path, method=method, json=body, headers=self.headers, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path, body=None):
+        return self.call("POST", path, body)
+
+    def put(self, path, body=None):
+        return self.call("PUT", path, body)
+
+    def delete(self, path):
+        return self.call("DELETE", path)
+
+
+@pytest.fixture
+def api_token(app):
+    with app.app_context():
+        return issue_api_token(owner(), datetime.now(UTC))
+
+
+@pytest.fixture
+def api(client, api_token):
+    return Api(client, api_token)
+
+
+@pytest.fixture
+def make_account(api):
+    def make(name: str = "Paper 1", **fields):
+        body = {"name": name, "broker": "paper", **fields}
+        response = api.post("/api/accounts", body)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return make
+
+
+@pytest.fixture
+def make_strategy(api):
+    def make(name: str = "MES trend", **fields):
+        response = api.post("/api/strategies", {"name": name, **fields})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return make
+
+
+TRADOVATE_CREDENTIALS = {
+    "username": "trader1",
+    "password": "s3cret-pass-word",
+    "app_id": "DeskPilot",
+    "app_version": "1.0",
+    "cid": 8123,
+    "sec": "f03741b6-f634-48d6-9308-c8fb871150c2",
+    "device_id": "dp-test-device",
+}
