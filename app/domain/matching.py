@@ -1,0 +1,893 @@
+"""The paper broker's matching engine: orders against last-trade prices, positions and P&L.
+
+The engine is pure and holds plain data only: the working and held orders, one position
+per symbol, the last price per symbol and the cash. Every change comes back as events from
+the call that made it (`submit`, `submit_bracket`, `cancel`, `modify`, `on_price`,
+`flatten`), so an adapter persists exactly those events and rebuilds an engine from its
+rows by passing them to the constructor. No clock is read: callers pass `now`.
+
+Fill rules (a print is one last-trade price for one symbol):
+
+- Orders fill whole. A last-trade stream carries no volume, so there are no partial fills;
+  an order's one fill has the id "<client order id>-1".
+- Market: fills on arrival at the last price moved `slippage_ticks` against the trader
+  (buy higher, sell lower). With no price yet for the symbol it is rejected.
+- Limit arriving marketable (buy limit at or above the last price, sell mirrors): fills at
+  once like a market order capped at its limit, min(limit, last + slippage) for a buy —
+  the price improvement a real book gives.
+- Limit resting: fills when a print reaches it (buy: print <= limit) at the limit price.
+  Between two samples the market may or may not have traded through the limit, so the
+  engine gives the less favourable price the order allows: never better than the limit.
+- Stop: triggers when a print reaches it (buy: print >= stop) and fills as a market order
+  at that print + slippage; a gap through the stop fills at the gapped print, not the stop.
+- Stop-limit: triggers like a stop, then is a limit arriving at the trigger print: filled
+  at once if marketable (capped at its limit), otherwise it rests as a limit.
+- A print off the tick grid (an alert's price) gives a fill rounded onto the grid against
+  the trader: buys round up, sells down. Each fill pays `commission_per_contract` x qty.
+
+Validation answers with `OrderRejected` (or `RequestRejected` for cancel/modify), never an
+exception: quantity below 1, unknown contract, a price the type needs missing or one it
+does not take given, limit/stop prices off the tick grid (rejected, not rounded: the
+trader should see what will rest), a buy stop at or below the market or a sell stop at or
+above it (CME rejects those: they would trigger at once), a buy stop-limit whose limit is
+below its stop (sell mirrors), a reduce-only order that would not reduce the position.
+
+OCO and brackets: when an order of an OCO group fills, every other order of the group is
+cancelled. A bracket is an entry plus a take profit (limit) and a stop loss (stop) held
+until the entry fills; they then work as an OCO pair sized to the entry's fill (a held
+order's stop is not checked against the market: one at or through it triggers at once on
+release rather than leaving the position unprotected). Exits are reduce-only: after every
+fill, a reduce-only order larger than the position is cut down to it, and one facing a flat
+or same-side position is cancelled — closing 1 of 3 by hand leaves a 2-lot OCO pair.
+
+Positions use average cost. `cost` is the open quantity times the average price, exact. A
+partial exit removes its share of the cost (rounded to 1e-12 of a price unit; the rounding
+stays in the open cost), so realized plus unrealized P&L is always exactly the cash-flow
+P&L. A round trip lasts from flat to flat (a flip closes one and opens the next at the
+flip's price) and yields one `ClosedTrade`: quantity is all contracts opened, prices are
+the weighted averages of its opening and closing fills, and gross P&L is exact.
+Cash = starting cash + realized P&L - commissions; equity = cash + unrealized P&L.
+"""
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Protocol
+
+from .errors import DomainValidationError
+from .vocabulary import OrderStatus, OrderType, PositionSide, Side
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+COST_QUANTUM = Decimal("1e-12")
+_STOP_TYPES = (OrderType.STOP, OrderType.STOP_LIMIT)
+_LIMIT_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+
+class TermsLike(Protocol):
+    """Anything with a tick size and a point value, such as a contract spec."""
+
+    @property
+    def tick_size(self) -> Decimal: ...
+
+    @property
+    def point_value(self) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """The two facts of a contract the engine needs: price grid and money per point."""
+
+    tick_size: Decimal
+    point_value: Decimal
+
+
+TermsSource = Mapping[str, TermsLike] | Callable[[str], TermsLike | None]
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as the engine knows it; a new one is submitted with the defaults below.
+
+    `status` is PENDING for an order held until `parent_id` fills (a bracket exit) and
+    WORKING once it can fill. `triggered` marks a stop-limit resting as a limit.
+    """
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    order_type: OrderType
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    oco_group: str | None = None
+    reduce_only: bool = False
+    parent_id: str | None = None
+    status: OrderStatus = OrderStatus.PENDING
+    triggered: bool = False
+    filled_qty: int = 0
+    avg_fill_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution; the same fields as a `fills` row, so positions replay from rows."""
+
+    fill_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    commission: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True)
+class ClosedTrade:
+    """A round trip from flat to flat; `exit_order_id` lets the caller name the exit reason."""
+
+    symbol: str
+    side: PositionSide
+    qty: int
+    entry_price: Decimal
+    exit_price: Decimal
+    entry_time: datetime
+    exit_time: datetime
+    gross_pnl: Decimal
+    commission: Decimal
+    net_pnl: Decimal
+    exit_order_id: str
+
+
+@dataclass(frozen=True)
+class Position:
+    """Net position in one symbol, plus the sums of the round trip it is part of.
+
+    `qty` is signed (short < 0); `cost` is |qty| x average price; `realized_pnl` is
+    cumulative over all round trips, gross of commission. The `entry_*`, `exit_*` and
+    `commission` sums cover only the open round trip and make its `ClosedTrade`.
+    """
+
+    symbol: str
+    qty: int = 0
+    cost: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    opened_at: datetime | None = None
+    entry_qty: int = 0
+    entry_value: Decimal = ZERO
+    exit_qty: int = 0
+    exit_value: Decimal = ZERO
+    commission: Decimal = ZERO
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.cost / abs(self.qty) if self.qty else None
+
+    def unrealized_pnl(self, mark: Decimal, point_value: Decimal) -> Decimal:
+        direction = 1 if self.qty > 0 else -1
+        return (mark * self.qty - direction * self.cost) * point_value
+
+    @classmethod
+    def from_average(
+        cls,
+        symbol: str,
+        qty: int,
+        avg_price: Decimal | None,
+        *,
+        realized_pnl: Decimal = ZERO,
+        opened_at: datetime | None = None,
+    ) -> "Position":
+        """Rebuild from a `positions` row; the round trip restarts at the open quantity.
+
+        Exits already taken in this round trip are not in the row, so its trade record
+        will cover only the contracts still open; `replay` over the fills is exact.
+        """
+        cost = (avg_price or ZERO) * abs(qty)
+        return cls(
+            symbol,
+            qty,
+            cost,
+            realized_pnl=realized_pnl,
+            opened_at=opened_at,
+            entry_qty=abs(qty),
+            entry_value=cost,
+        )
+
+    @classmethod
+    def replay(cls, symbol: str, fills: Iterable[Fill], point_value: Decimal) -> "Position":
+        """Rebuild exactly from the symbol's fills, oldest first."""
+        position = cls(symbol)
+        for fill in fills:
+            position = apply_fill(position, fill, point_value).position
+        return position
+
+
+@dataclass(frozen=True)
+class FillEffect:
+    position: Position
+    realized_pnl: Decimal
+    trade: ClosedTrade | None
+
+
+def apply_fill(position: Position, fill: Fill, point_value: Decimal) -> FillEffect:
+    """Book one fill: reduce first (realizing P&L, maybe closing a trade), open the rest."""
+    signed = fill.qty if fill.side is Side.BUY else -fill.qty
+    if position.qty == 0 or (position.qty > 0) == (signed > 0):
+        return FillEffect(_open(position, fill, fill.qty, fill.commission), ZERO, None)
+    closing = min(fill.qty, abs(position.qty))
+    closing_commission = fill.commission * closing / fill.qty
+    position, realized = _reduce(position, fill, closing, closing_commission, point_value)
+    trade = None
+    if position.qty == 0:
+        trade = _closed_trade(position, fill, point_value)
+        position = Position(position.symbol, realized_pnl=position.realized_pnl)
+    if fill.qty > closing:
+        opening_commission = fill.commission - closing_commission
+        position = _open(position, fill, fill.qty - closing, opening_commission)
+    return FillEffect(position, realized, trade)
+
+
+def _open(position: Position, fill: Fill, qty: int, commission: Decimal) -> Position:
+    value = fill.price * qty
+    return replace(
+        position,
+        qty=position.qty + (qty if fill.side is Side.BUY else -qty),
+        cost=position.cost + value,
+        opened_at=position.opened_at if position.qty else fill.time,
+        entry_qty=position.entry_qty + qty,
+        entry_value=position.entry_value + value,
+        commission=position.commission + commission,
+    )
+
+
+def _reduce(
+    position: Position, fill: Fill, qty: int, commission: Decimal, point_value: Decimal
+) -> tuple[Position, Decimal]:
+    open_qty = abs(position.qty)
+    share = position.cost
+    if qty < open_qty:
+        share = (position.cost * qty / open_qty).quantize(COST_QUANTUM)
+    direction = 1 if position.qty > 0 else -1
+    realized = direction * (fill.price * qty - share) * point_value
+    reduced = replace(
+        position,
+        qty=position.qty - direction * qty,
+        cost=position.cost - share,
+        realized_pnl=position.realized_pnl + realized,
+        exit_qty=position.exit_qty + qty,
+        exit_value=position.exit_value + fill.price * qty,
+        commission=position.commission + commission,
+    )
+    return reduced, realized
+
+
+def _closed_trade(flat: Position, fill: Fill, point_value: Decimal) -> ClosedTrade:
+    long = fill.side is Side.SELL
+    gross = (flat.exit_value - flat.entry_value) * point_value * (1 if long else -1)
+    return ClosedTrade(
+        symbol=flat.symbol,
+        side=PositionSide.LONG if long else PositionSide.SHORT,
+        qty=flat.entry_qty,
+        entry_price=flat.entry_value / flat.entry_qty,
+        exit_price=flat.exit_value / flat.exit_qty,
+        entry_time=flat.opened_at or fill.time,
+        exit_time=fill.time,
+        gross_pnl=gross,
+        commission=flat.commission,
+        net_pnl=gross - flat.commission,
+        exit_order_id=fill.client_order_id,
+    )
+
+
+# Events: each carries the order's state after the change, for the adapter to upsert.
+
+
+@dataclass(frozen=True)
+class OrderAccepted:
+    order: Order
+    time: datetime
+
+
+@dataclass(frozen=True)
+class OrderRejected:
+    order: Order
+    reason: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class OrderActivated:
+    """A held bracket exit is released (now WORKING) because its entry filled."""
+
+    order: Order
+    time: datetime
+
+
+@dataclass(frozen=True)
+class OrderTriggered:
+    order: Order
+    price: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True)
+class OrderModified:
+    order: Order
+    reason: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class OrderFilled:
+    order: Order
+    fill: Fill
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    order: Order
+    reason: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class RequestRejected:
+    """A cancel or modify that changed nothing; `request` is "cancel" or "modify"."""
+
+    client_order_id: str
+    request: str
+    reason: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class PositionChanged:
+    position: Position
+    time: datetime
+
+
+@dataclass(frozen=True)
+class TradeClosed:
+    trade: ClosedTrade
+
+
+Event = (
+    OrderAccepted
+    | OrderRejected
+    | OrderActivated
+    | OrderTriggered
+    | OrderModified
+    | OrderFilled
+    | OrderCancelled
+    | RequestRejected
+    | PositionChanged
+    | TradeClosed
+)
+
+
+class MatchingEngine:
+    """One paper account's order book; the constructor also restores persisted state.
+
+    `orders` are the working (WORKING) and held (PENDING) orders in submission order,
+    `positions` the positions (flat ones keep their realized P&L), `cash` the current cash.
+    """
+
+    def __init__(
+        self,
+        terms: TermsSource,
+        *,
+        slippage_ticks: int = 0,
+        commission_per_contract: Decimal = ZERO,
+        cash: Decimal = ZERO,
+        orders: Iterable[Order] = (),
+        positions: Iterable[Position] = (),
+        last_prices: Mapping[str, Decimal] | None = None,
+    ) -> None:
+        if isinstance(slippage_ticks, bool) or not isinstance(slippage_ticks, int):
+            raise DomainValidationError("slippage_ticks", "must be a whole number of ticks")
+        if slippage_ticks < 0:
+            raise DomainValidationError("slippage_ticks", "must be 0 or more")
+        if not isinstance(commission_per_contract, Decimal) or commission_per_contract < 0:
+            raise DomainValidationError("commission_per_contract", "must be a Decimal >= 0")
+        self._lookup = terms.get if isinstance(terms, Mapping) else terms
+        self._slippage_ticks = slippage_ticks
+        self._commission = commission_per_contract
+        self._cash = cash
+        self._positions = {position.symbol: position for position in positions}
+        self._last = dict(last_prices or {})
+        self._orders: dict[str, Order] = {}
+        for order in orders:
+            self._restore(order)
+        self._check_parents()
+
+    # Queries.
+
+    @property
+    def cash(self) -> Decimal:
+        return self._cash
+
+    def working_orders(self) -> tuple[Order, ...]:
+        """Working and held orders, oldest first."""
+        return tuple(self._orders.values())
+
+    def order(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def positions(self) -> tuple[Position, ...]:
+        """Every symbol traded, flat ones included for their realized P&L."""
+        return tuple(self._positions.values())
+
+    def position(self, symbol: str) -> Position:
+        return self._positions.get(symbol) or Position(symbol)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self._last.get(symbol)
+
+    def unrealized_pnl(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
+        """Open P&L at `marks`, else at the last prices; a position with neither counts 0."""
+        total = ZERO
+        for position in self._positions.values():
+            mark = (marks or {}).get(position.symbol, self._last.get(position.symbol))
+            if position.qty and mark is not None:
+                point_value = self._terms(position.symbol).point_value
+                total += position.unrealized_pnl(mark, point_value)
+        return total
+
+    def equity(self, marks: Mapping[str, Decimal] | None = None) -> Decimal:
+        return self._cash + self.unrealized_pnl(marks)
+
+    # Commands.
+
+    def submit(self, order: Order, now: datetime) -> list[Event]:
+        """Accept or reject a new order; a marketable one fills in the same call."""
+        problem = self._submission_problem(order)
+        if problem:
+            return [_rejected(order, problem, now)]
+        events: list[Event] = []
+        self._accept(order, now, events)
+        if order.parent_id is None:
+            self._sweep(order.symbol, now, events, {order.client_order_id})
+        return events
+
+    def submit_bracket(
+        self,
+        entry: Order,
+        take_profit_price: Decimal,
+        stop_loss_price: Decimal,
+        now: datetime,
+        *,
+        take_profit_id: str | None = None,
+        stop_loss_id: str | None = None,
+        oco_group: str | None = None,
+    ) -> list[Event]:
+        """Submit an entry with a take profit and stop loss held until it fills.
+
+        Exit ids default to "<entry id>-tp" and "<entry id>-sl", their OCO group to the
+        entry's id. Either all three orders are accepted or all are rejected.
+        """
+        entry_id = entry.client_order_id
+        held_exit = Order(
+            take_profit_id or f"{entry_id}-tp",
+            entry.symbol,
+            _opposite(entry.side),
+            entry.qty,
+            OrderType.LIMIT,
+            oco_group=oco_group or entry_id,
+            reduce_only=True,
+            parent_id=entry_id,
+        )
+        take_profit = replace(held_exit, limit_price=take_profit_price)
+        stop_loss = replace(
+            held_exit,
+            client_order_id=stop_loss_id or f"{entry_id}-sl",
+            order_type=OrderType.STOP,
+            stop_price=stop_loss_price,
+        )
+        problem = self._submission_problem(entry) or self._bracket_problem(
+            entry, take_profit, stop_loss
+        )
+        if problem:
+            exit_reason = f"bracket entry {entry_id} rejected: {problem}"
+            return [
+                _rejected(entry, problem, now),
+                _rejected(take_profit, exit_reason, now),
+                _rejected(stop_loss, exit_reason, now),
+            ]
+        events: list[Event] = []
+        for order in (entry, take_profit, stop_loss):
+            self._accept(order, now, events)
+        self._sweep(entry.symbol, now, events, {entry_id})
+        return events
+
+    def cancel(self, client_order_id: str, now: datetime) -> list[Event]:
+        """Cancel a working or held order; held exits of a cancelled entry go with it."""
+        order = self._orders.get(client_order_id)
+        if order is None:
+            return [_not_working(client_order_id, "cancel", now)]
+        events: list[Event] = []
+        self._cancel(order, "cancelled by request", now, events)
+        return events
+
+    def modify(
+        self,
+        client_order_id: str,
+        now: datetime,
+        *,
+        qty: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> list[Event]:
+        """Change quantity or prices; the changed order is re-matched as if it just arrived."""
+        order = self._orders.get(client_order_id)
+        if order is None:
+            return [_not_working(client_order_id, "modify", now)]
+        problem = _modify_problem(order, qty, limit_price, stop_price)
+        changed = replace(
+            order,
+            qty=order.qty if qty is None else qty,
+            limit_price=order.limit_price if limit_price is None else limit_price,
+            stop_price=order.stop_price if stop_price is None else stop_price,
+        )
+        problem = problem or self._order_problem(changed)
+        if problem:
+            return [RequestRejected(client_order_id, "modify", problem, now)]
+        events: list[Event] = [OrderModified(self._put(changed), "modified by request", now)]
+        if qty is not None:
+            for child in self._held_children(client_order_id):
+                resized = self._put(replace(child, qty=qty))
+                events.append(OrderModified(resized, "follows its entry's quantity", now))
+        if changed.status is OrderStatus.WORKING:
+            self._sweep(changed.symbol, now, events, {client_order_id})
+        return events
+
+    def on_price(self, symbol: str, price: Decimal, now: datetime) -> list[Event]:
+        """Record a print and fill, trigger or release whatever it reaches."""
+        if not isinstance(price, Decimal) or not price.is_finite():
+            raise DomainValidationError("price", f"must be a finite Decimal, got {price!r}")
+        self._last[symbol] = price
+        events: list[Event] = []
+        self._sweep(symbol, now, events, set())
+        return events
+
+    def flatten(self, symbol: str, client_order_id: str, now: datetime) -> list[Event]:
+        """Cancel the symbol's orders and close its position with a market order."""
+        events: list[Event] = []
+        for order in [o for o in self._orders.values() if o.symbol == symbol]:
+            if order.client_order_id in self._orders:
+                self._cancel(order, f"{symbol} flattened", now, events)
+        qty = self.position(symbol).qty
+        if qty:
+            side = Side.SELL if qty > 0 else Side.BUY
+            closing = Order(client_order_id, symbol, side, abs(qty), OrderType.MARKET)
+            events.extend(self.submit(closing, now))
+        return events
+
+    # Validation.
+
+    def _submission_problem(self, order: Order) -> str | None:
+        if not order.client_order_id:
+            return "client order id is empty"
+        if order.client_order_id in self._orders:
+            return f"client order id {order.client_order_id} is already in use"
+        if order.parent_id is not None and order.parent_id not in self._orders:
+            return f"parent order {order.parent_id} is not working"
+        status = OrderStatus.PENDING if order.parent_id else OrderStatus.WORKING
+        return self._order_problem(replace(order, status=status))
+
+    def _order_problem(self, order: Order) -> str | None:
+        """What is wrong with `order` as it would stand in the book, if anything."""
+        terms = self._lookup(order.symbol)
+        if terms is None:
+            return f"unknown contract {order.symbol}"
+        problem = _shape_problem(order, terms.tick_size)
+        if problem or order.status is OrderStatus.PENDING:
+            return problem
+        return self._market_problem(order)
+
+    def _market_problem(self, order: Order) -> str | None:
+        last = self._last.get(order.symbol)
+        if order.order_type is OrderType.MARKET and last is None:
+            return f"no price for {order.symbol} yet"
+        if order.order_type in _STOP_TYPES and not order.triggered and last is not None:
+            if _touched_stop(order.side, last, order.stop_price):
+                side = "at or below" if order.side is Side.BUY else "at or above"
+                return (
+                    f"{order.side} stop {order.stop_price} is {side} the market {last}; "
+                    "it would trigger at once"
+                )
+        if order.reduce_only:
+            return self._reduce_only_problem(order)
+        return None
+
+    def _reduce_only_problem(self, order: Order) -> str | None:
+        held = self.position(order.symbol).qty
+        if held == 0 or (held > 0) == (order.side is Side.BUY):
+            wanted = "short" if order.side is Side.BUY else "long"
+            return f"reduce-only {order.side} needs a {wanted} position in {order.symbol}"
+        if order.qty > abs(held):
+            return f"reduce-only quantity {order.qty} exceeds the {abs(held)}-lot position"
+        return None
+
+    def _bracket_problem(self, entry: Order, take_profit: Order, stop_loss: Order) -> str | None:
+        ids = {entry.client_order_id, take_profit.client_order_id, stop_loss.client_order_id}
+        if len(ids) < 3 or ids & self._orders.keys():
+            return "bracket order ids must be distinct and unused"
+        tick = self._terms(entry.symbol).tick_size
+        for name, order in (("take profit", take_profit), ("stop loss", stop_loss)):
+            problem = _shape_problem(order, tick)
+            if problem:
+                return f"{name}: {problem}"
+        reference = _reference_price(entry, self._last.get(entry.symbol))
+        tp, sl = take_profit.limit_price, stop_loss.stop_price
+        if reference is not None and entry.side is Side.BUY and not sl < reference < tp:
+            return f"a buy bracket needs stop loss {sl} < entry {reference} < take profit {tp}"
+        if reference is not None and entry.side is Side.SELL and not tp < reference < sl:
+            return f"a sell bracket needs take profit {tp} < entry {reference} < stop loss {sl}"
+        return None
+
+    # The book.
+
+    def _accept(self, order: Order, now: datetime, events: list[Event]) -> None:
+        status = OrderStatus.PENDING if order.parent_id else OrderStatus.WORKING
+        accepted = self._put(replace(order, status=status, triggered=False, filled_qty=0))
+        events.append(OrderAccepted(accepted, now))
+
+    def _sweep(self, symbol: str, now: datetime, events: list[Event], arriving: set[str]) -> None:
+        """Match every working order of `symbol` against its last price, each at most once.
+
+        `arriving` holds orders entering the book in this call (new, modified, released,
+        just triggered): a marketable limit among them fills at the print, not its limit.
+        Fills release exits and cancel siblings, so the pass repeats until nothing is new.
+        """
+        price = self._last.get(symbol)
+        if price is None:
+            return
+        examined: set[str] = set()
+        while batch := self._unexamined(symbol, examined):
+            for client_order_id in batch:
+                examined.add(client_order_id)
+                order = self._orders.get(client_order_id)
+                if order is not None and order.status is OrderStatus.WORKING:
+                    self._match(order, price, now, events, arriving)
+
+    def _unexamined(self, symbol: str, examined: set[str]) -> list[str]:
+        return [
+            order.client_order_id
+            for order in self._orders.values()
+            if order.symbol == symbol
+            and order.status is OrderStatus.WORKING
+            and order.client_order_id not in examined
+        ]
+
+    def _match(
+        self, order: Order, price: Decimal, now: datetime, events: list[Event], arriving: set[str]
+    ) -> None:
+        if order.order_type in _STOP_TYPES and not order.triggered:
+            if not _touched_stop(order.side, price, order.stop_price):
+                return
+            order = self._put(replace(order, triggered=True))
+            events.append(OrderTriggered(order, price, now))
+            arriving.add(order.client_order_id)
+        fill_price = self._fill_price(order, price, order.client_order_id in arriving)
+        if fill_price is not None:
+            self._execute(order, fill_price, now, events, arriving)
+
+    def _fill_price(self, order: Order, price: Decimal, arriving: bool) -> Decimal | None:
+        tick = self._terms(order.symbol).tick_size
+        slippage = _direction(order.side) * self._slippage_ticks * tick
+        as_market = _round_against(order.side, price + slippage, tick)
+        if order.order_type in (OrderType.MARKET, OrderType.STOP):
+            return as_market
+        limit = order.limit_price
+        if limit is None or not _reached_limit(order.side, price, limit):
+            return None
+        return _capped(order.side, as_market, limit) if arriving else limit
+
+    def _execute(
+        self,
+        order: Order,
+        price: Decimal,
+        now: datetime,
+        events: list[Event],
+        arriving: set[str],
+    ) -> None:
+        fill = Fill(
+            fill_id=f"{order.client_order_id}-1",
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            price=price,
+            commission=self._commission * order.qty,
+            time=now,
+        )
+        point_value = self._terms(order.symbol).point_value
+        effect = apply_fill(self.position(order.symbol), fill, point_value)
+        self._positions[order.symbol] = effect.position
+        self._cash += effect.realized_pnl - fill.commission
+        del self._orders[order.client_order_id]
+        filled = replace(
+            order, status=OrderStatus.FILLED, filled_qty=order.qty, avg_fill_price=price
+        )
+        events.append(OrderFilled(filled, fill, effect.realized_pnl))
+        events.append(PositionChanged(effect.position, now))
+        if effect.trade is not None:
+            events.append(TradeClosed(effect.trade))
+        self._cancel_siblings(filled, now, events)
+        self._release_children(filled, now, events, arriving)
+        self._fit_reduce_only(order.symbol, now, events)
+
+    def _cancel_siblings(self, filled: Order, now: datetime, events: list[Event]) -> None:
+        if filled.oco_group is None:
+            return
+        for order in list(self._orders.values()):
+            if order.oco_group == filled.oco_group and order.client_order_id in self._orders:
+                self._cancel(order, f"OCO: {filled.client_order_id} filled", now, events)
+
+    def _release_children(
+        self, parent: Order, now: datetime, events: list[Event], arriving: set[str]
+    ) -> None:
+        for child in self._held_children(parent.client_order_id):
+            released = replace(child, status=OrderStatus.WORKING, qty=parent.filled_qty)
+            events.append(OrderActivated(self._put(released), now))
+            arriving.add(child.client_order_id)
+
+    def _fit_reduce_only(self, symbol: str, now: datetime, events: list[Event]) -> None:
+        held = self.position(symbol).qty
+        for order in list(self._orders.values()):
+            if order.symbol != symbol or not order.reduce_only:
+                continue
+            if order.status is not OrderStatus.WORKING:
+                continue
+            if held == 0 or (held > 0) == (order.side is Side.BUY):
+                self._cancel(order, "reduce-only: no position left to reduce", now, events)
+            elif order.qty > abs(held):
+                fitted = self._put(replace(order, qty=abs(held)))
+                reason = f"reduce-only: cut to the {abs(held)}-lot position"
+                events.append(OrderModified(fitted, reason, now))
+
+    def _cancel(self, order: Order, reason: str, now: datetime, events: list[Event]) -> None:
+        del self._orders[order.client_order_id]
+        events.append(OrderCancelled(replace(order, status=OrderStatus.CANCELLED), reason, now))
+        for child in self._held_children(order.client_order_id):
+            self._cancel(child, f"entry {order.client_order_id} was cancelled", now, events)
+
+    def _held_children(self, parent_id: str) -> list[Order]:
+        return [
+            order
+            for order in self._orders.values()
+            if order.parent_id == parent_id and order.status is OrderStatus.PENDING
+        ]
+
+    def _put(self, order: Order) -> Order:
+        self._orders[order.client_order_id] = order
+        return order
+
+    # Restoring and contract terms.
+
+    def _restore(self, order: Order) -> None:
+        if order.status not in (OrderStatus.WORKING, OrderStatus.PENDING):
+            raise DomainValidationError("orders", f"{order.client_order_id} is {order.status}")
+        if order.client_order_id in self._orders:
+            raise DomainValidationError("orders", f"{order.client_order_id} appears twice")
+        self._put(order)
+
+    def _check_parents(self) -> None:
+        for order in self._orders.values():
+            held = order.status is OrderStatus.PENDING
+            if held and (order.parent_id is None or order.parent_id not in self._orders):
+                raise DomainValidationError(
+                    "orders",
+                    f"held order {order.client_order_id} waits for {order.parent_id}, "
+                    "which is not working",
+                )
+
+    def _terms(self, symbol: str) -> TermsLike:
+        terms = self._lookup(symbol)
+        if terms is None:
+            raise DomainValidationError("symbol", f"unknown contract {symbol}")
+        return terms
+
+
+def _shape_problem(order: Order, tick: Decimal) -> str | None:
+    """Problems an order has whatever the market does."""
+    if isinstance(order.qty, bool) or not isinstance(order.qty, int) or order.qty < 1:
+        return "quantity must be a whole number of contracts, at least 1"
+    needs_limit = order.order_type in _LIMIT_TYPES
+    needs_stop = order.order_type in _STOP_TYPES
+    for name, price, needed in (
+        ("limit", order.limit_price, needs_limit),
+        ("stop", order.stop_price, needs_stop),
+    ):
+        problem = _price_problem(order.order_type, name, price, needed, tick)
+        if problem:
+            return problem
+    if order.order_type is OrderType.STOP_LIMIT:
+        return _stop_limit_problem(order)
+    return None
+
+
+def _price_problem(
+    order_type: OrderType, name: str, price: Decimal | None, needed: bool, tick: Decimal
+) -> str | None:
+    if price is None:
+        return f"a {order_type} order needs a {name} price" if needed else None
+    if not needed:
+        return f"a {order_type} order takes no {name} price"
+    if not isinstance(price, Decimal) or not price.is_finite():
+        return f"{name} price must be a finite Decimal"
+    if price % tick != 0:
+        return f"{name} price {price} is not on the {tick} tick grid"
+    return None
+
+
+def _stop_limit_problem(order: Order) -> str | None:
+    limit, stop = order.limit_price, order.stop_price
+    if order.side is Side.BUY and limit is not None and stop is not None and limit < stop:
+        return f"a buy stop-limit's limit {limit} is below its stop {stop}"
+    if order.side is Side.SELL and limit is not None and stop is not None and limit > stop:
+        return f"a sell stop-limit's limit {limit} is above its stop {stop}"
+    return None
+
+
+def _modify_problem(
+    order: Order, qty: int | None, limit_price: Decimal | None, stop_price: Decimal | None
+) -> str | None:
+    if qty is None and limit_price is None and stop_price is None:
+        return "nothing to modify"
+    if qty is not None and order.status is OrderStatus.PENDING:
+        return "a held exit's quantity follows its entry's fill"
+    if stop_price is not None and order.triggered:
+        return "the stop has already triggered"
+    return None
+
+
+def _reference_price(entry: Order, last: Decimal | None) -> Decimal | None:
+    """The price a bracket's exits are checked against: where the entry should fill."""
+    if entry.order_type in _LIMIT_TYPES:
+        return entry.limit_price
+    if entry.order_type is OrderType.STOP:
+        return entry.stop_price
+    return last
+
+
+def _rejected(order: Order, reason: str, now: datetime) -> OrderRejected:
+    return OrderRejected(replace(order, status=OrderStatus.REJECTED), reason, now)
+
+
+def _not_working(client_order_id: str, request: str, now: datetime) -> RequestRejected:
+    reason = f"no working order {client_order_id} (unknown, filled or cancelled)"
+    return RequestRejected(client_order_id, request, reason, now)
+
+
+def _direction(side: Side) -> int:
+    return 1 if side is Side.BUY else -1
+
+
+def _opposite(side: Side) -> Side:
+    return Side.SELL if side is Side.BUY else Side.BUY
+
+
+def _round_against(side: Side, price: Decimal, tick: Decimal) -> Decimal:
+    """Snap onto the tick grid in the direction that costs the trader: buys up, sells down."""
+    rounding = ROUND_CEILING if side is Side.BUY else ROUND_FLOOR
+    return (price / tick).to_integral_value(rounding=rounding) * tick
+
+
+def _reached_limit(side: Side, price: Decimal, limit: Decimal) -> bool:
+    return price <= limit if side is Side.BUY else price >= limit
+
+
+def _touched_stop(side: Side, price: Decimal, stop: Decimal | None) -> bool:
+    if stop is None:
+        return False
+    return price >= stop if side is Side.BUY else price <= stop
+
+
+def _capped(side: Side, price: Decimal, limit: Decimal) -> Decimal:
+    return min(price, limit) if side is Side.BUY else max(price, limit)
