@@ -12,6 +12,7 @@ from flask import Flask
 
 from config import Config
 
+from . import redaction
 from .extensions import csrf, db, limiter, login_manager, socketio
 from .session import SessionInterface
 
@@ -43,6 +44,7 @@ def _init_logging(app: Flask) -> None:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    redaction.install()
 
 
 def _read_or_create_secret(path: Path, make) -> str:

@@ -27,7 +27,7 @@ def strategy_json(strategy: Strategy) -> dict:
         "name": strategy.name,
         "webhook_token": token,
         "webhook_url": webhook_url(token),
-        "has_passphrase": strategy.passphrase_hash is not None,
+        "has_passphrase": strategy.passphrase_encrypted is not None,
         "symbol": strategy.symbol,
         "quantity": strategy.quantity,
         "order_type": strategy.order_type,

@@ -21,7 +21,8 @@ class Strategy(Base):
     # the token itself is kept encrypted because the page must show the full URL.
     webhook_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     webhook_token_encrypted: Mapped[str] = mapped_column(Text)
-    passphrase_hash: Mapped[str | None] = mapped_column(String(128))
+    # Encrypted, not hashed: it is compared on every alert, and bcrypt would cost ~0.2 s.
+    passphrase_encrypted: Mapped[str | None] = mapped_column(Text)
     symbol: Mapped[str | None] = mapped_column(String(40))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     order_type: Mapped[str] = mapped_column(String(16), default=OrderType.MARKET.value)

@@ -1,6 +1,7 @@
 """Strategies: what a TradingView alert addresses, reached by a secret webhook token."""
 
 import hashlib
+import hmac
 import json
 import logging
 import secrets
@@ -13,7 +14,6 @@ from app.extensions import db
 from app.models import Order, Strategy
 
 from . import audit
-from .auth import hash_password
 from .crypto import decrypt_text, encrypt_text
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,14 @@ def webhook_token(strategy: Strategy) -> str:
     return decrypt_text(strategy.webhook_token_encrypted)
 
 
+def passphrase_matches(strategy: Strategy, given: str | None) -> bool:
+    """True when the strategy needs no passphrase or `given` is it (constant-time)."""
+    if strategy.passphrase_encrypted is None:
+        return True
+    expected = decrypt_text(strategy.passphrase_encrypted).encode()
+    return given is not None and hmac.compare_digest(expected, given.encode())
+
+
 def _ensure_unique_name(name: str, exclude_id: int | None = None) -> None:
     query = select(Strategy.id).where(Strategy.name == name)
     if exclude_id is not None:
@@ -85,7 +93,7 @@ def create_strategy(data: dict) -> Strategy:
         if data.get(field) is not None:
             setattr(strategy, field, data[field])
     if data.get("passphrase"):
-        strategy.passphrase_hash = hash_password(data["passphrase"])
+        strategy.passphrase_encrypted = encrypt_text(data["passphrase"])
     _set_token(strategy)
     db.session.add(strategy)
     db.session.flush()
@@ -114,7 +122,7 @@ def update_strategy(strategy_id: int, changes: dict) -> Strategy:
         setattr(strategy, field, value)
     if "passphrase" in changes:
         passphrase = changes["passphrase"]
-        strategy.passphrase_hash = hash_password(passphrase) if passphrase else None
+        strategy.passphrase_encrypted = encrypt_text(passphrase) if passphrase else None
     diff = audit.changed_fields(before, strategy_summary(strategy))
     audit.record(
         AuditCategory.SYSTEM,
@@ -168,14 +176,14 @@ def delete_strategy(strategy_id: int) -> None:
 def strategy_summary(strategy: Strategy) -> dict:
     """The audit-safe view of a strategy: no token, no passphrase."""
     summary = {field: getattr(strategy, field) for field in SETTABLE}
-    summary["has_passphrase"] = strategy.passphrase_hash is not None
+    summary["has_passphrase"] = strategy.passphrase_encrypted is not None
     return summary
 
 
 def example_alert_message(strategy: Strategy) -> str:
     """A TradingView alert message ready to paste, using TradingView's placeholders."""
     message: dict = {}
-    if strategy.passphrase_hash:
+    if strategy.passphrase_encrypted:
         message["passphrase"] = "<your passphrase>"
     if strategy.mode == StrategyMode.POSITION_SYNC.value:
         message["market_position"] = "{{strategy.market_position}}"

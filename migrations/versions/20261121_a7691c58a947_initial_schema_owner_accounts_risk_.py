@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('webhook_token_hash', sa.String(length=64), nullable=False),
     sa.Column('webhook_token_encrypted', sa.Text(), nullable=False),
-    sa.Column('passphrase_hash', sa.String(length=128), nullable=True),
+    sa.Column('passphrase_encrypted', sa.Text(), nullable=True),
     sa.Column('symbol', sa.String(length=40), nullable=True),
     sa.Column('quantity', sa.Integer(), nullable=False),
     sa.Column('order_type', sa.String(length=16), nullable=False),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order, Strategy, WebhookEvent
-from app.services.strategies import strategy_for_token
+from app.services.strategies import passphrase_matches, strategy_for_token
 
 
 def test_strategy_gets_a_webhook_token_url_and_alert_message(make_strategy):
@@ -73,7 +73,10 @@ def test_passphrase_is_hashed_and_can_be_removed(api, app, make_strategy):
     assert strategy["has_passphrase"] is True
     assert "correct horse" not in json.dumps(strategy)
     with app.app_context():
-        assert db.session.get(Strategy, strategy["id"]).passphrase_hash.startswith("$2b$")
+        stored = db.session.get(Strategy, strategy["id"]).passphrase_encrypted
+        assert "correct horse" not in stored
+        assert passphrase_matches(db.session.get(Strategy, strategy["id"]), "correct horse")
+        assert not passphrase_matches(db.session.get(Strategy, strategy["id"]), "correct horsE")
     cleared = api.put(f"/api/strategies/{strategy['id']}", {"passphrase": ""}).get_json()
     assert cleared["has_passphrase"] is False
 

@@ -1,0 +1,111 @@
+"""Pre-trade risk checks: pure decisions over a snapshot of an account and one order.
+
+An order that only reduces an existing position is never blocked by a limit (a trader
+must always be able to get out), except when the account is halted: the kill switch and
+an explicit halt stop everything an alert could send.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class TradingWindow:
+    """Wall-clock hours in a zone; start > end spans midnight (Globex: 17:00-16:00)."""
+
+    start: time
+    end: time
+    timezone: str
+
+    def contains(self, now: datetime) -> bool:
+        local = now.astimezone(ZoneInfo(self.timezone)).time()
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    max_contracts_per_order: int | None = None
+    max_position: int | None = None
+    max_open_positions: int | None = None
+    max_daily_loss: Decimal | None = None
+    max_trades_per_day: int | None = None
+    window: TradingWindow | None = None
+    halted: bool = False
+    halted_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """What the account holds and did today, as the caller measured it."""
+
+    positions: dict[str, int] = field(default_factory=dict)  # symbol -> signed quantity
+    realized_today: Decimal = Decimal(0)
+    unrealized: Decimal = Decimal(0)
+    entries_today: int = 0
+
+
+@dataclass(frozen=True)
+class ProposedOrder:
+    symbol: str
+    signed_qty: int  # + buys, - sells
+
+
+def reduces_only(order: ProposedOrder, current: int) -> bool:
+    """True when the order moves the position toward flat without crossing it."""
+    after = current + order.signed_qty
+    return (
+        current != 0 and abs(after) < abs(current) and (after == 0 or (after > 0) == (current > 0))
+    )
+
+
+def check_order(
+    policy: RiskPolicy, exposure: Exposure, order: ProposedOrder, now: datetime
+) -> list[str]:
+    """Every limit the order would break, as sentences for the trader; empty means go."""
+    if policy.halted:
+        return [f"account is halted: {policy.halted_reason or 'no reason given'}"]
+    current = exposure.positions.get(order.symbol, 0)
+    if reduces_only(order, current):
+        return []
+    problems: list[str] = []
+    qty = abs(order.signed_qty)
+    if policy.max_contracts_per_order is not None and qty > policy.max_contracts_per_order:
+        problems.append(
+            f"{qty} contracts exceed the limit of {policy.max_contracts_per_order} per order"
+        )
+    after = current + order.signed_qty
+    if policy.max_position is not None and abs(after) > policy.max_position:
+        problems.append(
+            f"position would be {after:+d} {order.symbol}, beyond the limit of "
+            f"{policy.max_position}"
+        )
+    if policy.max_open_positions is not None and current == 0:
+        open_count = sum(1 for qty_held in exposure.positions.values() if qty_held != 0)
+        if open_count >= policy.max_open_positions:
+            problems.append(
+                f"{open_count} positions already open (limit {policy.max_open_positions})"
+            )
+    if policy.max_daily_loss is not None:
+        day_pnl = exposure.realized_today + exposure.unrealized
+        if day_pnl <= -policy.max_daily_loss:
+            problems.append(
+                f"today's P&L {day_pnl} has reached the daily loss limit of {policy.max_daily_loss}"
+            )
+    if (
+        policy.max_trades_per_day is not None
+        and exposure.entries_today >= policy.max_trades_per_day
+    ):
+        problems.append(
+            f"{exposure.entries_today} entries today reach the limit of "
+            f"{policy.max_trades_per_day} per day"
+        )
+    if policy.window is not None and not policy.window.contains(now):
+        window = policy.window
+        problems.append(
+            f"outside the trading window {window.start:%H:%M}-{window.end:%H:%M} {window.timezone}"
+        )
+    return problems

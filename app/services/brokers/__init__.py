@@ -1,0 +1,1 @@
+"""Broker adapters behind one port: PaperBroker and (later) TradovateBroker."""

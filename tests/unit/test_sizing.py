@@ -1,0 +1,58 @@
+"""Trader sizing and target positions."""
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.domain.sizing import Intent, Sizing, target_position
+
+ONE = Sizing()
+
+
+@pytest.mark.parametrize(
+    ("intent", "current", "sizing", "qty", "target", "expected"),
+    [
+        (Intent.BUY, 0, ONE, 2, None, 2),
+        (Intent.BUY, 1, Sizing(Decimal(2)), 2, None, 5),
+        (Intent.SELL, 2, ONE, 2, None, 0),
+        (Intent.SELL, 1, ONE, 3, None, -2),
+        (Intent.SELL, 0, Sizing(fixed_quantity=3), 1, None, -3),
+        (Intent.EXIT, 3, ONE, None, None, 0),
+        (Intent.EXIT, -2, Sizing(Decimal(5)), 9, None, 0),
+        (Intent.REVERSE, 2, ONE, None, None, -2),
+        (Intent.REVERSE, -3, ONE, 1, None, 1),
+        (Intent.REVERSE, 2, Sizing(Decimal(2)), 1, None, -2),
+        (Intent.REVERSE, 0, ONE, 1, None, 0),
+        (Intent.SYNC, 1, ONE, None, -2, -2),
+        (Intent.SYNC, 1, Sizing(Decimal(3)), None, 2, 6),
+        (Intent.SYNC, -1, Sizing(fixed_quantity=1), None, 5, 1),
+        (Intent.SYNC, 4, ONE, None, 0, 0),
+    ],
+)
+def test_target_position(intent, current, sizing, qty, target, expected):
+    assert target_position(intent, current, sizing, qty, target) == expected
+
+
+def test_fractional_multiplier_rounds_down():
+    assert Sizing(Decimal("0.5")).scale(1) == 0
+    assert Sizing(Decimal("0.5")).scale(3) == 1
+    assert Sizing(Decimal("1.5")).scale(3) == 4
+
+
+@given(
+    st.sampled_from(list(Intent)),
+    st.integers(-50, 50),
+    st.integers(1, 20),
+    st.integers(-20, 20),
+    st.decimals(min_value=Decimal("0.1"), max_value=Decimal(10), places=2),
+)
+def test_exit_reverse_and_sync_never_depend_on_order_of_previous_alerts(
+    intent, current, qty, target, multiplier
+):
+    """Idempotence: a second identical exit/reverse-from-result/sync alert orders nothing."""
+    sizing = Sizing(multiplier)
+    after = target_position(intent, current, sizing, qty, target)
+    if intent in (Intent.EXIT, Intent.SYNC):
+        assert target_position(intent, after, sizing, qty, target) == after
