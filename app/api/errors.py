@@ -8,7 +8,15 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.domain.errors import DomainValidationError
-from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unauthorized
+from app.errors import (
+    AppError,
+    Conflict,
+    InvalidInput,
+    Locked,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +25,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     Unauthorized: 401,
     NotFound: 404,
     Conflict: 409,
+    Unprocessable: 422,
     Locked: 423,
 }
 
@@ -46,16 +55,34 @@ def status_for(error: AppError) -> int:
     return 400
 
 
+# Pydantic's wording, in words a trader reads; other messages pass through.
+PLAIN_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field",
+    "string_pattern_mismatch": "contains characters that are not allowed",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "decimal_parsing": "must be a number",
+    "decimal_type": "must be a number",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+}
+
+
 def validation_fields(error: ValidationError) -> dict[str, str]:
     """Pydantic's errors as {"dotted.field": "message"}; the body itself is "body"."""
     fields: dict[str, str] = {}
     for item in error.errors(include_url=False, include_input=False):
-        location = ".".join(str(part) for part in item["loc"]) or "body"
-        message = item["msg"]
-        if item["type"] == "missing":
-            message = "is required"
-        elif item["type"] == "extra_forbidden":
-            message = "is not a known field"
+        # A union reports each branch ("cid.int", "cid.str"); the field is what matters.
+        parts = [
+            str(p) for p in item["loc"] if not str(p).startswith(("function-", "constrained-"))
+        ]
+        parts = [p for p in parts if p not in ("int", "str", "float", "bool", "is-instance[str]")]
+        location = ".".join(parts) or "body"
+        message = PLAIN_MESSAGES.get(item["type"], item["msg"])
         fields.setdefault(location, message.removeprefix("Value error, "))
     return fields
 

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, jsonify
-from flask_login import current_user
+from flask import Blueprint, g, jsonify
+from flask_login import current_user, login_user
 
 from app.models import User
 from app.services import auth, settings
@@ -38,7 +38,8 @@ def update_settings():
 @bp.post("/password")
 def change_password():
     body = parse_body(PasswordChange)
-    auth.change_password(
-        current_user, body["current_password"], body["new_password"], datetime.now(UTC)
-    )
-    return jsonify(settings_json(current_user))
+    user = current_user._get_current_object()
+    auth.change_password(user, body["current_password"], body["new_password"], datetime.now(UTC))
+    if g.get("auth_method") == "session":
+        login_user(user)  # re-issue this session under the new nonce; the others are out
+    return jsonify(settings_json(user))

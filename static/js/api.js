@@ -25,7 +25,15 @@ const DeskPilotApi = (() => {
       throw new ApiError(401, { message: "Your session ended; please log in again." });
     }
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      // A proxy's HTML error page, say: say what happened instead of a JSON parse error.
+      throw new ApiError(response.status, {
+        message: `The server answered ${response.status} ${response.statusText} without JSON.`,
+      });
+    }
     if (!response.ok) throw new ApiError(response.status, data?.error);
     return data;
   }

@@ -38,31 +38,97 @@
     });
     nullGroups.forEach((group) => { body[group] = null; });
     form.querySelectorAll("[data-exit]").forEach((fieldset) => {
-      const amount = fieldset.querySelector('[data-role="amount"]').value.trim();
-      const unit = fieldset.querySelector('[data-role="unit"]').value;
-      body[fieldset.dataset.exit] = amount === "" ? null : { [unit]: amount };
+      body[fieldset.dataset.exit] = exitSpec(fieldset);
     });
     return body;
   }
 
-  function showError(form, error) {
-    const box = form.querySelector('[data-role="error"]');
-    form.querySelectorAll(".field-invalid").forEach((el) => el.classList.remove("field-invalid"));
-    const details = Object.entries(error.fields || {}).map(([field, message]) => {
-      const input = form.querySelector(`[name="${CSS.escape(field)}"]`)
-        || form.querySelector(`[data-exit="${CSS.escape(field.split(".")[0])}"]`);
-      input?.classList.add("field-invalid");
-      return `${field}: ${message}`;
+  // An exit as DESIGN §5.2 writes it: {"ticks": "16"}, plus a trailing stop's activation.
+  // An activation without a distance is still sent, so the API names the missing part.
+  function exitSpec(fieldset) {
+    const value = (role) => fieldset.querySelector(`[data-role="${role}"]`)?.value.trim() ?? "";
+    const spec = {};
+    if (value("amount") !== "") spec[value("unit")] = value("amount");
+    if (value("activation-amount") !== "") {
+      spec.activation = { [value("activation-unit")]: value("activation-amount") };
+    }
+    return Object.keys(spec).length ? spec : null;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".field-invalid").forEach((el) => {
+      el.classList.remove("field-invalid");
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
     });
-    const text = [error.message, ...details.filter((d) => !error.message.includes(d))].join(" · ");
-    if (box) { box.textContent = text; box.hidden = false; } else { window.alert(text); }
+    form.querySelectorAll(".field-message").forEach((el) => el.remove());
+    const box = form.querySelector('[data-role="error"]');
+    if (box) { box.hidden = true; box.textContent = ""; }
+  }
+
+  // The control an API field name points at: an input, an exit fieldset, or the first
+  // input of a group ("credentials" → credentials.username).
+  function fieldFor(form, field) {
+    const name = CSS.escape(field);
+    const candidates = [
+      ...form.querySelectorAll(`[name="${name}"]`),
+      ...form.querySelectorAll(`[data-exit="${CSS.escape(field.split(".")[0])}"]`),
+      ...form.querySelectorAll(`[name^="${name}."]`),
+    ];
+    return candidates.find(visible) || null;
+  }
+
+  // What the trader reads next to the control: its label's own text or the legend.
+  function labelOf(control) {
+    if (control.matches("fieldset")) return control.querySelector("legend")?.textContent.trim();
+    const label = control.closest("label");
+    if (!label) return null;
+    return Array.from(label.childNodes)
+      .filter((node) => node.nodeType === Node.TEXT_NODE)
+      .map((node) => node.textContent)
+      .join(" ")
+      .trim() || null;
+  }
+
+  let noteCount = 0;
+
+  function showError(form, error) {
+    clearErrors(form);
+    const box = form.querySelector('[data-role="error"]');
+    let message = error.message || "Something went wrong; try again.";
+    const unplaced = [];
+    Object.entries(error.fields || {}).forEach(([field, text]) => {
+      const control = fieldFor(form, field);
+      if (!control) {
+        if (!message.includes(`${field}: ${text}`)) unplaced.push(`${field}: ${text}`);
+        return;
+      }
+      // The note sits inside the label for layout but stays out of the control's name;
+      // screen readers get it as the control's description instead.
+      const note = document.createElement("small");
+      note.className = "field-message";
+      note.id = `field-message-${++noteCount}`;
+      note.setAttribute("aria-hidden", "true");
+      note.textContent = text;
+      (control.closest("label") || control).append(note);
+      control.classList.add("field-invalid");
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", note.id);
+      const label = labelOf(control);
+      if (label && message.startsWith(`${field}: `)) {
+        message = `${label}: ${message.slice(field.length + 2)}`;
+      }
+    });
+    const summary = [message, ...unplaced].join(" · ");
+    if (box) { box.textContent = summary; box.hidden = false; } else { window.alert(summary); }
   }
 
   function done(form) {
     if (form.dataset.then === "reload") { window.location.reload(); return; }
-    const box = form.querySelector('[data-role="error"]');
-    if (box) { box.hidden = true; }
+    clearErrors(form);
+    form.querySelectorAll(".flash").forEach((old) => old.remove());
     form.reset();
+    applyShowWhen(form);
     const note = document.createElement("div");
     note.className = "flash flash-info";
     note.setAttribute("role", "status");
@@ -76,33 +142,53 @@
     if (!form) return;
     event.preventDefault();
     const button = form.querySelector('button[type="submit"]');
-    button.disabled = true;
+    if (button) button.disabled = true;
     try {
       await DeskPilotApi.call(form.dataset.method || "POST", form.dataset.api, formBody(form));
       done(form);
     } catch (error) {
       showError(form, error);
     } finally {
-      button.disabled = false;
+      if (button) button.disabled = false;
     }
   });
+
+  // navigator.clipboard exists only on https:// and localhost; a LAN address over plain
+  // http falls back to a selected textarea and the older copy command.
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); return true; } catch { /* fall back */ }
+    }
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.append(area);
+    area.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch { copied = false; }
+    area.remove();
+    return copied;
+  }
 
   document.addEventListener("click", async (event) => {
     const copy = event.target.closest("[data-copy]");
     if (copy) {
-      await navigator.clipboard?.writeText(copy.dataset.copy);
-      copy.textContent = "Copied";
-      setTimeout(() => { copy.textContent = "Copy"; }, 1500);
+      const copied = await copyText(copy.dataset.copy);
+      copy.textContent = copied ? "Copied" : "Select and copy by hand";
+      setTimeout(() => { copy.textContent = "Copy"; }, copied ? 1500 : 3000);
       return;
     }
     const button = event.target.closest("button[data-api]");
     if (!button) return;
     event.preventDefault();
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    button.disabled = true;
     try {
       await DeskPilotApi.call(button.dataset.method || "POST", button.dataset.api);
       window.location.reload();
     } catch (error) {
+      button.disabled = false;
       const form = button.closest("form");
       if (form) showError(form, error); else window.alert(error.message);
     }
@@ -114,6 +200,10 @@
       try {
         await DeskPilotApi.call(toggle.dataset.method || "PUT", toggle.dataset.api,
           { [toggle.dataset.field]: toggle.checked });
+        if (toggle.dataset.field === "enabled") {
+          toggle.closest("[data-account-id], [data-strategy-id], [data-trader-id]")
+            ?.classList.toggle("disabled", !toggle.checked);
+        }
       } catch (error) {
         toggle.checked = !toggle.checked;
         window.alert(error.message);

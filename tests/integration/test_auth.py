@@ -187,3 +187,14 @@ def test_login_is_rate_limited(tmp_path):
     statuses = [auth.login(password="nope-nope-nope").status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     assert client.get("/login").status_code == 200, "only POST is limited"
+
+
+def test_password_change_keeps_the_session_that_made_it(client, auth):
+    auth.login()
+    response = client.post(
+        "/api/settings/password",
+        json={"current_password": PASSWORD, "new_password": "a much better passphrase"},
+        headers={"X-CSRF-Token": auth.csrf()},
+    )
+    assert response.status_code == 200
+    assert client.get("/settings").status_code == 200
