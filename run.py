@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from app import announce_password, create_app
 from app.extensions import socketio
+from config import Config
 
 
 def serve(app) -> int:
@@ -66,14 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("kill", help="engage the kill switch: cancel, flatten, halt")
     args = parser.parse_args(argv)
 
-    app = create_app()
+    if args.command in (None, "serve"):
+        return serve(create_app())
+    # One-shot commands must not start the scheduler or take its leader lock.
+    app = create_app(type("CommandConfig", (Config,), {"SCHEDULER_ENABLED": False}))
     if args.command == "init":
         return init(app, args.reset_password)
     if args.command == "token":
         return token(app)
-    if args.command == "kill":
-        return kill(app)
-    return serve(app)
+    return kill(app)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import pytest
 
 from app import create_app
 from app.extensions import db
+from app.services import prices
 from app.services.auth import issue_api_token, owner
 from config import TestConfig
 
@@ -22,6 +23,14 @@ def make_config(tmp_path, **overrides) -> type[TestConfig]:
         **overrides,
     }
     return type("PerTestConfig", (TestConfig,), attributes)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_price_cache():
+    """The price cache is process-wide: no test sees another's prices."""
+    prices.clear()
+    yield
+    prices.clear()
 
 
 @pytest.fixture

@@ -33,8 +33,9 @@ above it (CME rejects those: they would trigger at once), a buy stop-limit whose
 below its stop (sell mirrors), a reduce-only order that would not reduce the position.
 
 OCO and brackets: when an order of an OCO group fills, every other order of the group is
-cancelled. A bracket is an entry plus a take profit (limit) and a stop loss (stop) held
-until the entry fills; they then work as an OCO pair sized to the entry's fill (a held
+cancelled; `submit_oco` places a group's orders all or none. A bracket is an entry plus a
+take profit (limit) and/or a stop loss (stop) held until the entry fills; they then work as
+an OCO pair (or a lone exit) sized to the entry's fill (a held
 order's stop is not checked against the market: one at or through it triggers at once on
 release rather than leaving the position unprotected). Exits are reduce-only: after every
 fill, a reduce-only order larger than the position is cut down to it, and one facing a flat
@@ -50,7 +51,7 @@ Cash = starting cash + realized P&L - commissions; equity = cash + unrealized P&
 """
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -457,18 +458,19 @@ class MatchingEngine:
     def submit_bracket(
         self,
         entry: Order,
-        take_profit_price: Decimal,
-        stop_loss_price: Decimal,
+        take_profit_price: Decimal | None,
+        stop_loss_price: Decimal | None,
         now: datetime,
         *,
         take_profit_id: str | None = None,
         stop_loss_id: str | None = None,
         oco_group: str | None = None,
     ) -> list[Event]:
-        """Submit an entry with a take profit and stop loss held until it fills.
+        """Submit an entry with a take profit and/or a stop loss held until it fills.
 
-        Exit ids default to "<entry id>-tp" and "<entry id>-sl", their OCO group to the
-        entry's id. Either all three orders are accepted or all are rejected.
+        Either exit may be None (not both). Exit ids default to "<entry id>-tp" and
+        "<entry id>-sl", their OCO group to the entry's id. Either every order is accepted
+        or every one is rejected.
         """
         entry_id = entry.client_order_id
         held_exit = Order(
@@ -481,27 +483,46 @@ class MatchingEngine:
             reduce_only=True,
             parent_id=entry_id,
         )
-        take_profit = replace(held_exit, limit_price=take_profit_price)
-        stop_loss = replace(
-            held_exit,
-            client_order_id=stop_loss_id or f"{entry_id}-sl",
-            order_type=OrderType.STOP,
-            stop_price=stop_loss_price,
-        )
-        problem = self._submission_problem(entry) or self._bracket_problem(
-            entry, take_profit, stop_loss
-        )
+        exits: list[Order] = []
+        if take_profit_price is not None:
+            exits.append(replace(held_exit, limit_price=take_profit_price))
+        if stop_loss_price is not None:
+            exits.append(
+                replace(
+                    held_exit,
+                    client_order_id=stop_loss_id or f"{entry_id}-sl",
+                    order_type=OrderType.STOP,
+                    stop_price=stop_loss_price,
+                )
+            )
+        problem = self._submission_problem(entry) or self._bracket_problem(entry, exits)
         if problem:
             exit_reason = f"bracket entry {entry_id} rejected: {problem}"
-            return [
-                _rejected(entry, problem, now),
-                _rejected(take_profit, exit_reason, now),
-                _rejected(stop_loss, exit_reason, now),
+            return [_rejected(entry, problem, now)] + [
+                _rejected(order, exit_reason, now) for order in exits
             ]
         events: list[Event] = []
-        for order in (entry, take_profit, stop_loss):
+        for order in (entry, *exits):
             self._accept(order, now, events)
         self._sweep(entry.symbol, now, events, {entry_id})
+        return events
+
+    def submit_oco(self, orders: Sequence[Order], oco_group: str, now: datetime) -> list[Event]:
+        """Submit orders that cancel each other, all accepted or all rejected.
+
+        Each order joins `oco_group` and is checked as `submit` would check it; they start
+        working together, so a marketable one fills at once and cancels the rest.
+        """
+        grouped = [replace(order, oco_group=oco_group) for order in orders]
+        problem = self._oco_problem(grouped, oco_group)
+        if problem:
+            return [_rejected(order, problem, now) for order in grouped]
+        events: list[Event] = []
+        for order in grouped:
+            self._accept(order, now, events)
+        arriving = {order.client_order_id for order in grouped}
+        for symbol in dict.fromkeys(order.symbol for order in grouped):
+            self._sweep(symbol, now, events, arriving)
         return events
 
     def cancel(self, client_order_id: str, now: datetime) -> list[Event]:
@@ -613,21 +634,47 @@ class MatchingEngine:
             return f"reduce-only quantity {order.qty} exceeds the {abs(held)}-lot position"
         return None
 
-    def _bracket_problem(self, entry: Order, take_profit: Order, stop_loss: Order) -> str | None:
-        ids = {entry.client_order_id, take_profit.client_order_id, stop_loss.client_order_id}
-        if len(ids) < 3 or ids & self._orders.keys():
+    def _bracket_problem(self, entry: Order, exits: Sequence[Order]) -> str | None:
+        if not exits:
+            return "a bracket needs a take profit or a stop loss"
+        ids = {entry.client_order_id, *(order.client_order_id for order in exits)}
+        if len(ids) < 1 + len(exits) or ids & self._orders.keys():
             return "bracket order ids must be distinct and unused"
         tick = self._terms(entry.symbol).tick_size
-        for name, order in (("take profit", take_profit), ("stop loss", stop_loss)):
+        for order in exits:
+            name = "take profit" if order.order_type is OrderType.LIMIT else "stop loss"
             problem = _shape_problem(order, tick)
             if problem:
                 return f"{name}: {problem}"
         reference = _reference_price(entry, self._last.get(entry.symbol))
-        tp, sl = take_profit.limit_price, stop_loss.stop_price
-        if reference is not None and entry.side is Side.BUY and not sl < reference < tp:
-            return f"a buy bracket needs stop loss {sl} < entry {reference} < take profit {tp}"
-        if reference is not None and entry.side is Side.SELL and not tp < reference < sl:
-            return f"a sell bracket needs take profit {tp} < entry {reference} < stop loss {sl}"
+        if reference is None:
+            return None
+        tp = next((o.limit_price for o in exits if o.order_type is OrderType.LIMIT), None)
+        sl = next((o.stop_price for o in exits if o.order_type is OrderType.STOP), None)
+        buy = entry.side is Side.BUY
+        low, high = (sl, tp) if buy else (tp, sl)
+        if (low is None or low < reference) and (high is None or reference < high):
+            return None
+        low_name, high_name = ("stop loss", "take profit") if buy else ("take profit", "stop loss")
+        parts = [] if low is None else [f"{low_name} {low}"]
+        parts.append(f"entry {reference}")
+        parts += [] if high is None else [f"{high_name} {high}"]
+        return f"a {entry.side} bracket needs {' < '.join(parts)}"
+
+    def _oco_problem(self, orders: Sequence[Order], oco_group: str) -> str | None:
+        if len(orders) < 2:
+            return "an OCO group needs at least two orders"
+        ids = {order.client_order_id for order in orders}
+        if len(ids) < len(orders):
+            return "OCO order ids must be distinct"
+        if any(order.oco_group == oco_group for order in self._orders.values()):
+            return f"OCO group {oco_group} is already in use"
+        for order in orders:
+            if order.parent_id is not None:
+                return f"{order.client_order_id}: an OCO order cannot wait for a parent"
+            problem = self._submission_problem(order)
+            if problem:
+                return f"{order.client_order_id}: {problem}"
         return None
 
     # The book.

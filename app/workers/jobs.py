@@ -1,0 +1,52 @@
+"""How every scheduled job runs: in its own app context, failures logged, status kept."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask
+
+from app.extensions import db
+from app.services.brokers.errors import TemporaryBrokerError
+
+logger = logging.getLogger(__name__)
+
+_EXTENSION = "deskpilot.job_status"
+
+
+@dataclass
+class JobStatus:
+    """The last run of one job, for the status shown to the trader."""
+
+    last_run: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+
+
+def job_status(app: Flask) -> dict[str, JobStatus]:
+    return app.extensions.setdefault(_EXTENSION, {})
+
+
+def run_job(app: Flask, name: str, work: Callable[[], object]) -> None:
+    """Run `work` inside an app context, ending with the session removed.
+
+    A temporary broker error waits for the next run; anything else is logged with its
+    traceback. Neither stops the scheduler.
+    """
+    status = job_status(app).setdefault(name, JobStatus())
+    status.last_run = datetime.now(UTC)
+    with app.app_context():
+        try:
+            work()
+        except TemporaryBrokerError as exc:
+            status.last_error = exc.message
+            logger.warning("job %s: %s; retrying on the next run", name, exc.message)
+        except Exception as exc:
+            status.last_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("job %s failed", name)
+        else:
+            status.last_success = status.last_run
+            status.last_error = None
+        finally:
+            db.session.remove()
