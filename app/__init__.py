@@ -36,6 +36,8 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     _register_blueprints(app)
     if app.config["AUTO_MIGRATE"]:
         _prepare_database(app)
+    _wire_prices(app)
+    _init_scheduler(app)
     return app
 
 
@@ -121,6 +123,20 @@ def _prepare_database(app: Flask) -> None:
             seed_paper_account()
         if setup is not None and setup.generated_password:
             announce_password(setup.user.username, setup.generated_password)
+
+
+def _wire_prices(app: Flask) -> None:
+    """Let every price reach the paper books (idempotent: one subscription per process)."""
+    from .services.brokers.paper import wire_prices
+
+    wire_prices(app)
+
+
+def _init_scheduler(app: Flask) -> None:
+    """Start the background jobs in the leader process; never under TESTING."""
+    from .workers.scheduler import init_scheduler
+
+    init_scheduler(app)
 
 
 def announce_password(username: str, password: str) -> None:

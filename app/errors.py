@@ -32,3 +32,9 @@ class Unauthorized(AppError):
 
 class Locked(AppError):
     code = "locked"
+
+
+class Unprocessable(AppError):
+    """Well-formed but cannot be acted on (unknown symbol, every trader refused by risk)."""
+
+    code = "unprocessable"

@@ -17,10 +17,14 @@ from app.services.auth import user_for_api_token
 
 from .accounts import bp as accounts_bp
 from .logs import bp as logs_bp
+from .orders import bp as orders_bp
+from .positions import bp as positions_bp
 from .risk import bp as risk_bp
 from .settings import bp as settings_bp
 from .strategies import bp as strategies_bp
 from .traders import bp as traders_bp
+from .trades import bp as trades_bp
+from .webhook_events import bp as webhook_events_bp
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +51,20 @@ def _authenticate():
     audit.set_actor(f"{current_user.username} ({g.auth_method})")
 
 
-for child in (accounts_bp, risk_bp, strategies_bp, traders_bp, settings_bp, logs_bp):
+RESOURCES = (
+    accounts_bp,
+    risk_bp,
+    strategies_bp,
+    traders_bp,
+    settings_bp,
+    logs_bp,
+    orders_bp,
+    positions_bp,
+    trades_bp,
+    webhook_events_bp,
+)
+
+for child in RESOURCES:
     api_bp.register_blueprint(child)
     # CSRF is checked in _authenticate, for session calls only; flask-wtf looks up the
     # request's own (child) blueprint, so each child is exempted, not the parent.

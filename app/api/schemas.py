@@ -216,6 +216,51 @@ class SettingsUpdate(Body):
     discord_dm_enabled: StrictBool | None = None
 
 
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(gt=0, le=Decimal("100000000"), allow_inf_nan=False, decimal_places=9),
+]
+
+
+class ManualOrder(Body):
+    account_id: RowId
+    symbol: SymbolText
+    side: Literal["buy", "sell"]
+    qty: StrictInt
+    order_type: Literal["market", "limit", "stop", "stop_limit"] = "market"
+    limit_price: Price | None = None
+    stop_price: Price | None = None
+    take_profit: ExitSpecField = None
+    stop_loss: ExitSpecField = None
+    trailing_stop: Any = None
+
+    _qty_in_range = field_validator("qty")(_within_quantity_cap)
+
+    @field_validator("trailing_stop")
+    @classmethod
+    def _no_trailing_yet(cls, value: Any) -> None:
+        if value is not None:
+            raise ValueError("trailing stops are not available in this version")
+        return None
+
+    @model_validator(mode="after")
+    def _prices_fit_the_type(self) -> "ManualOrder":
+        needs = {
+            "market": (False, False),
+            "limit": (True, False),
+            "stop": (False, True),
+            "stop_limit": (True, True),
+        }[self.order_type]
+        for name, needed in zip(("limit_price", "stop_price"), needs, strict=True):
+            given = getattr(self, name) is not None
+            if needed and not given:
+                raise ValueError(f"a {self.order_type} order needs {name}")
+            if given and not needed:
+                raise ValueError(f"a {self.order_type} order takes no {name}")
+        return self
+
+
 class PasswordChange(Body):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]

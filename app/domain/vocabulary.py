@@ -35,6 +35,10 @@ class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
 
 class PositionSide(StrEnum):
     LONG = "long"

@@ -5,21 +5,25 @@ from decimal import Decimal, InvalidOperation
 from flask import Flask, g, request
 from flask_login import current_user
 
+from app.api.serialize import decimal
 from app.services import audit
 
 
 def register_pages(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .pages import bp as pages_bp
+    from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
-    app.add_template_filter(money_text, "money")
+    app.register_blueprint(webhooks_bp)
+    app.add_template_filter(amount_text, "amount")
+    app.add_template_filter(price_text, "price")
 
     @app.before_request
     def _name_the_actor():
         actor = None
-        if current_user.is_authenticated and not request.path.startswith("/api"):
+        if current_user.is_authenticated and request.blueprint in ("pages", "auth"):
             actor = f"{current_user.username} (session)"
         audit.set_actor(actor)
 
@@ -38,7 +42,12 @@ def register_pages(app: Flask) -> None:
         return response
 
 
-def money_text(value: str | Decimal | None) -> str:
+def price_text(value: Decimal | None) -> str:
+    """A price without the column's padding zeros: 5012.250000000 → "5012.25"."""
+    return "" if value is None else decimal(Decimal(str(value)))
+
+
+def amount_text(value: str | Decimal | None) -> str:
     """An amount for people to read: "50000.00" → "50,000.00"; nothing → an em dash."""
     if value is None or value == "":
         return "—"

@@ -1,6 +1,6 @@
 """The trader's pages; the setup pages read through the same services as the API."""
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, render_template, request
 from flask_login import current_user, login_required
 
 from app.api.accounts import account_json
@@ -8,7 +8,8 @@ from app.api.risk import limits_json
 from app.api.settings import settings_json
 from app.api.strategies import strategy_json
 from app.api.traders import trader_json
-from app.services import accounts, audit, strategies, traders
+from app.domain.vocabulary import EventStatus
+from app.services import accounts, alert_log, audit, strategies, traders
 from app.services.risk_limits import limits_for
 
 bp = Blueprint("pages", __name__)
@@ -18,7 +19,6 @@ COMING_SOON = {
     "control_center": ("/control-center", "Control center"),
     "trades": ("/trades", "Trades"),
     "analytics": ("/analytics", "Analytics"),
-    "alerts": ("/alerts", "Alerts"),
     "news": ("/news", "News"),
     "options": ("/options", "Options"),
 }
@@ -49,7 +49,8 @@ def accounts_page():
 @bp.get("/strategies")
 def strategies_page():
     items = [strategy_json(s) for s in strategies.list_strategies()]
-    return render_template("strategies.html", strategies=items)
+    recent = {item["id"]: alert_log.recent_alerts(item["id"], limit=5) for item in items}
+    return render_template("strategies.html", strategies=items, recent_alerts=recent)
 
 
 @bp.get("/traders")
@@ -59,6 +60,22 @@ def traders_page():
         traders=[trader_json(t) for t in traders.list_traders()],
         strategies=strategies.list_strategies(),
         accounts=accounts.list_accounts(),
+    )
+
+
+@bp.get("/alerts")
+def alerts():
+    strategy_id = request.args.get("strategy_id", type=int)
+    status = request.args.get("status") or None
+    if status not in {s.value for s in EventStatus}:
+        status = None
+    return render_template(
+        "alerts.html",
+        alerts=alert_log.recent_alerts(strategy_id, status),
+        strategies=strategies.list_strategies(),
+        statuses=[s.value for s in EventStatus],
+        selected_strategy=strategy_id,
+        selected_status=status,
     )
 
 

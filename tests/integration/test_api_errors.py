@@ -12,6 +12,7 @@ WRITE_ROUTES = [
     ("PUT", "/api/traders/{trader}"),
     ("PUT", "/api/settings"),
     ("POST", "/api/settings/password"),
+    ("POST", "/api/orders"),
 ]
 
 BAD_BODIES = [

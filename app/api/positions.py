@@ -1,0 +1,40 @@
+"""/api/positions: open positions with live P&L, and closing one."""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, jsonify
+
+from app.services import manual, positions
+
+from .orders import order_json
+from .params import int_arg
+from .serialize import decimal, iso, money
+
+bp = Blueprint("positions", __name__, url_prefix="/positions")
+
+
+def position_json(view: positions.PositionView) -> dict:
+    row = view.row
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "strategy_id": row.strategy_id,
+        "symbol": row.symbol,
+        "qty": row.quantity,
+        "avg_price": decimal(row.avg_price),
+        "last_price": decimal(view.last_price),
+        "unrealized_pnl": money(view.unrealized_pnl),
+        "realized_pnl": money(row.realized_pnl),
+        "opened_at": iso(row.opened_at),
+    }
+
+
+@bp.get("")
+def list_positions():
+    views = positions.open_positions(int_arg("account_id"))
+    return jsonify(items=[position_json(v) for v in views])
+
+
+@bp.post("/<id:position_id>/close")
+def close_position(position_id: int):
+    return jsonify(order_json(manual.close_position(position_id, datetime.now(UTC))))

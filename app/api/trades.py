@@ -1,0 +1,57 @@
+"""/api/trades: closed round trips with exact P&L (net of commission)."""
+
+from flask import Blueprint, jsonify, request, url_for
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Trade
+
+from .params import int_arg, time_arg
+from .serialize import decimal, iso, money
+
+bp = Blueprint("trades", __name__, url_prefix="/trades")
+
+PAGE_SIZE = 200
+
+
+def trade_json(trade: Trade) -> dict:
+    return {
+        "id": trade.id,
+        "account_id": trade.account_id,
+        "strategy_id": trade.strategy_id,
+        "symbol": trade.symbol,
+        "side": trade.side,
+        "qty": trade.quantity,
+        "entry_price": decimal(trade.entry_price),
+        "exit_price": decimal(trade.exit_price),
+        "gross_pnl": money(trade.gross_pnl),
+        "commission": money(trade.commission),
+        "pnl": money(trade.pnl),
+        "exit_reason": trade.exit_reason,
+        "entry_time": iso(trade.entry_time),
+        "exit_time": iso(trade.exit_time),
+        "notes": trade.notes,
+        "tags": trade.tags,
+    }
+
+
+@bp.get("")
+def list_trades():
+    query = select(Trade).order_by(Trade.id.desc()).limit(PAGE_SIZE)
+    for name, column in (("account_id", Trade.account_id), ("strategy_id", Trade.strategy_id)):
+        value = int_arg(name)
+        if value is not None:
+            query = query.where(column == value)
+    if request.args.get("symbol"):
+        query = query.where(Trade.symbol == request.args["symbol"].upper())
+    since, before = time_arg("since"), int_arg("before")
+    if since is not None:
+        query = query.where(Trade.exit_time >= since)
+    if before is not None:
+        query = query.where(Trade.id < before)
+    found = list(db.session.scalars(query))
+    body: dict = {"items": [trade_json(t) for t in found]}
+    if len(found) == PAGE_SIZE:
+        args = {k: v for k, v in request.args.items() if k != "before"}
+        body["next"] = url_for("api.trades.list_trades", before=found[-1].id, **args)
+    return jsonify(body)

@@ -1,0 +1,73 @@
+"""Take-profit / stop-loss pairs: prices from exit specs, rounded toward safety, checked.
+
+Offsets are measured from a reference price (the entry's fill, or its limit price until
+it fills). Rounding to the tick grid always favours the trader's protection: a take
+profit moves toward the entry (more likely to fill), a stop loss moves toward the entry
+(smaller loss). A pair that makes no sense for the side is refused, and so is an exit
+implausibly far from the entry: a bare number is points (DESIGN §5.2), and some services
+send a price level there — a 4990-point "stop" on a 5000 contract protects nothing.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .contracts import TickRounding, round_to_tick
+from .errors import DomainValidationError
+from .exits import ExitSpec, OffsetUnit
+from .vocabulary import Side
+
+MAX_EXIT_DISTANCE = Decimal("0.25")  # of the reference price
+
+
+@dataclass(frozen=True)
+class ExitPrices:
+    take_profit: Decimal | None
+    stop_loss: Decimal | None
+
+
+def _distance(spec: ExitSpec, reference: Decimal, tick: Decimal) -> Decimal:
+    if spec.unit is OffsetUnit.TICKS:
+        return spec.amount * tick
+    if spec.unit is OffsetUnit.POINTS:
+        return spec.amount
+    return reference * spec.amount / 100
+
+
+def _level(spec: ExitSpec, side: Side, reference: Decimal, tick: Decimal, profit: bool) -> Decimal:
+    if spec.unit is OffsetUnit.PRICE:
+        return spec.amount
+    distance = _distance(spec, reference, tick)
+    upward = (side is Side.BUY) == profit
+    raw = reference + distance if upward else reference - distance
+    # Toward the entry: below it round up, above it round down.
+    return round_to_tick(raw, tick, TickRounding.DOWN if upward else TickRounding.UP)
+
+
+def exit_prices(
+    side: Side,
+    reference: Decimal,
+    tick: Decimal,
+    take_profit: ExitSpec | None,
+    stop_loss: ExitSpec | None,
+) -> ExitPrices:
+    """Prices for the exits of an entry on `side`; raises naming the exit at fault."""
+    tp = _level(take_profit, side, reference, tick, True) if take_profit else None
+    sl = _level(stop_loss, side, reference, tick, False) if stop_loss else None
+    long = side is Side.BUY
+    for field, price, beyond in (("take_profit", tp, long), ("stop_loss", sl, not long)):
+        if price is None:
+            continue
+        if price <= 0:
+            raise DomainValidationError(field, f"would be at {price}, not a price")
+        if (price <= reference) if beyond else (price >= reference):
+            where = "above" if beyond else "below"
+            raise DomainValidationError(
+                field, f"must be {where} the entry {reference} for a {side.value}, got {price}"
+            )
+        if abs(price - reference) > reference * MAX_EXIT_DISTANCE:
+            raise DomainValidationError(
+                field,
+                f"{price} is more than 25% away from the entry {reference}; "
+                'if you meant a price level, send {"price": n}',
+            )
+    return ExitPrices(tp, sl)

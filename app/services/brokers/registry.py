@@ -1,0 +1,25 @@
+"""broker_for(account): the one place that knows which adapter serves an account."""
+
+import logging
+
+from app.domain.vocabulary import BrokerKind
+from app.models import BrokerAccount
+
+from .base import Broker
+from .errors import BrokerError
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(BrokerError):
+    """No adapter can trade this account in this version; nothing was sent."""
+
+
+def broker_for(account: BrokerAccount) -> Broker:
+    if account.broker == BrokerKind.PAPER:
+        from .paper import PaperBroker
+
+        return PaperBroker(account.id)
+    raise BrokerUnavailable(
+        f"{account.broker} trading is not available in this version; nothing was sent"
+    )

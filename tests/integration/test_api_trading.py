@@ -1,0 +1,170 @@
+"""/api/orders, /api/positions, /api/trades: manual trading on the paper broker."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.domain.contracts import resolve_symbol
+from app.services import prices
+
+
+def front(root: str) -> str:
+    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+
+
+@pytest.fixture
+def paper(make_account, app):
+    account = make_account("Paper", starting_balance="25000.00")
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6000.25"), datetime.now(UTC), "test")
+    return account
+
+
+def order(api, account, **fields):
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 1, **fields}
+    return api.post("/api/orders", body)
+
+
+def test_manual_market_order_fills_and_shows_as_a_position(api, paper):
+    response = order(api, paper, qty=2)
+    assert response.status_code == 201, response.get_json()
+    placed = response.get_json()
+    assert placed["status"] == "filled" and placed["role"] == "manual"
+    assert placed["avg_fill_price"] == "6000.25"
+    assert placed["symbol"] == front("MES")
+    [position] = api.get(f"/api/positions?account_id={paper['id']}").get_json()["items"]
+    assert position["qty"] == 2
+    assert position["last_price"] == "6000.25"
+    assert position["unrealized_pnl"] == "0.00"
+
+
+def test_unrealized_pnl_follows_the_price(api, paper, app):
+    order(api, paper, qty=2)
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6001.75"), datetime.now(UTC), "test")
+    [position] = api.get("/api/positions").get_json()["items"]
+    assert position["unrealized_pnl"] == "15.00"  # 1.5 pts x $5 x 2
+
+
+def test_manual_bracket_and_cancel(api, paper):
+    placed = order(api, paper, take_profit={"ticks": 8}, stop_loss={"points": 3}).get_json()
+    exits = {e["role"]: e for e in placed["exits"]}
+    assert exits["take_profit"]["limit_price"] == "6002.25"
+    assert exits["stop_loss"]["stop_price"] == "5997.25"
+    cancelled = api.delete(f"/api/orders/{exits['take_profit']['id']}")
+    assert cancelled.status_code == 200
+    assert cancelled.get_json()["status"] == "cancelled"
+    again = api.delete(f"/api/orders/{exits['take_profit']['id']}")
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "order_not_working"
+
+
+def test_resting_limit_order_works_until_the_price_comes(api, paper, app):
+    placed = order(api, paper, order_type="limit", limit_price="5990.00").get_json()
+    assert placed["status"] == "working"
+    with app.app_context():
+        prices.update(front("MES"), Decimal("5989.75"), datetime.now(UTC), "test")
+    assert api.get(f"/api/orders/{placed['id']}").get_json()["status"] == "filled"
+
+
+def test_close_position_flattens_and_withdraws_its_exits(api, paper, app):
+    placed = order(api, paper, qty=3, take_profit={"ticks": 8}, stop_loss={"ticks": 8}).get_json()
+    [position] = api.get("/api/positions").get_json()["items"]
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6001.00"), datetime.now(UTC), "test")
+    closing = api.post(f"/api/positions/{position['id']}/close")
+    assert closing.status_code == 200, closing.get_json()
+    assert (closing.get_json()["side"], closing.get_json()["qty"]) == ("sell", 3)
+    assert closing.get_json()["role"] == "manual"
+    assert api.get("/api/positions").get_json()["items"] == []
+    for exit_order in placed["exits"]:
+        assert api.get(f"/api/orders/{exit_order['id']}").get_json()["status"] == "cancelled"
+    [trade] = api.get("/api/trades").get_json()["items"]
+    assert trade["pnl"] == "11.25"  # 0.75 x $5 x 3
+    assert trade["exit_reason"] == "manual"
+    assert api.post(f"/api/positions/{position['id']}/close").status_code == 409
+
+
+def test_manual_orders_pass_the_risk_checks(api, paper):
+    api.put(f"/api/risk/{paper['id']}", {"max_contracts_per_order": 1})
+    response = order(api, paper, qty=2)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "risk_rejected"
+
+
+def test_a_halted_account_can_still_be_closed_by_hand(api, paper, app):
+    order(api, paper, qty=1)
+    from app.extensions import db
+    from app.models import RiskLimits
+
+    with app.app_context():
+        limits = db.session.query(RiskLimits).filter_by(account_id=paper["id"]).one()
+        limits.halted = True
+        db.session.commit()
+    assert order(api, paper, qty=1).status_code == 422
+    reducing = order(api, paper, side="sell", qty=1)
+    assert reducing.status_code == 201
+    assert reducing.get_json()["status"] == "filled"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"qty": 0}, "qty"),
+        ({"qty": "1"}, "qty"),
+        ({"qty": 1000}, "qty"),
+        ({"side": "hold"}, "side"),
+        ({"order_type": "iceberg"}, "order_type"),
+        ({"order_type": "limit"}, "body"),
+        ({"order_type": "market", "limit_price": "6000"}, "body"),
+        ({"order_type": "stop_limit", "stop_price": "6001"}, "body"),
+        ({"order_type": "limit", "limit_price": "-1"}, "limit_price"),
+        ({"order_type": "limit", "limit_price": "abc"}, "limit_price"),
+        ({"take_profit": {"ticks": -2}}, "take_profit"),
+        ({"trailing_stop": {"ticks": 8}}, "trailing_stop"),
+        ({"symbol": ""}, "symbol"),
+        ({"account_id": "1"}, "account_id"),
+    ],
+)
+def test_bad_manual_orders_are_400(api, paper, fields, field):
+    response = order(api, paper, **fields)
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+
+
+def test_limit_price_off_the_tick_grid_is_rejected_with_the_reason(api, paper):
+    response = order(api, paper, order_type="limit", limit_price="5990.10")
+    assert response.status_code == 201
+    assert response.get_json()["status"] == "rejected"
+    assert "tick" in response.get_json()["reason"]
+
+
+def test_unknown_symbol_account_and_ids(api, paper):
+    assert order(api, paper, symbol="ZZZ1!").status_code == 422
+    assert (
+        api.post(
+            "/api/orders", {"account_id": 999, "symbol": "MES1!", "side": "buy", "qty": 1}
+        ).status_code
+        == 404
+    )
+    assert api.delete("/api/orders/999").status_code == 404
+    assert api.get("/api/orders/999").status_code == 404
+    assert api.post("/api/positions/999/close").status_code == 404
+    assert api.get("/api/webhook-events/999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/orders?account_id=x",
+        "/api/orders?status=nope",
+        "/api/trades?since=yesterday",
+        "/api/positions?account_id=-1",
+        "/api/webhook-events?since=noon",
+    ],
+)
+def test_bad_filters_are_400(api, query):
+    response = api.get(query)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "validation_error"
