@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from app.domain.contracts import Contract, UnknownSymbol, resolve_symbol
 from app.domain.exits import parse_exit, parse_trailing
