@@ -113,13 +113,14 @@ def receive_alert(
     watch = Stopwatch()
     strategy = _authenticate(token, body, source_ip)
     watch.lap("auth")
+    arrival = Arrival(strategy, body, content_type, source_ip, now)
     try:
         signal = parse_signal(body, _defaults(strategy), now)
     except SignalError as exc:
-        _store_refused(strategy, body, content_type, source_ip, now, str(exc), watch)
+        _store_refused(arrival, str(exc), watch)
         raise InvalidInput(exc.message, {exc.field: exc.message}, code="invalid_payload") from None
     watch.lap("parse")
-    event, duplicate = _store_event(strategy, signal, body, content_type, source_ip, now)
+    event, duplicate = _store_event(arrival, signal)
     if duplicate:
         return _duplicate_result(event)
     watch.lap("store")
@@ -196,15 +197,33 @@ def _redacted(body: str) -> str:
     return body[:RAW_BODY_CAP]
 
 
-def _store_refused(strategy, body, content_type, source_ip, now, reason, watch) -> None:
+@dataclass(frozen=True)
+class Arrival:
+    """One webhook call as received: who it claims to be for and what it carried."""
+
+    strategy: Strategy
+    body: str
+    content_type: str | None
+    source_ip: str | None
+    now: datetime
+
+    def event(self, key: str, **fields) -> WebhookEvent:
+        return WebhookEvent(
+            strategy_id=self.strategy.id,
+            received_at=self.now,
+            source_ip=self.source_ip,
+            content_type=(self.content_type or "")[:100],
+            raw_body=_redacted(self.body),
+            idempotency_key=key,
+            **fields,
+        )
+
+
+def _store_refused(arrival: Arrival, reason: str, watch: Stopwatch) -> None:
     """Record a malformed alert; a resent copy is already recorded and stays as it is."""
-    event = WebhookEvent(
-        strategy_id=strategy.id,
-        received_at=now,
-        source_ip=source_ip,
-        content_type=(content_type or "")[:100],
-        raw_body=_redacted(body),
-        idempotency_key=idempotency_key(strategy.id, None, body, now),
+    key = idempotency_key(arrival.strategy.id, None, arrival.body, arrival.now)
+    event = arrival.event(
+        key,
         status=EventStatus.REJECTED.value,
         reason=reason[:2000],
         timings_ms=watch.total(),
@@ -219,22 +238,12 @@ def _store_refused(strategy, body, content_type, source_ip, now, reason, watch) 
     events.publish("signal", _event_summary(event))
 
 
-def _store_event(
-    strategy, signal: Signal, body, content_type, source_ip, now
-) -> tuple[WebhookEvent, bool]:
+def _store_event(arrival: Arrival, signal: Signal) -> tuple[WebhookEvent, bool]:
     """Commit the event before anything else; finding its twin (same key) means a duplicate,
     answered with the original event."""
-    key = idempotency_key(strategy.id, signal.alert_id, body, now)
-    event = WebhookEvent(
-        strategy_id=strategy.id,
-        received_at=now,
-        source_ip=source_ip,
-        content_type=(content_type or "")[:100],
-        raw_body=_redacted(body),
-        signal=signal.to_json(),
-        idempotency_key=key,
-        status=EventStatus.RECEIVED.value,
-    )
+    strategy = arrival.strategy
+    key = idempotency_key(strategy.id, signal.alert_id, arrival.body, arrival.now)
+    event = arrival.event(key, signal=signal.to_json(), status=EventStatus.RECEIVED.value)
     db.session.add(event)
     try:
         db.session.commit()
