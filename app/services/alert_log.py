@@ -2,10 +2,33 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.extensions import db
 from app.models import Order, Strategy, WebhookEvent
+
+
+EVENTS_KEPT_PER_STRATEGY = 1000  # DESIGN §3
+
+
+def prune_events(strategy_id: int, keep: int = EVENTS_KEPT_PER_STRATEGY) -> int:
+    """Delete a strategy's alerts beyond the newest `keep`; their orders stay (unlinked)."""
+    cutoff = db.session.scalar(
+        select(WebhookEvent.id)
+        .where(WebhookEvent.strategy_id == strategy_id)
+        .order_by(WebhookEvent.id.desc())
+        .offset(keep)
+        .limit(1)
+    )
+    if cutoff is None:
+        return 0
+    result = db.session.execute(
+        delete(WebhookEvent).where(
+            WebhookEvent.strategy_id == strategy_id, WebhookEvent.id <= cutoff
+        )
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 @dataclass(frozen=True)

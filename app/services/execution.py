@@ -46,7 +46,7 @@ from app.extensions import db
 from app.models import BrokerAccount, Order, Strategy, Trader, WebhookEvent
 from app.models.base import utcnow
 
-from . import audit, events, orders, prices
+from . import alert_log, audit, events, orders, prices
 from .brokers.base import Broker
 from .brokers.errors import BrokerError
 from .brokers.registry import broker_for
@@ -57,6 +57,7 @@ from .strategies import passphrase_matches, strategy_for_token
 logger = logging.getLogger(__name__)
 
 RAW_BODY_CAP = 16_384
+PRUNE_EVERY = 100  # alerts between trims of a strategy's log to its newest 1000
 ACCEPTED = {OrderStatus.WORKING.value, OrderStatus.FILLED.value, OrderStatus.PENDING.value}
 
 # One alert at a time per account: position-sync reads the position, then orders the
@@ -480,6 +481,8 @@ def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch)
         )
     db.session.commit()
     events.publish("signal", _event_summary(event))
+    if event.id % PRUNE_EVERY == 0:
+        alert_log.prune_events(event.strategy_id)
 
 
 def _event_summary(event: WebhookEvent) -> dict:

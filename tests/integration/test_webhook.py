@@ -318,3 +318,18 @@ def test_webhook_rate_limit_per_token(tmp_path):
     codes = [client.post(f"/webhook/{token}", data="{}").status_code for _ in range(3)]
     assert codes[2] == 429
     assert client.post("/webhook/other-token", data="{}").status_code == 401
+
+
+def test_alert_log_keeps_the_newest_events_per_strategy_and_the_orders(desk, app, api):
+    from app.services.alert_log import prune_events
+
+    for index in range(5):
+        desk.send({"action": "buy" if index % 2 == 0 else "sell", "price": "5000",
+                   "id": f"p{index}"})
+    with app.app_context():
+        assert prune_events(desk.strategy["id"], keep=2) == 3
+    kept = api.get("/api/webhook-events").get_json()["items"]
+    assert [e["signal"]["alert_id"] for e in kept] == ["p4", "p3"]
+    orders = desk.orders()
+    assert len(orders) == 5, "orders outlive the alerts that made them"
+    assert sum(1 for o in orders if o["webhook_event_id"] is None) == 3
