@@ -7,7 +7,6 @@ from sqlalchemy import delete, select
 from app.extensions import db
 from app.models import Order, Strategy, WebhookEvent
 
-
 EVENTS_KEPT_PER_STRATEGY = 1000  # DESIGN §3
 
 

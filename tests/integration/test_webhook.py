@@ -324,8 +324,9 @@ def test_alert_log_keeps_the_newest_events_per_strategy_and_the_orders(desk, app
     from app.services.alert_log import prune_events
 
     for index in range(5):
-        desk.send({"action": "buy" if index % 2 == 0 else "sell", "price": "5000",
-                   "id": f"p{index}"})
+        desk.send(
+            {"action": "buy" if index % 2 == 0 else "sell", "price": "5000", "id": f"p{index}"}
+        )
     with app.app_context():
         assert prune_events(desk.strategy["id"], keep=2) == 3
     kept = api.get("/api/webhook-events").get_json()["items"]
