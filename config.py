@@ -42,6 +42,7 @@ class Config:
     PAPER_COMMISSION_PER_CONTRACT = os.environ.get("PAPER_COMMISSION_PER_CONTRACT", "0")
     TRADOVATE_API_URL = os.environ.get("TRADOVATE_API_URL")
     TRADOVATE_MD_URL = os.environ.get("TRADOVATE_MD_URL")
+    TRADOVATE_STALE_SECONDS = float(os.environ.get("TRADOVATE_STALE_SECONDS", "15"))
     DISCORD_BOT_TOKEN = os.environ.get("DISCORD_BOT_TOKEN")
     DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE", "https://discord.com/api/v10")
     DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID")

@@ -1,0 +1,1 @@
+"""The Tradovate adapter: REST transport, wire parsing and the market-data socket."""

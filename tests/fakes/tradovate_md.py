@@ -1,0 +1,272 @@
+"""A fake Tradovate market-data WebSocket server on 127.0.0.1, speaking the real frames.
+
+reference/tradovate.md §5: the server opens with `o`, answers `authorize\\n<id>\\n\\n<token>`
+with `a[{"i":id,"s":200}]` (or `s:401` and an error string in `d`), answers
+`md/subscribeQuote` / `md/unsubscribeQuote`, and pushes `a[{"e":"md","d":{"quotes":[...]}}]`.
+Tests drive it: `push_quote`, `send_heartbeat` (or `heartbeat_interval` for `h` frames on a
+timer), `send_shutdown`, `send_close`, `drop()`; and read what the client sent from
+`received`. Prices are written into the JSON text exactly as given, so a client that parses
+through float shows up. Served by Werkzeug's threaded server, each connection upgraded with
+simple_websocket.Server.
+"""
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+import simple_websocket
+from simple_websocket import ConnectionClosed
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+DEFAULT_TOKEN = "fake-md-access-token"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One text message the client sent."""
+
+    connection: int  # 1 for the first connection, 2 after the first reconnect, ...
+    at: float  # time.monotonic()
+    text: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.text.split("\n", 1)[0]
+
+    @property
+    def request(self) -> tuple[str, int, str, str] | None:
+        """(endpoint, id, query, body) of a request; None for a heartbeat."""
+        parts = self.text.split("\n", 3)
+        if len(parts) != 4:
+            return None
+        return parts[0], int(parts[1]), parts[2], parts[3]
+
+
+@dataclass(eq=False)
+class _Connection:
+    number: int
+    ws: simple_websocket.Server
+    authorized: bool = False
+    subscriptions: set[int | str] = field(default_factory=set)
+    dropped: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, text: str) -> bool:
+        with self.lock:
+            if self.dropped or not self.ws.connected:
+                return False
+            try:
+                self.ws.send(text)
+            except (ConnectionClosed, OSError):
+                return False
+            return True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+class FakeMarketDataServer:
+    """Tradovate's md socket for one test; `url` is its ws:// address."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, *, heartbeat_interval: float | None = None):
+        self.token = token
+        self.heartbeat_interval = heartbeat_interval
+        self.received: list[Received] = []
+        self.connections: list[_Connection] = []
+        self.refused: dict[int | str, tuple[int, str]] = {}
+        self._lock = threading.Lock()
+        self._server = make_server(
+            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
+        self.url = f"ws://127.0.0.1:{self._server.server_port}/v1/websocket"
+        # A short poll interval so that stop() returns at once.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def start(self) -> "FakeMarketDataServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.drop()
+        self._server.shutdown()
+        self._server.server_close()
+
+    # Driving the client.
+
+    def push_quote(
+        self,
+        contract_id: int,
+        *,
+        trade: Decimal | str | None = None,
+        bid: Decimal | str | None = None,
+        ask: Decimal | str | None = None,
+        size: Decimal | str = "1",
+        timestamp: str = "2026-11-20T15:30:00.250Z",
+    ) -> int:
+        """Send one quote to every authorized connection subscribed to it; how many got it."""
+        entries = [f'"TotalTradeVolume":{{"size":{size}}}']
+        for name, price in (("Bid", bid), ("Offer", ask), ("Trade", trade)):
+            if price is not None:
+                entries.append(f'"{name}":{{"price":{price},"size":{size}}}')
+        quote = (
+            f'{{"timestamp":"{timestamp}","contractId":{contract_id},'
+            f'"entries":{{{",".join(entries)}}}}}'
+        )
+        frame = f'a[{{"e":"md","d":{{"quotes":[{quote}]}}}}]'
+        return sum(
+            connection.send(frame)
+            for connection in self.live()
+            if connection.authorized and contract_id in connection.subscriptions
+        )
+
+    def send_heartbeat(self) -> None:
+        for connection in self.live():
+            connection.send("h")
+
+    def send_shutdown(self, reason_code: str = "Maintenance", reason: str | None = None) -> None:
+        event: dict[str, object] = {"reasonCode": reason_code}
+        if reason is not None:
+            event["reason"] = reason
+        self.send_raw("a" + json.dumps([{"e": "shutdown", "d": event}]))
+
+    def send_close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        self.send_raw("c" + json.dumps([code, reason]))
+
+    def send_raw(self, text: str) -> None:
+        for connection in self.live():
+            connection.send(text)
+
+    def drop(self) -> None:
+        """Cut every live connection at the TCP level, without a close frame."""
+        for connection in self.live():
+            with connection.lock:
+                connection.dropped = True
+                try:
+                    connection.ws.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def refuse_subscription(self, symbol: int | str, status: int = 404, message: str = "") -> None:
+        self.refused[symbol] = (status, message or f"Unknown contract {symbol}")
+
+    # Reading what happened.
+
+    def live(self) -> list[_Connection]:
+        with self._lock:
+            return [c for c in self.connections if not c.dropped and c.ws.connected]
+
+    def sent(self, connection: int | None = None, endpoint: str | None = None) -> list[Received]:
+        with self._lock:
+            found = list(self.received)
+        return [
+            r
+            for r in found
+            if (connection is None or r.connection == connection)
+            and (endpoint is None or r.endpoint == endpoint)
+        ]
+
+    def heartbeats(self, connection: int | None = None) -> list[float]:
+        return [r.at for r in self.sent(connection, endpoint="[]")]
+
+    def subscribed(self, contract_id: int | str, connection: int | None = None) -> bool:
+        with self._lock:
+            chosen = [
+                c
+                for c in self.connections
+                if connection is None or c.number == connection
+                if not c.dropped
+            ]
+        return any(c.authorized and contract_id in c.subscriptions for c in chosen)
+
+    @staticmethod
+    def wait_for(predicate: Callable[[], object], timeout: float = 3.0) -> bool:
+        """Poll `predicate` every 10 ms until it holds; False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.01)
+        return bool(predicate())
+
+    # The server side.
+
+    def _wsgi(self, environ, start_response):
+        ws = simple_websocket.Server.accept(environ)
+        with self._lock:
+            connection = _Connection(len(self.connections) + 1, ws)
+            self.connections.append(connection)
+        try:
+            self._serve(connection)
+        finally:
+            if ws.connected:
+                try:
+                    ws.close()
+                except (ConnectionClosed, OSError):
+                    pass
+        # Werkzeug treats this as a dropped connection and writes no HTTP response.
+        raise ConnectionError("websocket closed")
+
+    def _serve(self, connection: _Connection) -> None:
+        connection.send("o")
+        next_heartbeat = time.monotonic()
+        while not connection.dropped and connection.ws.connected:
+            if self.heartbeat_interval and time.monotonic() >= next_heartbeat:
+                connection.send("h")
+                next_heartbeat = time.monotonic() + self.heartbeat_interval
+            try:
+                text = connection.ws.receive(timeout=0.01)
+            except ConnectionClosed:
+                return
+            if text is None:
+                continue
+            if isinstance(text, bytes):
+                text = text.decode()
+            with self._lock:
+                self.received.append(Received(connection.number, time.monotonic(), text))
+            if text != "[]":
+                self._answer(connection, text)
+
+    def _answer(self, connection: _Connection, text: str) -> None:
+        parts = text.split("\n", 3)
+        if len(parts) != 4:
+            connection.send('a[{"s":400,"i":null,"d":"Malformed request"}]')
+            return
+        endpoint, request_id, _query, body = parts
+        status, detail = 200, None
+        if endpoint == "authorize":
+            connection.authorized = body == self.token
+            if not connection.authorized:
+                status, detail = 401, "Invalid access token"
+        elif not connection.authorized:
+            status, detail = 401, "Access is denied"
+        elif endpoint in ("md/subscribeQuote", "md/unsubscribeQuote"):
+            symbol = json.loads(body)["symbol"]
+            if symbol in self.refused:
+                status, detail = self.refused[symbol]
+            elif endpoint == "md/subscribeQuote":
+                connection.subscriptions.add(symbol)
+            else:
+                connection.subscriptions.discard(symbol)
+        else:
+            status, detail = 404, f"Unknown operation {endpoint}"
+        answer: dict[str, object] = {"s": status, "i": int(request_id)}
+        if detail is not None:
+            answer["d"] = detail
+        connection.send("a" + json.dumps([answer]))
+
+
+@pytest.fixture(name="fake_md")
+def fake_md_server():
+    """A running fake market-data server; stopped (every connection cut) after the test."""
+    server = FakeMarketDataServer().start()
+    yield server
+    server.stop()
