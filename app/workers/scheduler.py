@@ -20,13 +20,13 @@ from typing import IO
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from . import paper_feed
+from . import paper_feed, position_poller
 
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "scheduler.lock"
 MISFIRE_GRACE_SECONDS = 30
-JOB_REGISTRATIONS = (paper_feed.register,)
+JOB_REGISTRATIONS = (paper_feed.register, position_poller.register)
 _EXTENSION = "deskpilot.scheduler"
 
 

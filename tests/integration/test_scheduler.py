@@ -46,7 +46,7 @@ def test_a_test_may_start_the_scheduler_which_ticks_the_paper_feed(scheduled_app
     scheduler = init_scheduler(scheduled_app, allow_testing=True)
     assert scheduler is not None and scheduler.running
     assert init_scheduler(scheduled_app, allow_testing=True) is scheduler  # once per app
-    (job,) = scheduler.get_jobs()
+    job = scheduler.get_job("paper_feed")  # one job of several
     assert job.id == "paper_feed" and job.trigger.interval.total_seconds() == 0.05
     assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 30)
     with scheduled_app.app_context():

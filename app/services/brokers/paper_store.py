@@ -29,13 +29,12 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
 
 from app.domain import matching
 from app.domain.matching import (
-    ClosedTrade,
     Event,
     OrderAccepted,
     OrderActivated,
@@ -51,7 +50,6 @@ from app.domain.matching import (
 from app.domain.vocabulary import (
     AuditCategory,
     BrokerKind,
-    ExitReason,
     OrderRole,
     OrderStatus,
     OrderType,
@@ -59,8 +57,9 @@ from app.domain.vocabulary import (
     Side,
 )
 from app.extensions import db
-from app.models import BrokerAccount, Fill, Order, Position, Trade
-from app.services import audit
+from app.models import BrokerAccount, Fill, Order, Position
+from app.services import audit, ledger
+from app.services.ledger import money, price, shown
 
 from .base import BrokerFill, BrokerOrder
 from .errors import BrokerError
@@ -69,40 +68,13 @@ logger = logging.getLogger(__name__)
 
 PAPER_ID_PREFIX = "paper-"
 TRIGGERED_PREFIX = "stop triggered at "
-PRICE_QUANTUM = Decimal("1e-9")  # the Price columns' scale
-MONEY_QUANTUM = Decimal("1e-4")  # the Money columns' scale
 EXIT_ROLES = (OrderRole.TAKE_PROFIT.value, OrderRole.STOP_LOSS.value)
-
-EXIT_REASONS = {
-    OrderRole.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
-    OrderRole.STOP_LOSS: ExitReason.STOP_LOSS,
-    OrderRole.EXIT: ExitReason.SIGNAL,
-    OrderRole.ENTRY: ExitReason.SIGNAL,  # an entry that closes a position is a reverse
-    OrderRole.MANUAL: ExitReason.MANUAL,
-    OrderRole.KILL: ExitReason.KILL_SWITCH,
-}
 
 TermsLookup = Callable[[str], matching.TermsLike | None]
 
 
 def paper_order_id(client_order_id: str) -> str:
     return f"{PAPER_ID_PREFIX}{client_order_id}"
-
-
-def price(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
-def shown(value: Decimal | None) -> str:
-    """A decimal as a trader writes it: 6010, 0.0066005."""
-    if value is None:
-        return "-"
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
 
 
 # Writing events.
@@ -237,21 +209,8 @@ class _Batch:
     def _trade_closed(self, event: TradeClosed) -> None:
         trade = event.trade
         closer = self.rows.get(trade.exit_order_id)
-        reason = _exit_reason(closer)
         strategy_id = self.round_trip_strategy.get(trade.symbol)
-        db.session.add(_trade_row(self.account_id, trade, reason, strategy_id))
-        audit.record(
-            AuditCategory.ORDER,
-            f"{trade.symbol} {trade.side} {trade.qty} closed ({reason}): "
-            f"net {shown(money(trade.net_pnl))}",
-            data={
-                "exit_order_id": trade.exit_order_id,
-                "gross_pnl": shown(money(trade.gross_pnl)),
-                "commission": shown(money(trade.commission)),
-            },
-            account_id=self.account_id,
-            strategy_id=strategy_id,
-        )
+        ledger.record_trade(self.account_id, trade, closer, strategy_id)
 
     # Rows.
 
@@ -334,32 +293,6 @@ def _describe(order: matching.Order) -> str:
     """What the order is, in a trader's words: "MESZ6 sell 2 limit 6010"."""
     prices = [shown(p) for p in (order.stop_price, order.limit_price) if p is not None]
     return " ".join([order.symbol, order.side, str(order.qty), order.order_type, *prices])
-
-
-def _exit_reason(closer: Order | None) -> ExitReason:
-    if closer is None:
-        return ExitReason.MANUAL
-    return EXIT_REASONS.get(OrderRole(closer.role), ExitReason.MANUAL)
-
-
-def _trade_row(
-    account_id: int, trade: ClosedTrade, reason: ExitReason, strategy_id: int | None
-) -> Trade:
-    return Trade(
-        account_id=account_id,
-        strategy_id=strategy_id,
-        symbol=trade.symbol,
-        side=trade.side.value,
-        quantity=trade.qty,
-        entry_price=price(trade.entry_price),
-        exit_price=price(trade.exit_price),
-        entry_time=trade.entry_time,
-        exit_time=trade.exit_time,
-        gross_pnl=money(trade.gross_pnl),
-        commission=money(trade.commission),
-        pnl=money(trade.net_pnl),
-        exit_reason=reason.value,
-    )
 
 
 # Order rows the broker reads before acting.

@@ -1,0 +1,188 @@
+"""The position poller: every POLL_INTERVAL_SECONDS, mirror each real broker account.
+
+Every enabled non-paper account is reconciled (services/reconcile) in its own try, so one
+account's failure never stops the others:
+
+- a temporary broker error waits for the next tick; a rate limit also skips the account
+  until the wait the broker asked for has passed;
+- a refused login (BrokerAuthError) is audited and told once — not every tick — until the
+  account syncs again; any other broker error (an account no adapter can serve) likewise;
+- anything else is logged with its traceback.
+
+Each failure is recorded per account and summed up on the job's status.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.base import BaseScheduler
+from flask import Flask
+from sqlalchemy import select
+
+from app.domain.vocabulary import AuditCategory, BrokerKind, Severity
+from app.extensions import db
+from app.models import BrokerAccount
+from app.services import audit
+from app.services.brokers.base import Broker
+from app.services.brokers.errors import (
+    BrokerAuthError,
+    BrokerError,
+    RateLimited,
+    TemporaryBrokerError,
+)
+from app.services.brokers.registry import broker_for
+from app.services.reconcile import ReconcileReport, reconcile_account
+
+from .jobs import JobStatus, job_status, run_job
+
+logger = logging.getLogger(__name__)
+
+JOB_ID = "position_poller"
+_EXTENSION = "deskpilot.position_poller"
+
+BrokerFor = Callable[[BrokerAccount], Broker]
+
+
+@dataclass
+class AccountPoll:
+    """The last poll of one account, and what the trader has already been told."""
+
+    last_run: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    told: str | None = None  # the kind of operational error already audited
+    not_before: datetime | None = None  # a rate limit's wait
+    last_report: ReconcileReport | None = None
+
+
+@dataclass
+class PollerState:
+    accounts: dict[int, AccountPoll] = field(default_factory=dict)
+
+
+def poller_state(app: Flask) -> PollerState:
+    return app.extensions.setdefault(_EXTENSION, PollerState())
+
+
+def register(scheduler: BaseScheduler, app: Flask) -> None:
+    scheduler.add_job(
+        run,
+        "interval",
+        seconds=float(app.config["POLL_INTERVAL_SECONDS"]),
+        args=(app,),
+        id=JOB_ID,
+        name="broker position poll",
+        replace_existing=True,
+    )
+
+
+def run(app: Flask, *, brokers: BrokerFor = broker_for) -> None:
+    """One tick: poll every account; per-account failures end up on the job's status."""
+    status = job_status(app).setdefault(JOB_ID, JobStatus())
+    previous_success = status.last_success
+    failures: dict[int, str] = {}
+    run_job(app, JOB_ID, lambda: failures.update(poll_accounts(app, datetime.now(UTC), brokers)))
+    if failures and status.last_error is None:
+        status.last_error = "; ".join(f"account {aid}: {why}" for aid, why in failures.items())
+        status.last_success = previous_success
+
+
+def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) -> dict[int, str]:
+    """Reconcile every enabled non-paper account; returns the failures by account id."""
+    state = poller_state(app)
+    query = (
+        select(BrokerAccount)
+        .where(BrokerAccount.enabled.is_(True), BrokerAccount.broker != BrokerKind.PAPER.value)
+        .order_by(BrokerAccount.id)
+    )
+    failures: dict[int, str] = {}
+    for account_id, name in [(a.id, a.name) for a in db.session.scalars(query)]:
+        poll = state.accounts.setdefault(account_id, AccountPoll())
+        if poll.not_before is not None and now < poll.not_before:
+            failures[account_id] = poll.last_error or "rate limited"
+            continue
+        poll.last_run = now
+        try:
+            error = _poll_one(account_id, name, now, brokers, poll)
+        except Exception as exc:  # telling the trader failed too: still go on to the next
+            _discard()
+            logger.exception("account %s (%s): poll failed", account_id, name)
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None:
+            poll.last_success, poll.last_error, poll.told, poll.not_before = now, None, None, None
+        else:
+            poll.last_error = failures[account_id] = error
+    return failures
+
+
+def _poll_one(
+    account_id: int, name: str, now: datetime, brokers: BrokerFor, poll: AccountPoll
+) -> str | None:
+    """Reconcile one account; the error's text when it failed."""
+    try:
+        account = db.session.get(BrokerAccount, account_id)
+        if account is None:
+            return None  # deleted since the list was read
+        poll.last_report = reconcile_account(account, brokers(account), now)
+        return None
+    except RateLimited as exc:
+        _discard()
+        poll.not_before = now + timedelta(seconds=max(exc.wait_seconds, 0))
+        logger.warning(
+            "account %s (%s): rate limited; polling again in %.0f s",
+            account_id,
+            name,
+            exc.wait_seconds,
+        )
+        return f"rate limited: {exc.message}"
+    except TemporaryBrokerError as exc:
+        _discard()
+        logger.warning("account %s (%s): %s; retrying on the next tick", account_id, name, exc)
+        return exc.message
+    except BrokerAuthError as exc:
+        _discard()
+        _tell_once(
+            poll,
+            account_id,
+            AuditCategory.AUTH,
+            "login",
+            f"{name}: the broker refused the login ({exc.message}); positions and fills are "
+            "not synced until the credentials are fixed",
+        )
+        return f"login refused: {exc.message}"
+    except BrokerError as exc:
+        _discard()
+        _tell_once(
+            poll,
+            account_id,
+            AuditCategory.SYSTEM,
+            type(exc).__name__,
+            f"{name}: positions and fills cannot be synced: {exc.message}",
+        )
+        return exc.message
+    except Exception as exc:
+        _discard()
+        logger.exception("account %s (%s): reconciliation failed", account_id, name)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _tell_once(
+    poll: AccountPoll, account_id: int, category: AuditCategory, kind: str, message: str
+) -> None:
+    """Audit an operational error the first time its kind is seen, not on every tick."""
+    if poll.told == kind:
+        logger.debug("account %s: %s (already told)", account_id, message)
+        return
+    logger.error("account %s: %s", account_id, message)
+    audit.record(
+        category, message, severity=Severity.ERROR, data={"error": kind}, account_id=account_id
+    )
+    db.session.commit()
+    poll.told = kind
+
+
+def _discard() -> None:
+    """Drop whatever the failed account left in the session; the next one starts clean."""
+    db.session.rollback()
