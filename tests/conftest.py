@@ -10,6 +10,7 @@ from app.extensions import db
 from app.services import prices
 from app.services.auth import issue_api_token, owner
 from config import TestConfig
+from tests.fakes.tradovate import fake_tradovate  # noqa: F401 - the fake Tradovate server
 
 OWNER = TestConfig.ADMIN_USERNAME
 PASSWORD = TestConfig.ADMIN_PASSWORD

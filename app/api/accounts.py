@@ -3,7 +3,7 @@
 from flask import Blueprint, jsonify
 
 from app.models import BrokerAccount
-from app.services import accounts
+from app.services import accounts, broker_check
 
 from .schemas import AccountCreate, AccountUpdate, parse_body
 from .serialize import iso, money
@@ -56,3 +56,9 @@ def update_account(account_id: int):
 def delete_account(account_id: int):
     accounts.delete_account(account_id)
     return "", 204
+
+
+@bp.post("/<id:account_id>/test")
+def test_connection(account_id: int):
+    """Log in with the stored credentials and list the broker's accounts; 200 either way."""
+    return jsonify(broker_check.check_connection(account_id).to_json())

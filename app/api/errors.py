@@ -17,6 +17,7 @@ from app.errors import (
     Unauthorized,
     Unprocessable,
 )
+from app.services.brokers.errors import BrokerError, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainValidationError)
     def _domain_error(error: DomainValidationError):
         return error_response(400, "validation_error", str(error), {error.field: error.message})
+
+    @app.errorhandler(BrokerError)
+    def _broker_error(error: BrokerError):
+        """A broker failure the service did not turn into a recorded refusal: still 4xx,
+        with the broker's words, since nothing about the request was wrong to retry blindly."""
+        if isinstance(error, RateLimited):
+            response = error_response(429, "rate_limited", error.message)
+            response[0].headers["Retry-After"] = str(int(error.wait_seconds))
+            return response
+        return error_response(409, "broker_error", error.message)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error: CSRFError):

@@ -57,9 +57,12 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
         stop_loss=data.get("stop_loss"),
     )
     with _account_locks[account.id]:
-        broker = broker_for(account)
-        broker.subscribe_quotes(contract.code)
-        held = {p.symbol: p.qty for p in broker.positions()}
+        try:
+            broker = broker_for(account)
+            broker.subscribe_quotes(contract.code)
+            held = {p.symbol: p.qty for p in broker.positions()}
+        except BrokerError as exc:
+            return [orders.refuse(intent, Attribution(), exc.message, OrderStatus.FAILED)]
         signed = qty if side is Side.BUY else -qty
         proposed = ProposedOrder(contract.code, signed)
         if not reduces_only(proposed, held.get(contract.code, 0)):
@@ -111,8 +114,14 @@ def close_position(position_id: int, now: datetime) -> Order:
         raise Conflict(f"Position {position_id} is already flat.", code="position_flat")
     account = get_account(position.account_id)
     with _account_locks[account.id]:
-        broker = broker_for(account)
-        held = {p.symbol: p.qty for p in broker.positions()}.get(position.symbol, 0)
+        try:
+            broker = broker_for(account)
+            held = {p.symbol: p.qty for p in broker.positions()}.get(position.symbol, 0)
+        except BrokerError as exc:
+            raise Conflict(
+                f"The broker could not be asked for the position: {exc.message}",
+                code="broker_error",
+            ) from None
         if held == 0:
             raise Conflict(f"The broker shows no {position.symbol} position.", code="position_flat")
         contract = resolve_symbol(position.symbol, now.date())

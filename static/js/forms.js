@@ -185,14 +185,30 @@
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     button.disabled = true;
     try {
-      await DeskPilotApi.call(button.dataset.method || "POST", button.dataset.api);
+      const answer = await DeskPilotApi.call(button.dataset.method || "POST", button.dataset.api);
+      if (button.dataset.then === "message") {
+        showResult(button, answer?.message || "Done.", answer?.ok !== false);
+        button.disabled = false;
+        return;
+      }
       window.location.reload();
     } catch (error) {
       button.disabled = false;
       const form = button.closest("form");
-      if (form) showError(form, error); else window.alert(error.message);
+      if (button.dataset.then === "message") showResult(button, error.message, false);
+      else if (form) showError(form, error); else window.alert(error.message);
     }
   });
+
+  // A button whose answer is read, not reloaded (data-then="message"): its message goes to
+  // the element named by data-result, shown with its row.
+  function showResult(button, text, ok) {
+    const box = document.getElementById(button.dataset.result);
+    if (!box) { window.alert(text); return; }
+    box.textContent = text;
+    box.className = `flash ${ok ? "flash-info" : "flash-error"}`;
+    box.closest("[hidden]")?.removeAttribute("hidden");
+  }
 
   document.addEventListener("change", async (event) => {
     const toggle = event.target.closest('input[type="checkbox"][data-api]');

@@ -20,6 +20,10 @@ def broker_for(account: BrokerAccount) -> Broker:
         from .paper import PaperBroker
 
         return PaperBroker(account.id)
+    if account.broker == BrokerKind.TRADOVATE:
+        from .tradovate.broker import TradovateBroker
+
+        return TradovateBroker(account)
     raise BrokerUnavailable(
         f"{account.broker} trading is not available in this version; nothing was sent"
     )
