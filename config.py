@@ -34,6 +34,9 @@ class Config:
     PUBLIC_URL = os.environ.get("PUBLIC_URL")
     REDIS_URL = os.environ.get("REDIS_URL")
     MONITOR_INTERVAL_SECONDS = float(os.environ.get("MONITOR_INTERVAL_SECONDS", "5"))
+    # The scheduler's shared leader lease (Redis or PostgreSQL): lost this long after the
+    # leader stops renewing it; renewed every third of it.
+    LEADER_LEASE_SECONDS = float(os.environ.get("LEADER_LEASE_SECONDS", "15"))
     POLL_INTERVAL_SECONDS = float(os.environ.get("POLL_INTERVAL_SECONDS", "5"))
     PAPER_FEED = os.environ.get("PAPER_FEED", "simulated")
     PAPER_TICK_SECONDS = float(os.environ.get("PAPER_TICK_SECONDS", "1"))

@@ -47,8 +47,36 @@ def token(app) -> int:
 
 
 def kill(app) -> int:
-    print("The kill switch is not yet available in this version.", file=sys.stderr)
-    return 2
+    """Engage the kill switch and print what it did; 1 when any account failed."""
+    from app.services import kill_switch
+
+    with app.app_context():
+        report = kill_switch.engage(datetime.now(UTC), actor="cli (run.py kill)")
+    print(
+        f"Kill switch ENGAGED at {report.engaged_at:%Y-%m-%d %H:%M:%S} UTC: webhook execution "
+        "is disabled and every account is halted."
+    )
+    print(
+        f"Cancelled {_count(report.cancelled_orders, 'working order')}, "
+        f"flattened {_count(report.flattened_positions, 'position')}."
+    )
+    for result in report.accounts:
+        if result.ok:
+            print(
+                f"  ok      {result.account}: "
+                f"{_count(result.cancelled_orders, 'order')} cancelled, "
+                f"{_count(result.flattened_positions, 'position')} flattened"
+            )
+        else:
+            print(f"  FAILED  {result.account}: {result.message}")
+    if report.failures:
+        print("Some accounts could not be cleared: check them at the broker now.", file=sys.stderr)
+    print("Re-arm from the control center (Re-arm) or with DELETE /api/kill-switch.")
+    return 1 if report.failures else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         help="set the owner's password from ADMIN_PASSWORD (or a generated one)",
     )
     commands.add_parser("token", help="print a new API token (the previous one is revoked)")
-    commands.add_parser("kill", help="engage the kill switch: cancel, flatten, halt")
+    commands.add_parser(
+        "kill",
+        help="engage the kill switch: cancel every working order, flatten every position, "
+        "halt every account and refuse alerts until re-armed (control center or "
+        "DELETE /api/kill-switch); exit status 1 if any account failed",
+    )
     args = parser.parse_args(argv)
 
     if args.command in (None, "serve"):

@@ -16,6 +16,8 @@ from app.services import audit
 from app.services.auth import user_for_api_token
 
 from .accounts import bp as accounts_bp
+from .advanced_orders import bp as advanced_orders_bp
+from .kill_switch import bp as kill_switch_bp
 from .logs import bp as logs_bp
 from .orders import bp as orders_bp
 from .positions import bp as positions_bp
@@ -59,9 +61,11 @@ RESOURCES = (
     settings_bp,
     logs_bp,
     orders_bp,
+    advanced_orders_bp,
     positions_bp,
     trades_bp,
     webhook_events_bp,
+    kill_switch_bp,
 )
 
 for child in RESOURCES:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 
-from app.domain.exits import parse_exit
+from app.domain.exits import parse_exit, parse_trailing
 from app.models import Order
 from app.services import manual
 
@@ -60,6 +60,8 @@ def place_order():
     for field in ("take_profit", "stop_loss"):
         if data.get(field):
             data[field] = parse_exit(data[field], field)
+    if data.get("trailing_stop"):
+        data["trailing_stop"] = parse_trailing(data["trailing_stop"], "trailing_stop")
     rows = manual.place_manual_order(data, datetime.now(UTC))
     entry = order_json(rows[0])
     entry["exits"] = [order_json(row) for row in rows[1:]]

@@ -1,4 +1,4 @@
-"""/api/positions: open positions with live P&L, and closing one."""
+"""/api/positions: open positions with live P&L, closing one, and closing several."""
 
 from datetime import UTC, datetime
 
@@ -8,6 +8,7 @@ from app.services import manual, positions
 
 from .orders import order_json
 from .params import int_arg
+from .schemas import BulkClose, parse_body
 from .serialize import decimal, iso, money
 
 bp = Blueprint("positions", __name__, url_prefix="/positions")
@@ -38,3 +39,18 @@ def list_positions():
 @bp.post("/<id:position_id>/close")
 def close_position(position_id: int):
     return jsonify(order_json(manual.close_position(position_id, datetime.now(UTC))))
+
+
+@bp.post("/bulk-close")
+def bulk_close():
+    """Each position's closing order, or its error; one failure does not stop the rest."""
+    ids = parse_body(BulkClose)["position_ids"]
+    items = []
+    for result in manual.close_positions(ids, datetime.now(UTC)):
+        item: dict = {"position_id": result.position_id, "ok": result.error is None}
+        if result.order is not None:
+            item["order"] = order_json(result.order)
+        if result.error is not None:
+            item["error"] = {"code": result.error.code, "message": result.error.message}
+        items.append(item)
+    return jsonify(items=items)

@@ -233,16 +233,9 @@ class ManualOrder(Body):
     stop_price: Price | None = None
     take_profit: ExitSpecField = None
     stop_loss: ExitSpecField = None
-    trailing_stop: Any = None
+    trailing_stop: TrailingField = None
 
     _qty_in_range = field_validator("qty")(_within_quantity_cap)
-
-    @field_validator("trailing_stop")
-    @classmethod
-    def _no_trailing_yet(cls, value: Any) -> None:
-        if value is not None:
-            raise ValueError("trailing stops are not available in this version")
-        return None
 
     @model_validator(mode="after")
     def _prices_fit_the_type(self) -> "ManualOrder":
@@ -259,6 +252,49 @@ class ManualOrder(Body):
             if given and not needed:
                 raise ValueError(f"a {self.order_type} order takes no {name}")
         return self
+
+
+class BulkClose(Body):
+    position_ids: Annotated[list[RowId], Field(min_length=1, max_length=100)]
+
+
+Distance = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(gt=0, le=Decimal("100000000"), allow_inf_nan=False, decimal_places=9),
+]
+
+
+class TrailingStopCreate(Body):
+    """POST /api/orders/trailing-stop: one of percent, points or ticks."""
+
+    position_id: RowId
+    percent: Distance | None = None
+    points: Distance | None = None
+    ticks: Distance | None = None
+    activation_price: Price | None = None
+
+    @model_validator(mode="after")
+    def _one_distance(self) -> "TrailingStopCreate":
+        given = [name for name in ("percent", "points", "ticks") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of percent, points or ticks")
+        if self.ticks is not None and self.ticks != self.ticks.to_integral_value():
+            raise ValueError("ticks must be a whole number")
+        if self.percent is not None and self.percent >= 100:
+            raise ValueError("percent must be below 100")
+        return self
+
+
+class OcoCreate(Body):
+    """POST /api/orders/oco: a take profit and a stop loss for a position (or qty of it)."""
+
+    position_id: RowId
+    take_profit_price: Price
+    stop_loss_price: Price
+    qty: StrictInt | None = None
+
+    _qty_in_range = field_validator("qty")(_within_quantity_cap)
 
 
 class PasswordChange(Body):

@@ -10,8 +10,9 @@ send a price level there — a 4990-point "stop" on a 5000 contract protects not
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
-from .contracts import TickRounding, round_to_tick
+from .contracts import TickRounding, is_on_tick, round_to_tick
 from .errors import DomainValidationError
 from .exits import ExitSpec, OffsetUnit
 from .vocabulary import Side
@@ -71,3 +72,49 @@ def exit_prices(
                 'if you meant a price level, send {"price": n}',
             )
     return ExitPrices(tp, sl)
+
+
+class OcoLeg(StrEnum):
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+
+
+def check_pair(
+    side: Side, market: Decimal, tick: Decimal, take_profit: Decimal, stop_loss: Decimal
+) -> ExitPrices:
+    """Validate an OCO pair of price levels for a position opened by `side` (buy = long).
+
+    The rules of a bracket's exits, with the market in place of the entry: both on the
+    tick grid; for a long the stop below `market` and the take profit above it (a short
+    mirrors) — anything else would fill at once or protect nothing — each within 25%.
+    """
+    long = side is Side.BUY
+    for field, level, beyond in (
+        ("take_profit_price", take_profit, long),
+        ("stop_loss_price", stop_loss, not long),
+    ):
+        if not is_on_tick(level, tick):
+            raise DomainValidationError(field, f"{level} is not on the {tick} tick grid")
+        if (level <= market) if beyond else (level >= market):
+            where = "above" if beyond else "below"
+            position = "long" if long else "short"
+            raise DomainValidationError(
+                field, f"must be {where} the market {market} for a {position}, got {level}"
+            )
+        if abs(level - market) > market * MAX_EXIT_DISTANCE:
+            raise DomainValidationError(
+                field, f"{level} is more than 25% away from the market {market}"
+            )
+    return ExitPrices(take_profit, stop_loss)
+
+
+def touched(
+    side: Side, price: Decimal, take_profit: Decimal | None, stop_loss: Decimal | None
+) -> OcoLeg | None:
+    """The leg a print reaches for a position opened by `side` (stop first on a gap)."""
+    long = side is Side.BUY
+    if stop_loss is not None and (price <= stop_loss if long else price >= stop_loss):
+        return OcoLeg.STOP_LOSS
+    if take_profit is not None and (price >= take_profit if long else price <= take_profit):
+        return OcoLeg.TAKE_PROFIT
+    return None

@@ -96,3 +96,19 @@ class Severity(StrEnum):
     WARNING = "warning"
     ERROR = "error"
     CRITICAL = "critical"
+
+
+class AdvancedKind(StrEnum):
+    TRAILING = "trailing"
+    OCO = "oco"
+
+
+class AdvancedStatus(StrEnum):
+    """An advanced order's life: watched while active (or triggered: its exit is on its
+    way), then closed as done (the exit filled), cancelled or failed."""
+
+    ACTIVE = "active"
+    TRIGGERED = "triggered"
+    CANCELLED = "cancelled"
+    DONE = "done"
+    FAILED = "failed"

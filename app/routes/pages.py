@@ -4,19 +4,19 @@ from flask import Blueprint, g, render_template, request
 from flask_login import current_user, login_required
 
 from app.api.accounts import account_json
+from app.api.kill_switch import state_json
 from app.api.risk import limits_json
 from app.api.settings import settings_json
 from app.api.strategies import strategy_json
 from app.api.traders import trader_json
 from app.domain.vocabulary import EventStatus
-from app.services import accounts, alert_log, audit, strategies, traders
+from app.services import accounts, alert_log, audit, kill_switch, strategies, traders
 from app.services.risk_limits import limits_for
 
 bp = Blueprint("pages", __name__)
 
 # Pages that later work builds; the navigation shows them all from the start.
 COMING_SOON = {
-    "control_center": ("/control-center", "Control center"),
     "trades": ("/trades", "Trades"),
     "analytics": ("/analytics", "Analytics"),
     "news": ("/news", "News"),
@@ -35,6 +35,20 @@ def dashboard():
     account_list = [account_json(a) for a in accounts.list_accounts()]
     recent = audit.recent_entries(limit=15)
     return render_template("dashboard.html", accounts=account_list, recent=recent)
+
+
+@bp.get("/control-center")
+def control_center():
+    """Manual orders, positions, working orders, traders, the live log and the kill switch;
+    the live parts are read from the JSON API by static/js/control_center.js."""
+    account_list = [account_json(a) for a in accounts.list_accounts()]
+    return render_template(
+        "control_center.html",
+        accounts=account_list,
+        account_names={a["id"]: a["name"] for a in account_list},
+        traders=[trader_json(t) for t in traders.list_traders()],
+        switch=state_json(kill_switch.status()),
+    )
 
 
 @bp.get("/accounts")

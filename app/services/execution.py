@@ -46,7 +46,7 @@ from app.extensions import db
 from app.models import BrokerAccount, Order, Strategy, Trader, WebhookEvent
 from app.models.base import utcnow
 
-from . import alert_log, audit, events, orders, prices
+from . import advanced_orders, alert_log, audit, events, orders, prices
 from .brokers.base import Broker
 from .brokers.errors import BrokerError
 from .brokers.registry import broker_for
@@ -274,15 +274,12 @@ def _duplicate_result(original: WebhookEvent) -> AlertResult:
 
 
 def _execute(strategy, signal: Signal, event, now: datetime, watch: Stopwatch) -> AlertResult:
+    from .kill_switch import refuse_if_engaged  # here: kill_switch takes this module's locks
+
+    refuse_if_engaged()  # 423 halted, nothing placed (DESIGN §5.2)
     if not strategy.enabled:
         raise Unprocessable("The strategy is disabled.", code="strategy_disabled")
     _refuse_stale(strategy, signal, now)
-    if signal.trailing_stop is not None:
-        raise InvalidInput(
-            "Trailing stops are not available in this version; nothing was placed.",
-            {"trailing_stop": "not available yet"},
-            code="invalid_payload",
-        )
     contract = _resolve(signal, now)
     if signal.price is not None:
         prices.update(contract.code, signal.price, now, "alert")
@@ -394,6 +391,10 @@ def _trade_for(
         outcome.orders.extend(rows)
         if target == 0 or (current != 0 and (target > 0) != (current > 0)):
             orders.cancel_orphaned_exits(broker, trader.account_id, contract.code, rows[0].group_id)
+        if signal.trailing_stop is not None and intent.role is OrderRole.ENTRY:
+            # The trail's stop order joins the answer; a working entry's trail waits for it.
+            trail = advanced_orders.trail_entry(broker, rows[0], signal.trailing_stop, now)
+            outcome.orders.extend(trail)
     return outcome
 
 

@@ -1,13 +1,14 @@
 """The trader's own orders from the control center and the API: place, cancel, close.
 
 Manual orders pass the same risk checks as alerts, with one difference: an order that
-only reduces a position is always allowed, even on a halted account — the trader must be
-able to get out by hand.
+only reduces a position is always allowed, even on a halted account or while the kill
+switch is engaged — the trader must be able to get out by hand.
 """
 
 import logging
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,11 +16,11 @@ from sqlalchemy import select
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.risk import ProposedOrder, check_order, reduces_only
 from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Side
-from app.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unprocessable
 from app.extensions import db
 from app.models import Order, Position
 
-from . import audit, orders
+from . import advanced_orders, audit, kill_switch, orders
 from .accounts import get_account
 from .brokers.errors import BrokerError
 from .brokers.registry import broker_for
@@ -66,6 +67,13 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
         signed = qty if side is Side.BUY else -qty
         proposed = ProposedOrder(contract.code, signed)
         if not reduces_only(proposed, held.get(contract.code, 0)):
+            if kill_switch.is_engaged():
+                orders.refuse(intent, Attribution(), "kill switch engaged: no new exposure")
+                raise Locked(
+                    "The kill switch is engaged: only orders that reduce a position are "
+                    "accepted until it is re-armed.",
+                    code="halted",
+                )
             policy = policy_of(limits_for(account.id))
             exposure = measure_exposure(
                 account.id, policy, held, lambda: broker.account_state().unrealized_pnl, now
@@ -74,7 +82,14 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
             if problems:
                 row = orders.refuse(intent, Attribution(), "risk: " + "; ".join(problems))
                 raise Unprocessable(row.reason, {"account_id": row.reason}, code="risk_rejected")
-        return orders.place(broker, intent, Attribution())
+        trailing = data.get("trailing_stop")
+        if trailing is not None and reduces_only(proposed, held.get(contract.code, 0)):
+            message = "only an order that opens or adds to a position can carry one"
+            raise InvalidInput(f"trailing_stop: {message}.", {"trailing_stop": message})
+        placed = orders.place(broker, intent, Attribution())
+        if trailing is not None:
+            placed += advanced_orders.trail_entry(broker, placed[0], trailing, now)
+        return placed
 
 
 def get_order(order_id: int) -> Order:
@@ -143,6 +158,32 @@ def close_position(position_id: int, now: datetime) -> Order:
         )
         db.session.commit()
         return closing
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    """One position of a bulk close: its closing order, or why it was not closed."""
+
+    position_id: int
+    order: Order | None = None
+    error: AppError | None = None
+
+
+def close_positions(position_ids: list[int], now: datetime) -> list[CloseResult]:
+    """Close each position in turn; one that cannot be closed does not stop the others."""
+    results = []
+    for position_id in dict.fromkeys(position_ids):
+        try:
+            results.append(CloseResult(position_id, order=close_position(position_id, now)))
+        except AppError as exc:
+            db.session.rollback()
+            results.append(CloseResult(position_id, error=exc))
+        except BrokerError as exc:
+            db.session.rollback()
+            results.append(
+                CloseResult(position_id, error=Conflict(exc.message, code="broker_error"))
+            )
+    return results
 
 
 def list_orders(account_id: int | None, status: str | None, limit: int, before_id: int | None):

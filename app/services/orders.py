@@ -61,13 +61,18 @@ class OrderIntent:
         )
 
 
+def new_client_order_id() -> str:
+    """Our id for a new order, sent to the broker with it."""
+    return f"dp-{uuid.uuid4().hex[:20]}"
+
+
 def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order:
     values = {
         "account_id": intent.account_id,
         "strategy_id": attribution.strategy_id,
         "trader_id": attribution.trader_id,
         "webhook_event_id": attribution.webhook_event_id,
-        "client_order_id": f"dp-{uuid.uuid4().hex[:20]}",
+        "client_order_id": new_client_order_id(),
         "symbol": intent.contract.code,
         "side": intent.side.value,
         "quantity": intent.qty,
@@ -185,6 +190,18 @@ def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
     return rows
 
 
+def place_row(broker: Broker, row: Order) -> Order:
+    """Commit `row` (and whatever the session holds), place it alone, record the answer."""
+    return _send(broker, [row], lambda: [broker.place_order(request_of(row))])[0]
+
+
+def place_oco_rows(broker: Broker, first: Order, second: Order) -> list[Order]:
+    """Commit two exit rows, place them as an OCO pair at the broker, record the answers."""
+    return _send(
+        broker, [first, second], lambda: broker.place_oco(request_of(first), request_of(second))
+    )
+
+
 def request_of(order: Order) -> OrderRequest:
     return OrderRequest(
         client_order_id=order.client_order_id,
@@ -288,6 +305,38 @@ def modify(broker: Broker, row: Order, **changes) -> bool:
         return False
     record_answers([row], [answer])
     return True
+
+
+def modify_stops(
+    broker: Broker, rows: list[Order], stop_prices: list[Decimal]
+) -> list[BrokerError | None]:
+    """Move several working stops of one account in one broker call (`modify` for many):
+    the answers recorded together, each refusal audited; returns each row's error or None."""
+    changes = [(row.client_order_id, price) for row, price in zip(rows, stop_prices, strict=True)]
+    try:
+        answers = broker.modify_stops(changes)
+    except BrokerError as exc:
+        answers = [exc] * len(rows)
+    moved = [(row, a) for row, a in zip(rows, answers, strict=True) if isinstance(a, BrokerOrder)]
+    errors: list[BrokerError | None] = []
+    for row, answer in zip(rows, answers, strict=True):
+        if isinstance(answer, BrokerOrder):
+            errors.append(None)
+            continue
+        error = answer if isinstance(answer, BrokerError) else BrokerError(str(answer))
+        errors.append(error)
+        audit.record(
+            AuditCategory.ORDER,
+            f"could not modify {row.role} order {row.id}: {error.message}",
+            severity=Severity.WARNING,
+            account_id=row.account_id,
+            strategy_id=row.strategy_id,
+        )
+    if moved:
+        record_answers([row for row, _ in moved], [answer for _, answer in moved])
+    else:
+        db.session.commit()
+    return errors
 
 
 def cancel(broker: Broker, row: Order, reason: str) -> Order:

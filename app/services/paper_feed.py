@@ -114,7 +114,14 @@ def reset() -> None:
 
 
 def subscribe(symbol: str) -> None:
-    current().subscribe(symbol, datetime.now(UTC))
+    """Serve `symbol`. In a process whose feed has not ticked yet (`run.py kill`), what
+    paper accounts still hold resumes first, so a flatten meets the last price known for
+    its symbol rather than the walk's default start."""
+    feed = current()
+    now = datetime.now(UTC)
+    if not feed.resumed and prices.last(symbol) is None:
+        _resume(feed, now)
+    feed.subscribe(symbol, now)
 
 
 def tick(now: datetime) -> list[PriceUpdate]:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
-from app.services import paper_feed
+from app.services import kill_switch, paper_feed
+from app.services.brokers.paper import reset_venues
 
 from .jobs import run_job
 
@@ -28,4 +29,9 @@ def register(scheduler: BaseScheduler, app: Flask) -> None:
 
 
 def tick() -> None:
+    if kill_switch.changed_elsewhere():
+        # Another process (`run.py kill`) flattened paper accounts in the database: this
+        # process's books are stale and reload from it before the next price meets them.
+        logger.warning("kill switch changed by another process; reloading the paper books")
+        reset_venues()
     paper_feed.tick(datetime.now(UTC))

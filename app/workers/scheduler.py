@@ -1,9 +1,17 @@
 """The background scheduler: one APScheduler per deployment, run by the process holding the lock.
 
-Leader lock: the process that takes an exclusive `fcntl.flock` on `instance/scheduler.lock`
-runs the jobs and holds the lock for its lifetime; any other process sharing that instance
-folder (a second worker, a CLI command) skips the scheduler. The file lock is the current
-mechanism, whatever the database: it coordinates processes on one host only.
+Leader lock, chosen by configuration:
+
+- With `REDIS_URL` set, or a PostgreSQL `DATABASE_URL`, a shared lease (leader.py: a
+  Redis `SET NX PX` lease renewed by a heartbeat, or a PostgreSQL advisory lock on a
+  dedicated connection) elects one leader among every process of the deployment, on any
+  host. Every process starts its scheduler; only the leader's runs jobs, the others stay
+  paused and take over (resume) when the leader's lease lapses. A leader that loses its
+  lease pauses.
+- Otherwise, the process that takes an exclusive `fcntl.flock` on `instance/scheduler.lock`
+  runs the jobs and holds the lock for its lifetime; any other process sharing that
+  instance folder (a second worker, a CLI command) skips the scheduler. This coordinates
+  processes on one host only.
 
 The scheduler starts when SCHEDULER_ENABLED is on, and never under TESTING unless a test
 asks (`allow_testing=True`).
@@ -20,20 +28,22 @@ from typing import IO
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from . import paper_feed, position_poller
+from . import monitor, paper_feed, position_poller
+from .leader import Elector, lease_for
 
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "scheduler.lock"
 MISFIRE_GRACE_SECONDS = 30
-JOB_REGISTRATIONS = (paper_feed.register, position_poller.register)
+JOB_REGISTRATIONS = (paper_feed.register, position_poller.register, monitor.register)
 _EXTENSION = "deskpilot.scheduler"
 
 
 @dataclass
 class _Running:
     scheduler: BackgroundScheduler
-    lock: IO[str]
+    lock: IO[str] | None  # the file lock, or
+    elector: Elector | None = None  # the shared lease's heartbeat
 
 
 def acquire_leader_lock(path: Path) -> IO[str] | None:
@@ -69,11 +79,22 @@ def init_scheduler(app: Flask, *, allow_testing: bool = False) -> BackgroundSche
     running = app.extensions.get(_EXTENSION)
     if running is not None:
         return running.scheduler
+    lease = lease_for(app.config)
+    if lease is not None:
+        return _start_with_lease(app, lease)
     lock_path = Path(app.instance_path) / LOCK_NAME
     lock = acquire_leader_lock(lock_path)
     if lock is None:
         logger.info("another process holds %s; this one runs no scheduled jobs", lock_path)
         return None
+    scheduler = _scheduler_with_jobs(app)
+    scheduler.start()
+    app.extensions[_EXTENSION] = _Running(scheduler, lock)
+    logger.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+    return scheduler
+
+
+def _scheduler_with_jobs(app: Flask) -> BackgroundScheduler:
     # Two INFO lines per run of a job ticking every second would drown the log.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(
@@ -86,10 +107,34 @@ def init_scheduler(app: Flask, *, allow_testing: bool = False) -> BackgroundSche
     )
     for register in JOB_REGISTRATIONS:
         register(scheduler, app)
-    scheduler.start()
-    app.extensions[_EXTENSION] = _Running(scheduler, lock)
-    logger.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
     return scheduler
+
+
+def _start_with_lease(app: Flask, lease) -> BackgroundScheduler:
+    """Start the scheduler paused unless this process holds the shared lease; the
+    heartbeat resumes it when the lease is won and pauses it when lost."""
+    scheduler = _scheduler_with_jobs(app)
+    leader = lease.acquire()
+    scheduler.start(paused=not leader)
+    interval = max(float(app.config.get("LEADER_LEASE_SECONDS", 15)) / 3, 0.05)
+    elector = Elector(lease, interval, on_gain=scheduler.resume, on_loss=scheduler.pause)
+    elector.start()
+    app.extensions[_EXTENSION] = _Running(scheduler, None, elector)
+    logger.info(
+        "scheduler started with %d jobs (%s leader lease: %s)",
+        len(scheduler.get_jobs()),
+        lease.name,
+        "leader" if leader else "standby, paused",
+    )
+    return scheduler
+
+
+def is_leader(app: Flask) -> bool:
+    """Whether this process runs the scheduled jobs now."""
+    running = app.extensions.get(_EXTENSION)
+    if running is None:
+        return False
+    return running.elector.lease.held if running.elector is not None else True
 
 
 def running_scheduler(app: Flask) -> BackgroundScheduler | None:
@@ -103,4 +148,7 @@ def shutdown_scheduler(app: Flask, *, wait: bool = True) -> None:
     if running is None:
         return
     running.scheduler.shutdown(wait=wait)
-    release_leader_lock(running.lock)
+    if running.elector is not None:
+        running.elector.stop()  # after the jobs: a standby takes over once they are done
+    if running.lock is not None:
+        release_leader_lock(running.lock)

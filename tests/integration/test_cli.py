@@ -81,8 +81,10 @@ def test_token_prints_a_new_token_each_time(initialised):
     assert first.startswith("dp_") and second.startswith("dp_") and first != second
 
 
-def test_kill_says_it_is_not_yet_available(initialised):
+def test_kill_engages_the_kill_switch_and_prints_the_report(initialised):
     tmp_path, _ = initialised
     result = run_cli(tmp_path, "kill")
-    assert result.returncode == 2
-    assert "not yet available" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "Kill switch ENGAGED" in result.stdout
+    assert "Cancelled 0 working orders, flattened 0 positions." in result.stdout
+    assert "DELETE /api/kill-switch" in result.stdout  # how to re-arm

@@ -1,18 +1,13 @@
 """Alembic is the only way the schema is made: models and migrations must agree."""
 
-import uuid
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import OperationalError
 
 from app.models import Base
 from app.schema import alembic_config, upgrade_to_head
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def differences(engine) -> list:
@@ -42,24 +37,6 @@ def test_sqlite_downgrade_to_base_and_back(tmp_path):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade_to_head(engine)
     assert differences(engine) == []
-
-
-@pytest.fixture
-def postgres_engine():
-    """A private schema on the local PostgreSQL; skipped only when the server is unreachable."""
-    schema = f"dp_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at 127.0.0.1:5432: {exc.orig}")
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.mark.postgres

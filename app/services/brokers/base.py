@@ -6,11 +6,14 @@ does, so the execution service never knows which broker it talks to.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from app.domain.vocabulary import OrderStatus, OrderType, Side
+
+from .errors import BrokerError
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,10 @@ class AccountState:
 class Broker(ABC):
     """One trading account at one broker."""
 
+    # Whether `place_oco` links the legs at the broker (one filling cancels the other
+    # there). A venue that cannot says False: the monitor then works the pair itself.
+    native_oco: bool = True
+
     @abstractmethod
     def account_state(self) -> AccountState: ...
 
@@ -117,6 +124,22 @@ class Broker(ABC):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
     ) -> BrokerOrder: ...
+
+    def modify_stops(
+        self, changes: Sequence[tuple[str, Decimal]]
+    ) -> list[BrokerOrder | BrokerError]:
+        """Move several stop orders (client order id, new stop price) in one call.
+
+        One answer per change, in order: the order as the broker now holds it, or the
+        error that change met (the others still go through). Venues that can batch do.
+        """
+        answers: list[BrokerOrder | BrokerError] = []
+        for client_order_id, stop_price in changes:
+            try:
+                answers.append(self.modify_order(client_order_id, stop_price=stop_price))
+            except BrokerError as exc:
+                answers.append(exc)
+        return answers
 
     @abstractmethod
     def cancel_order(self, client_order_id: str) -> BrokerOrder: ...

@@ -461,6 +461,46 @@ class PaperBroker(Broker):
             raise (UnknownOrder if order is None else OrderRejected)(refusal.reason)
         return self._answer(events, client_order_id)
 
+    def modify_stops(
+        self, changes: Sequence[tuple[str, Decimal]]
+    ) -> list[BrokerOrder | BrokerError]:
+        """Move many stops under one lock and save them in one batch (the monitor's tick)."""
+        unknown: set[str] = set()
+        with self._book() as book:
+            events: list[Event] = []
+            caught_up: set[str] = set()
+            for client_order_id, stop_price in changes:
+                order = book.engine.order(client_order_id)
+                if order is None:
+                    unknown.add(client_order_id)
+                elif order.symbol not in caught_up:
+                    caught_up.add(order.symbol)
+                    events += _catch_up(book.engine, order.symbol)
+                events += book.engine.modify(client_order_id, self._clock(), stop_price=stop_price)
+            if events:
+                self._save(book, events)
+        last: dict[str, Event] = {}
+        for event in events:
+            order = getattr(event, "order", None)
+            key = (
+                order.client_order_id
+                if order is not None
+                else getattr(event, "client_order_id", None)
+            )
+            if key is not None:
+                last[key] = event
+        answers: list[BrokerOrder | BrokerError] = []
+        for client_order_id, _ in changes:
+            event = last.get(client_order_id)
+            if isinstance(event, matching.RequestRejected):
+                kind = UnknownOrder if client_order_id in unknown else OrderRejected
+                answers.append(kind(event.reason))
+            elif event is None or getattr(event, "order", None) is None:
+                answers.append(BrokerError(f"the paper venue said nothing about {client_order_id}"))
+            else:
+                answers.append(_broker_order(event.order, getattr(event, "reason", None)))
+        return answers
+
     def cancel_order(self, client_order_id: str) -> BrokerOrder:
         with self._book() as book:
             events = book.engine.cancel(client_order_id, self._clock())

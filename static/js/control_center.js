@@ -1,0 +1,529 @@
+// The control center: the order ticket, positions, working orders, the live log and the
+// kill switch. Live parts are read from the JSON API every few seconds (Socket.IO later).
+"use strict";
+
+(() => {
+  const root = document.getElementById("control-center");
+  if (!root) return;
+
+  const REFRESH_MS = 2000;
+  const LOG_SIZE = 40;
+  const accountNames = JSON.parse(root.dataset.accounts || "{}");
+  const $ = (selector, scope = root) => scope.querySelector(selector);
+  const $$ = (selector, scope = root) => Array.from(scope.querySelectorAll(selector));
+
+  // --- small helpers ----------------------------------------------------------------------
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text ?? "";
+    return td;
+  }
+
+  function tag(text, className) {
+    const span = document.createElement("span");
+    span.className = `tag ${className || ""}`.trim();
+    span.textContent = text;
+    return span;
+  }
+
+  function button(label, action, extraClass) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = `btn btn-quiet ${extraClass || ""}`.trim();
+    b.dataset.action = action;
+    b.textContent = label;
+    return b;
+  }
+
+  function accountName(id) {
+    return accountNames[id] || `#${id}`;
+  }
+
+  function signed(qty) {
+    return qty > 0 ? `+${qty}` : String(qty);
+  }
+
+  function money(value) {
+    if (value === null || value === undefined) return "—";
+    const number = Number(value);
+    const text = Math.abs(number).toLocaleString("en-US", {
+      minimumFractionDigits: 2, maximumFractionDigits: 2,
+    });
+    return `${number < 0 ? "−" : number > 0 ? "+" : ""}${text}`;
+  }
+
+  function timeOf(iso) {
+    return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", "") : "";
+  }
+
+  function placeholder(tbody, columns, text) {
+    const row = document.createElement("tr");
+    row.className = "placeholder";
+    const td = cell(text, "muted");
+    td.colSpan = columns;
+    row.append(td);
+    tbody.replaceChildren(row);
+  }
+
+  function flash(box, text, ok = true) {
+    if (!box) return;
+    box.textContent = text;
+    box.className = `flash ${ok ? "flash-info" : "flash-error"}`;
+    box.hidden = false;
+  }
+
+  function stamp() {
+    const box = $('[data-role="refreshed"]');
+    if (box) box.textContent = `updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  // --- positions ---------------------------------------------------------------------------
+
+  const positionsBody = $('[data-role="positions"]');
+  const selected = new Set();
+
+  function positionCells(row, p) {
+    const pnl = p.unrealized_pnl === null ? null : Number(p.unrealized_pnl);
+    const values = [
+      accountName(p.account_id), p.symbol, signed(p.qty), p.avg_price ?? "—",
+      p.last_price ?? "—", money(p.unrealized_pnl),
+    ];
+    const tds = row.querySelectorAll("td[data-col]");
+    values.forEach((value, i) => { tds[i].textContent = value; });
+    tds[2].className = `num ${p.qty > 0 ? "long" : "short"}`;
+    tds[5].className = `num ${pnl > 0 ? "up" : pnl < 0 ? "down" : ""}`;
+  }
+
+  function newPositionRow(p) {
+    const row = document.createElement("tr");
+    row.dataset.positionId = p.id;
+    const pick = document.createElement("td");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.dataset.role = "select";
+    box.setAttribute("aria-label", `Select ${p.symbol} on ${accountName(p.account_id)}`);
+    pick.append(box);
+    row.append(pick);
+    ["", "mono", "num", "num", "num", "num"].forEach((className, i) => {
+      const td = cell("", className);
+      td.dataset.col = i;
+      row.append(td);
+    });
+    const actions = cell("", "actions");
+    actions.append(button("Close", "close-position", "btn-danger"));
+    row.append(actions);
+    return row;
+  }
+
+  function renderPositions(items) {
+    $$("tr.placeholder", positionsBody).forEach((row) => row.remove());
+    const seen = new Set();
+    items.forEach((p) => {
+      const id = String(p.id);
+      seen.add(id);
+      let row = positionsBody.querySelector(`tr[data-position-id="${id}"]`);
+      if (!row) {
+        row = newPositionRow(p);
+        positionsBody.append(row);
+      }
+      row.dataset.symbol = p.symbol;
+      row.dataset.accountId = p.account_id;
+      positionCells(row, p);
+      row.querySelector('[data-role="select"]').checked = selected.has(id);
+    });
+    $$("tr[data-position-id]", positionsBody).forEach((row) => {
+      if (!seen.has(row.dataset.positionId)) {
+        selected.delete(row.dataset.positionId);
+        row.remove();
+      }
+    });
+    if (!items.length) placeholder(positionsBody, 8, "No open positions.");
+    syncSelection();
+  }
+
+  function syncSelection() {
+    const count = selected.size;
+    const bulk = $('[data-action="close-selected"]');
+    bulk.disabled = count === 0;
+    bulk.textContent = count ? `Close selected (${count})` : "Close selected";
+    const all = $('[data-role="select-all"]');
+    const rows = $$("tr[data-position-id]", positionsBody);
+    all.checked = rows.length > 0 && count === rows.length;
+    all.indeterminate = count > 0 && count < rows.length;
+  }
+
+  async function refreshPositions() {
+    const data = await DeskPilotApi.call("GET", "/api/positions");
+    renderPositions(data.items);
+  }
+
+  // --- working orders ------------------------------------------------------------------------
+
+  const ordersBody = $('[data-role="orders"]');
+
+  function newOrderRow(o) {
+    const row = document.createElement("tr");
+    row.dataset.orderId = o.id;
+    row.dataset.symbol = o.symbol;
+    const actions = cell("", "actions");
+    actions.append(button("Cancel", "cancel-order", "btn-danger"));
+    row.append(
+      cell(accountName(o.account_id)), cell(o.symbol, "mono"), cell(o.side),
+      cell("", "num"), cell(o.order_type.replace("_", " ")), cell("", "num"),
+      cell(o.role.replace("_", " ")), cell(""), actions,
+    );
+    return row;
+  }
+
+  // Rows are kept and updated in place, so a click never lands on a row being replaced.
+  function renderOrders(items) {
+    $$("tr.placeholder", ordersBody).forEach((row) => row.remove());
+    const seen = new Set();
+    items.forEach((o, index) => {
+      const id = String(o.id);
+      seen.add(id);
+      let row = ordersBody.querySelector(`tr[data-order-id="${id}"]`);
+      if (!row) row = newOrderRow(o);
+      const tds = row.children;
+      tds[3].textContent = o.qty;
+      tds[5].textContent = o.limit_price ?? o.stop_price ?? "—";
+      tds[7].replaceChildren(tag(o.status, `status-${o.status}`));
+      if (ordersBody.children[index] !== row) ordersBody.insertBefore(row, ordersBody.children[index] || null);
+    });
+    $$("tr[data-order-id]", ordersBody).forEach((row) => {
+      if (!seen.has(row.dataset.orderId)) row.remove();
+    });
+    if (!items.length) placeholder(ordersBody, 9, "No working orders.");
+  }
+
+  async function refreshOrders() {
+    const [working, pending] = await Promise.all([
+      DeskPilotApi.call("GET", "/api/orders?status=working"),
+      DeskPilotApi.call("GET", "/api/orders?status=pending"),
+    ]);
+    renderOrders([...working.items, ...pending.items].sort((a, b) => b.id - a.id));
+  }
+
+  // --- live log ----------------------------------------------------------------------------
+
+  const logList = $('[data-role="log"]');
+  let newestLogId = 0;
+
+  function logItem(entry) {
+    const item = document.createElement("li");
+    item.className = `sev-${entry.severity}`;
+    item.dataset.entryId = entry.id;
+    const when = document.createElement("time");
+    when.className = "mono muted";
+    when.dateTime = entry.created_at;
+    when.textContent = timeOf(entry.created_at).slice(11);
+    const text = document.createElement("span");
+    text.className = "message";
+    text.textContent = entry.message;
+    item.append(when, tag(entry.category), text);
+    return item;
+  }
+
+  async function refreshLog() {
+    const data = await DeskPilotApi.call("GET", "/api/logs");
+    const fresh = data.items.filter((e) => e.id > newestLogId);
+    if (!newestLogId) logList.replaceChildren();
+    if (!fresh.length && !logList.children.length) {
+      const none = document.createElement("li");
+      none.className = "muted";
+      none.textContent = "Nothing yet.";
+      logList.append(none);
+      return;
+    }
+    logList.querySelectorAll("li.muted:not([data-entry-id])").forEach((li) => li.remove());
+    fresh.reverse().forEach((entry) => logList.prepend(logItem(entry)));
+    if (fresh.length) newestLogId = Math.max(newestLogId, ...fresh.map((e) => e.id));
+    while (logList.children.length > LOG_SIZE) logList.lastElementChild.remove();
+  }
+
+  // --- kill switch -------------------------------------------------------------------------
+
+  const killPanel = $('[data-testid="kill-switch-panel"]');
+  const killState = $('[data-testid="kill-switch-state"]');
+  const killResult = $('[data-role="kill-result"]');
+  const rearm = $('[data-action="rearm"]');
+
+  function showSwitch(state) {
+    killPanel.classList.toggle("engaged", state.engaged);
+    killState.dataset.engaged = String(state.engaged);
+    rearm.hidden = !state.engaged;
+    const strong = document.createElement("strong");
+    if (state.engaged) {
+      strong.textContent = "Engaged";
+      const since = state.engaged_at ? ` since ${timeOf(state.engaged_at)} UTC` : "";
+      const by = state.engaged_by ? ` by ${state.engaged_by}` : "";
+      const reason = state.reason && !state.reason.startsWith("engaged by") ? ` (${state.reason})` : "";
+      killState.replaceChildren(
+        strong, `${since}${by}${reason}: alerts are refused and every account is halted.`,
+      );
+    } else {
+      strong.textContent = "Armed.";
+      killState.replaceChildren(strong, " Alerts are executed.");
+    }
+  }
+
+  function describeReport(report) {
+    const orders = `${report.cancelled_orders} ${report.cancelled_orders === 1 ? "order" : "orders"}`;
+    const positions = `${report.flattened_positions} ${report.flattened_positions === 1 ? "position" : "positions"}`;
+    let text = `Kill switch engaged: cancelled ${orders}, flattened ${positions}.`;
+    if (report.failures.length) {
+      text += " Failed: " + report.failures.map((f) => `${f.account}: ${f.message}`).join(" · ")
+        + ". Check those accounts at the broker now.";
+    }
+    return text;
+  }
+
+  async function refreshSwitch() {
+    showSwitch(await DeskPilotApi.call("GET", "/api/kill-switch"));
+  }
+
+  async function engage(trigger) {
+    const ok = window.confirm(
+      "Engage the kill switch?\n\nEvery working order is cancelled, every position on every "
+      + "account is flattened at the market, all accounts are halted and alerts are refused "
+      + "until you re-arm.",
+    );
+    if (!ok) return;
+    trigger.disabled = true;
+    flash(killResult, "Engaging: cancelling and flattening…");
+    try {
+      const report = await DeskPilotApi.call("POST", "/api/kill-switch");
+      showSwitch(report);
+      flash(killResult, describeReport(report), report.failures.length === 0);
+    } catch (error) {
+      flash(killResult, `The kill switch did not answer: ${error.message}`, false);
+    } finally {
+      trigger.disabled = false;
+      refreshAll();
+    }
+  }
+
+  async function rearmSwitch(trigger) {
+    const ok = window.confirm(
+      "Re-arm? Alerts will be executed again and the accounts the kill switch halted resume "
+      + "trading. Accounts halted for other reasons stay halted.",
+    );
+    if (!ok) return;
+    trigger.disabled = true;
+    try {
+      const report = await DeskPilotApi.call("DELETE", "/api/kill-switch");
+      showSwitch(report);
+      const released = report.released_accounts.length
+        ? ` ${report.released_accounts.join(", ")} resume trading.` : "";
+      flash(killResult, `Re-armed: alerts are executed again.${released}`);
+    } catch (error) {
+      flash(killResult, `Re-arming failed: ${error.message}`, false);
+    } finally {
+      trigger.disabled = false;
+      refreshAll();
+    }
+  }
+
+  // --- order ticket ------------------------------------------------------------------------
+
+  const ticket = $('[data-testid="order-ticket"]');
+
+  function showPriceFields() {
+    if (!ticket) return;
+    const type = ticket.elements.order_type.value;
+    ticket.querySelector('[data-price="limit"]').hidden = !["limit", "stop_limit"].includes(type);
+    ticket.querySelector('[data-price="stop"]').hidden = !["stop", "stop_limit"].includes(type);
+  }
+
+  function exitSpec(fieldset) {
+    const amount = fieldset.querySelector('[data-role="amount"]').value.trim();
+    const unit = fieldset.querySelector('[data-role="unit"]').value;
+    return amount === "" ? undefined : { [unit]: amount };
+  }
+
+  function ticketBody(side) {
+    const form = ticket.elements;
+    const qty = form.qty.value.trim();
+    const body = {
+      account_id: Number(form.account_id.value),
+      symbol: form.symbol.value.trim(),
+      side,
+      qty: /^\d+$/.test(qty) ? Number(qty) : qty,
+      order_type: form.order_type.value,
+    };
+    ["limit_price", "stop_price"].forEach((name) => {
+      const input = form[name];
+      if (!input.closest("[hidden]") && input.value.trim() !== "") body[name] = input.value.trim();
+    });
+    ticket.querySelectorAll("[data-exit]").forEach((fieldset) => {
+      const spec = exitSpec(fieldset);
+      if (spec) body[fieldset.dataset.exit] = spec;
+    });
+    return body;
+  }
+
+  function clearTicketErrors() {
+    ticket.querySelectorAll(".field-invalid").forEach((el) => {
+      el.classList.remove("field-invalid");
+      el.removeAttribute("aria-invalid");
+    });
+    const box = ticket.querySelector('[data-role="error"]');
+    box.hidden = true;
+    box.textContent = "";
+  }
+
+  function showTicketError(error) {
+    Object.keys(error.fields || {}).forEach((field) => {
+      const control = ticket.querySelector(`[name="${CSS.escape(field)}"], [data-exit="${CSS.escape(field)}"]`);
+      if (control) {
+        control.classList.add("field-invalid");
+        control.setAttribute("aria-invalid", "true");
+      }
+    });
+    const details = Object.entries(error.fields || {})
+      .filter(([field, text]) => !error.message.includes(text) && field !== "account_id")
+      .map(([field, text]) => `${field.replace("_", " ")}: ${text}`);
+    const box = ticket.querySelector('[data-role="error"]');
+    box.textContent = [error.message, ...details].join(" · ");
+    box.hidden = false;
+  }
+
+  function describeOrder(order) {
+    const verb = order.side === "buy" ? "Buy" : "Sell";
+    let text = `${verb} ${order.qty} ${order.symbol}: ${order.status}`;
+    if (order.status === "filled" && order.avg_fill_price) text += ` at ${order.avg_fill_price}`;
+    if (order.reason && order.status !== "filled") text += ` (${order.reason})`;
+    const exits = (order.exits || []).map((e) => `${e.role.replace("_", " ")} ${e.limit_price ?? e.stop_price}`);
+    if (exits.length) text += ` · ${exits.join(", ")}`;
+    return text;
+  }
+
+  async function submitTicket(event) {
+    event.preventDefault();
+    const side = event.submitter?.value;
+    if (!side) return;
+    clearTicketErrors();
+    const buttons = ticket.querySelectorAll('button[type="submit"]');
+    buttons.forEach((b) => { b.disabled = true; });
+    const result = ticket.querySelector('[data-role="ticket-result"]');
+    result.hidden = true;
+    try {
+      const order = await DeskPilotApi.call("POST", "/api/orders", ticketBody(side));
+      const ok = !["rejected", "failed"].includes(order.status);
+      flash(result, describeOrder(order), ok);
+      refreshAll();
+    } catch (error) {
+      showTicketError(error);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  // --- actions -----------------------------------------------------------------------------
+
+  async function closePosition(row, trigger) {
+    const text = `Close ${row.dataset.symbol} on ${accountName(row.dataset.accountId)} at the market?`;
+    if (!window.confirm(text)) return;
+    trigger.disabled = true;
+    try {
+      await DeskPilotApi.call("POST", `/api/positions/${row.dataset.positionId}/close`);
+    } catch (error) {
+      window.alert(error.message);
+    } finally {
+      trigger.disabled = false;
+      refreshAll();
+    }
+  }
+
+  async function closeSelected(trigger) {
+    const ids = Array.from(selected, Number);
+    if (!ids.length) return;
+    const plural = ids.length === 1 ? "position" : "positions";
+    if (!window.confirm(`Close ${ids.length} ${plural} at the market?`)) return;
+    trigger.disabled = true;
+    try {
+      const answer = await DeskPilotApi.call("POST", "/api/positions/bulk-close", { position_ids: ids });
+      const failed = answer.items.filter((item) => !item.ok);
+      if (failed.length) {
+        window.alert(failed.map((f) => `Position ${f.position_id}: ${f.error.message}`).join("\n"));
+      }
+      selected.clear();
+    } catch (error) {
+      window.alert(error.message);
+    } finally {
+      refreshAll();
+    }
+  }
+
+  async function cancelOrder(row, trigger) {
+    trigger.disabled = true;
+    try {
+      await DeskPilotApi.call("DELETE", `/api/orders/${row.dataset.orderId}`);
+    } catch (error) {
+      window.alert(error.message);
+    } finally {
+      refreshAll();
+    }
+  }
+
+  root.addEventListener("click", (event) => {
+    const trigger = event.target.closest("button[data-action]");
+    if (!trigger) return;
+    const row = trigger.closest("tr");
+    const actions = {
+      kill: () => engage(trigger),
+      rearm: () => rearmSwitch(trigger),
+      "close-position": () => closePosition(row, trigger),
+      "close-selected": () => closeSelected(trigger),
+      "cancel-order": () => cancelOrder(row, trigger),
+    };
+    actions[trigger.dataset.action]?.();
+  });
+
+  root.addEventListener("change", (event) => {
+    const target = event.target;
+    if (target.matches('[data-role="select"]')) {
+      const id = target.closest("tr").dataset.positionId;
+      if (target.checked) selected.add(id); else selected.delete(id);
+      syncSelection();
+    } else if (target.matches('[data-role="select-all"]')) {
+      $$("tr[data-position-id]", positionsBody).forEach((row) => {
+        row.querySelector('[data-role="select"]').checked = target.checked;
+        if (target.checked) selected.add(row.dataset.positionId);
+        else selected.delete(row.dataset.positionId);
+      });
+      syncSelection();
+    } else if (target.matches('[data-role="order-type"]')) {
+      showPriceFields();
+    }
+  });
+
+  if (ticket) ticket.addEventListener("submit", submitTicket);
+  showPriceFields();
+
+  // --- refresh loop ------------------------------------------------------------------------
+
+  let busy = false;
+  let again = false;
+
+  // One refresh at a time; one asked for meanwhile (after an action) runs right after.
+  async function refreshAll() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      await Promise.all([refreshPositions(), refreshOrders(), refreshLog(), refreshSwitch()]);
+      stamp();
+    } catch (error) {
+      const box = $('[data-role="refreshed"]');
+      if (box) box.textContent = `not updated: ${error.message}`;
+    } finally {
+      busy = false;
+      if (again) { again = false; refreshAll(); }
+    }
+  }
+
+  refreshAll();
+  setInterval(() => { if (!document.hidden) refreshAll(); }, REFRESH_MS);
+})();

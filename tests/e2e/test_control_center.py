@@ -1,0 +1,140 @@
+"""The control center in a real browser: the ticket, positions, working orders, traders,
+the live log and the kill switch."""
+
+import re
+from datetime import UTC, datetime
+
+from playwright.sync_api import Page, expect
+
+from app.domain.contracts import resolve_symbol
+
+from .helpers import accept_dialogs, add_paper_account, add_strategy, api
+
+
+def front(root: str) -> str:
+    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+
+
+def position_row(page: Page, symbol: str):
+    return page.get_by_test_id("positions").locator(f'tr[data-symbol="{symbol}"]')
+
+
+def test_trade_from_the_ticket_close_and_kill_and_rearm(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    asked = accept_dialogs(page)
+    add_paper_account(page)
+    mes = front("MES")
+    page.goto("/control-center")
+    expect(page.get_by_role("heading", name="Control center", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("positions")).to_contain_text("No open positions.")
+    ticket = page.get_by_test_id("order-ticket")
+
+    ticket.get_by_label("Quantity").fill("2")
+    ticket.get_by_role("button", name="Buy").click()
+
+    expect(ticket.get_by_role("status")).to_contain_text(f"Buy 2 {mes}: filled at")
+    row = position_row(page, mes)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("+2")
+    expect(row).to_contain_text("Paper 50K")
+
+    row.get_by_role("button", name="Close").click()
+
+    expect(position_row(page, mes)).to_have_count(0)
+    expect(page.get_by_test_id("positions")).to_contain_text("No open positions.")
+    assert asked[-1] == f"Close {mes} on Paper 50K at the market?"
+
+    # A short with a bracket: a position and two working exits for the kill switch.
+    ticket.get_by_label("Quantity").fill("1")
+    ticket.get_by_label("Take profit amount").fill("8")
+    ticket.get_by_label("Stop loss amount").fill("8")
+    ticket.get_by_role("button", name="Sell").click()
+    expect(position_row(page, mes)).to_contain_text("-1")
+    orders = page.get_by_test_id("orders")
+    expect(orders.locator("tbody tr")).to_have_count(2)
+    expect(orders).to_contain_text("take profit")
+    expect(orders).to_contain_text("stop loss")
+    shoot(page, "control-center-trading")
+
+    page.get_by_test_id("kill-switch").click()
+
+    state = page.get_by_test_id("kill-switch-state")
+    expect(state).to_have_attribute("data-engaged", "true")
+    expect(state).to_contain_text("Engaged")
+    expect(page.get_by_test_id("kill-switch-result")).to_have_text(
+        "Kill switch engaged: cancelled 2 orders, flattened 1 position."
+    )
+    assert asked[-1].startswith("Engage the kill switch?")
+    expect(position_row(page, mes)).to_have_count(0)
+    expect(orders).to_contain_text("No working orders.")
+    expect(page.get_by_test_id("live-log")).to_contain_text("kill switch engaged by owner")
+    expect(page.get_by_test_id("kill-switch-panel")).to_have_class(re.compile(r"\bengaged\b"))
+    shoot(page, "control-center-engaged")
+
+    # New exposure is refused while engaged; the ticket says why.
+    ticket.get_by_role("button", name="Buy").click()
+    expect(ticket.get_by_role("alert")).to_contain_text("The kill switch is engaged")
+
+    page.get_by_test_id("kill-switch-rearm").click()
+
+    expect(state).to_have_attribute("data-engaged", "false")
+    expect(state).to_contain_text("Armed.")
+    expect(page.get_by_test_id("kill-switch-rearm")).to_be_hidden()
+    expect(page.get_by_test_id("kill-switch-result")).to_contain_text("Paper 50K resume trading")
+    assert asked[-1].startswith("Re-arm?")
+    page.reload()
+    expect(page.get_by_test_id("kill-switch-state")).to_have_attribute("data-engaged", "false")
+    # Chromium reports the refused order's 423 on the console; nothing else may appear.
+    assert [e for e in console_errors if "423" not in e] == []
+
+
+def test_engaged_state_shows_on_load_and_selected_positions_close_together(
+    logged_in_page: Page, console_errors
+):
+    page = logged_in_page
+    accept_dialogs(page)
+    account = add_paper_account(page)
+    for symbol, side in (("MES1!", "buy"), ("MNQ1!", "sell")):
+        body = {"account_id": account["id"], "symbol": symbol, "side": side, "qty": 1}
+        api(page, "POST", "/api/orders", body)
+    page.goto("/control-center")
+    rows = page.get_by_test_id("positions").locator("tr[data-symbol]")
+    expect(rows).to_have_count(2)
+
+    page.get_by_label("Select every position").check()
+    expect(page.get_by_test_id("close-selected")).to_have_text("Close selected (2)")
+    page.get_by_test_id("close-selected").click()
+
+    expect(rows).to_have_count(0)
+    expect(page.get_by_test_id("close-selected")).to_be_disabled()
+
+    api(page, "POST", "/api/kill-switch")  # engaged elsewhere: the page learns it
+    expect(page.get_by_test_id("kill-switch-state")).to_have_attribute("data-engaged", "true")
+    page.reload()
+    expect(page.get_by_test_id("kill-switch-state")).to_contain_text("Engaged")
+    expect(page.get_by_test_id("kill-switch-rearm")).to_be_visible()
+    assert console_errors == []
+
+
+def test_trader_toggles_save_at_once(logged_in_page: Page, console_errors):
+    page = logged_in_page
+    account = add_paper_account(page)
+    strategy = add_strategy(page, symbol="MES1!")
+    trader = api(
+        page, "POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]}
+    )
+    page.goto("/control-center")
+    toggle = page.get_by_test_id("traders").get_by_label("Enable MES trend on Paper 50K")
+    expect(toggle).to_be_checked()
+
+    toggle.uncheck()
+
+    expect(page.locator(f'tr[data-trader-id="{trader["id"]}"]')).to_have_class("disabled")
+    page.reload()
+    expect(
+        page.get_by_test_id("traders").get_by_label("Enable MES trend on Paper 50K")
+    ).not_to_be_checked()
+    assert api(page, "GET", f"/api/traders/{trader['id']}")["enabled"] is False
+    assert console_errors == []

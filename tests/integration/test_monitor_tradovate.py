@@ -1,0 +1,191 @@
+"""Trailing stops and OCO pairs on a Tradovate account, against the fake over real sockets:
+prices move at the fake exchange and in the price cache (as market data would), the
+position poller mirrors the broker, the monitor drives the broker's orders."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from app import create_app
+from app.domain.contracts import resolve_symbol
+from app.extensions import db
+from app.models import AdvancedOrder, Order
+from app.services import monitor, prices
+from app.services.brokers.paper import reset_venues
+from app.workers.position_poller import poll_accounts
+from tests.conftest import TRADOVATE_CREDENTIALS, make_config
+
+
+def front(root: str = "MES") -> str:
+    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+
+
+@pytest.fixture
+def desk(app, api, make_account, make_strategy, fake_tradovate):
+    class Desk:
+        fake = fake_tradovate
+        account = make_account(
+            "Tradovate demo", broker="tradovate", credentials=dict(TRADOVATE_CREDENTIALS)
+        )
+        strategy = make_strategy("Trend", symbol="MES1!", quantity=1)
+        api.post("/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+        symbol = front()
+        current_app = app
+
+        def move(self, *path, poll=False):
+            """A print at the exchange and in the price cache, a poll if asked, a tick."""
+            for price in path:
+                self.fake.set_price(self.symbol, price)
+                prices.update(self.symbol, Decimal(str(price)), datetime.now(UTC), "tradovate")
+                if poll:
+                    self.poll()
+                with self.current_app.app_context():
+                    status = monitor.tick(datetime.now(UTC))
+                    assert status.errors == 0, status.last_error
+
+        def poll(self):
+            with self.current_app.app_context():
+                assert poll_accounts(self.current_app, datetime.now(UTC)) == {}
+
+        def send(self, payload):
+            response = api.client.post(
+                f"/webhook/{self.strategy['webhook_token']}",
+                data=json.dumps(payload),
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 200, response.get_json()
+            return response.get_json()
+
+        def one(self):
+            [item] = api.get("/api/orders/advanced").get_json()["items"]
+            return item
+
+        def trades(self):
+            return api.get(f"/api/trades?account_id={self.account['id']}").get_json()["items"]
+
+    desk = Desk()
+    desk.fake.set_price(desk.symbol, "5000")
+    prices.update(desk.symbol, Decimal("5000"), datetime.now(UTC), "tradovate")
+    return desk
+
+
+def test_the_trailing_stop_at_tradovate_is_modified_never_placed_again(desk):
+    answer = desk.send({"action": "buy", "quantity": 2, "trailing_stop": {"ticks": 8}})
+    assert [(o["role"], o["status"]) for o in answer["orders"]] == [
+        ("entry", "filled"),
+        ("stop_loss", "working"),
+    ]
+    stop_id = desk.one()["orders"]["stop"]["client_order_id"]
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("4998")
+    assert len(desk.fake.calls("order/placeorder")) == 2  # the entry and the stop
+    desk.move(5001, 5003, 5002.5, 5004)
+    item = desk.one()
+    assert (item["best_price"], item["stop_price"]) == ("5004", "5002")
+    assert len(desk.fake.calls("order/placeorder")) == 2  # never re-created
+    modifies = desk.fake.bodies("order/modifyorder")
+    assert [m["stopPrice"] for m in modifies] == [4999, 5001, 5002]  # the dip sent nothing
+    assert all(m["orderType"] == "Stop" and m["orderQty"] == 2 for m in modifies)
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("5002")
+    assert desk.fake.placed[stop_id] == 1
+    desk.move(5001.75)  # the exchange fills the stop; the row learns it at the next poll
+    assert desk.one()["status"] == "active"
+    assert len(desk.fake.calls("order/placeorder")) == 2  # the broker's stop works, no exit
+    desk.move(5001.75, poll=True)
+    item = desk.one()
+    assert item["status"] == "done" and item["orders"]["stop"]["status"] == "filled"
+    [trade] = desk.trades()
+    assert (trade["exit_reason"], trade["exit_price"], trade["qty"]) == (
+        "trailing_stop",
+        "5001.75",
+        2,
+    )
+
+
+def test_a_short_trail_at_tradovate_from_the_api(desk, api):
+    desk.send({"action": "sell", "quantity": 1})
+    desk.poll()
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    response = api.post("/api/orders/trailing-stop", {"position_id": position["id"], "points": 3})
+    assert response.status_code == 201, response.get_json()
+    stop_id = response.get_json()["orders"]["stop"]["client_order_id"]
+    assert desk.fake.order_for(stop_id)["action"] == "Buy"
+    desk.move(4998, 4995.5, 4996)
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("4998.5")
+    assert [m["stopPrice"] for m in desk.fake.bodies("order/modifyorder")] == [5001, 4998.5]
+
+
+def test_a_restart_mid_trail_at_tradovate_resumes_and_modifies_the_same_order(desk, tmp_path, app):
+    desk.send({"action": "buy", "quantity": 1, "trailing_stop": {"ticks": 4}})
+    desk.move(5003)
+    before = desk.one()
+    assert (before["best_price"], before["stop_price"]) == ("5003", "5002")
+    with app.app_context():
+        monitor.forget()
+        reset_venues()
+    prices.clear()
+    db.session.remove()
+    restarted = create_app(make_config(tmp_path, TRADOVATE_API_URL=desk.fake.url))
+    desk.current_app = restarted
+    with restarted.app_context():
+        row = db.session.get(AdvancedOrder, before["id"])
+        assert (row.best_price, row.stop_price) == (Decimal("5003"), Decimal("5002"))
+    desk.move(5004.5)
+    with restarted.app_context():
+        row = db.session.get(AdvancedOrder, before["id"])
+        stop = db.session.get(Order, row.stop_order_id)
+        assert (row.best_price, row.stop_price, stop.stop_price) == (
+            Decimal("5004.5"),
+            Decimal("5003.5"),
+            Decimal("5003.5"),
+        )
+    assert len(desk.fake.calls("order/placeorder")) == 2
+    assert desk.fake.order_for(before["orders"]["stop"]["client_order_id"])["stopPrice"] == (
+        Decimal("5003.5")
+    )
+
+
+def test_an_oco_pair_at_tradovate_is_native_and_the_monitor_closes_it(desk, api):
+    desk.send({"action": "buy", "quantity": 2})
+    desk.poll()
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    response = api.post(
+        "/api/orders/oco",
+        {
+            "position_id": position["id"],
+            "take_profit_price": "5010",
+            "stop_loss_price": "4990",
+            "qty": 1,
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    pair = response.get_json()
+    [body] = desk.fake.bodies("order/placeoco")
+    assert (body["orderType"], body["price"], body["orderQty"]) == ("Limit", 5010, 1)
+    assert (body["other"]["orderType"], body["other"]["stopPrice"]) == ("Stop", 4990)
+    assert body["clOrdId"] == pair["orders"]["take_profit"]["client_order_id"]
+    desk.move(4989.75, poll=True)
+    item = desk.one()
+    assert item["status"] == "done" and item["orders"]["take_profit"]["status"] == "cancelled"
+    assert desk.fake.order_for(pair["orders"]["take_profit"]["client_order_id"])["ordStatus"] == (
+        "Canceled"
+    )
+    assert desk.fake.position(720001, desk.symbol)["netPos"] == 1
+    cancel = api.delete(f"/api/orders/oco/{pair['id']}")
+    assert cancel.status_code == 409
+
+
+def test_cancelling_an_oco_at_tradovate_cancels_both_legs(desk, api):
+    desk.send({"action": "buy", "quantity": 1})
+    desk.poll()
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    pair = api.post(
+        "/api/orders/oco",
+        {"position_id": position["id"], "take_profit_price": "5010", "stop_loss_price": "4990"},
+    ).get_json()
+    response = api.delete(f"/api/orders/oco/{pair['id']}")
+    assert response.status_code == 200
+    for leg in ("take_profit", "stop"):
+        client_id = pair["orders"][leg]["client_order_id"]
+        assert desk.fake.order_for(client_id)["ordStatus"] == "Canceled"
