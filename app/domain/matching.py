@@ -2,8 +2,8 @@
 
 The engine is pure and holds plain data only: the working and held orders, one position
 per symbol, the last price per symbol and the cash. Every change comes back as events from
-the call that made it (`submit`, `submit_bracket`, `cancel`, `modify`, `on_price`,
-`flatten`), so an adapter persists exactly those events and rebuilds an engine from its
+the call that made it (`submit`, `submit_bracket`, `cancel`, `modify`, `modify_stops`,
+`on_price`, `flatten`), so an adapter persists exactly those events and rebuilds an engine from its
 rows by passing them to the constructor. No clock is read: callers pass `now`.
 
 Fill rules (a print is one last-trade price for one symbol):
@@ -65,6 +65,7 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 COST_QUANTUM = Decimal("1e-12")
 _STOP_TYPES = (OrderType.STOP, OrderType.STOP_LIMIT)
+MODIFIED_BY_REQUEST = "modified by request"  # the reason of an OrderModified a caller asked for
 _LIMIT_TYPES = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 
 
@@ -544,6 +545,18 @@ class MatchingEngine:
         stop_price: Decimal | None = None,
     ) -> list[Event]:
         """Change quantity or prices; the changed order is re-matched as if it just arrived."""
+        return self._modify(client_order_id, now, qty, limit_price, stop_price, sweep=True)
+
+    def _modify(
+        self,
+        client_order_id: str,
+        now: datetime,
+        qty: int | None,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+        *,
+        sweep: bool,
+    ) -> list[Event]:
         order = self._orders.get(client_order_id)
         if order is None:
             return [_not_working(client_order_id, "modify", now)]
@@ -557,13 +570,32 @@ class MatchingEngine:
         problem = problem or self._order_problem(changed)
         if problem:
             return [RequestRejected(client_order_id, "modify", problem, now)]
-        events: list[Event] = [OrderModified(self._put(changed), "modified by request", now)]
+        events: list[Event] = [OrderModified(self._put(changed), MODIFIED_BY_REQUEST, now)]
         if qty is not None:
             for child in self._held_children(client_order_id):
                 resized = self._put(replace(child, qty=qty))
                 events.append(OrderModified(resized, "follows its entry's quantity", now))
-        if changed.status is OrderStatus.WORKING:
+        if sweep and changed.status is OrderStatus.WORKING:
             self._sweep(changed.symbol, now, events, {client_order_id})
+        return events
+
+    def modify_stops(self, changes: Iterable[tuple[str, Decimal]], now: datetime) -> list[Event]:
+        """Move many stops: the same events as `modify(id, now, stop_price=...)` for each
+        change in turn, without a sweep per change.
+
+        A book with nothing its last price reaches (what every sweep leaves) gains nothing
+        matchable from a stop move the rules accept (a new stop may not touch the market),
+        so a symbol is checked once and, while it stays quiet, moves skip the sweep. A
+        symbol that is not quiet (a book just restored) gets `modify` as is, sweep included.
+        """
+        events: list[Event] = []
+        quiet: set[str] = set()
+        for client_order_id, stop_price in changes:
+            order = self._orders.get(client_order_id)
+            if order is not None and order.symbol not in quiet and self._quiet(order.symbol):
+                quiet.add(order.symbol)
+            sweep = order is None or order.symbol not in quiet
+            events += self._modify(client_order_id, now, None, None, stop_price, sweep=sweep)
         return events
 
     def on_price(self, symbol: str, price: Decimal, now: datetime) -> list[Event]:
@@ -701,6 +733,15 @@ class MatchingEngine:
                 order = self._orders.get(client_order_id)
                 if order is not None and order.status is OrderStatus.WORKING:
                     self._match(order, price, now, events, arriving)
+
+    def _quiet(self, symbol: str) -> bool:
+        """Whether a sweep of `symbol` at its last price would find nothing to do."""
+        price = self._last.get(symbol)
+        return price is None or not any(
+            _reached(order, price)
+            for order in self._orders.values()
+            if order.symbol == symbol and order.status is OrderStatus.WORKING
+        )
 
     def _unexamined(self, symbol: str, examined: set[str]) -> list[str]:
         return [
@@ -907,9 +948,17 @@ def _rejected(order: Order, reason: str, now: datetime) -> OrderRejected:
     return OrderRejected(replace(order, status=OrderStatus.REJECTED), reason, now)
 
 
+_NOT_WORKING = "no working order "
+
+
 def _not_working(client_order_id: str, request: str, now: datetime) -> RequestRejected:
-    reason = f"no working order {client_order_id} (unknown, filled or cancelled)"
+    reason = f"{_NOT_WORKING}{client_order_id} (unknown, filled or cancelled)"
     return RequestRejected(client_order_id, request, reason, now)
+
+
+def unknown_order(event: RequestRejected) -> bool:
+    """Whether a refused cancel or modify named no working order (unknown, filled, cancelled)."""
+    return event.reason.startswith(_NOT_WORKING)
 
 
 def _direction(side: Side) -> int:
@@ -924,6 +973,16 @@ def _round_against(side: Side, price: Decimal, tick: Decimal) -> Decimal:
     """Snap onto the tick grid in the direction that costs the trader: buys up, sells down."""
     rounding = ROUND_CEILING if side is Side.BUY else ROUND_FLOOR
     return (price / tick).to_integral_value(rounding=rounding) * tick
+
+
+def _reached(order: Order, price: Decimal) -> bool:
+    """Whether `_match` would trigger or fill the working order at `price`."""
+    if order.order_type in _STOP_TYPES and not order.triggered:
+        return _touched_stop(order.side, price, order.stop_price)
+    if order.order_type in (OrderType.MARKET, OrderType.STOP):
+        return True
+    limit = order.limit_price
+    return limit is not None and _reached_limit(order.side, price, limit)
 
 
 def _reached_limit(side: Side, price: Decimal, limit: Decimal) -> bool:

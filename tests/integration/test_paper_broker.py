@@ -762,3 +762,57 @@ def test_random_stories_end_the_same_with_or_without_restarts(
     assert outcome_of(accounts[1]) == outcome_of(accounts[0])
     for desk, symbol in zip(accounts, ("ESZ6", "ESH7"), strict=True):
         desk.broker.flatten(symbol, desk.request(closing, 1, symbol=symbol).client_order_id)
+
+
+# Stop moves in one batch (the monitor's tick).
+
+
+def _modified(account_id: int) -> list[AuditEntry]:
+    return db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.account_id == account_id, AuditEntry.message.like("%modified%"))
+        .order_by(AuditEntry.id)
+    ).all()
+
+
+def test_a_batch_of_stop_moves_records_every_row_and_one_audit_entry(paper):
+    tick("ESZ6", "6000", 0)
+    paper.broker.place_order(paper.request(BUY, 3))
+    stops = [
+        paper.request(SELL, 1, STOP, role=OrderRole.STOP_LOSS, stop=level)
+        for level in ("5990", "5989", "5988")
+    ]
+    for stop in stops:
+        paper.broker.place_order(stop)
+    answers = paper.broker.modify_stops(
+        [
+            (stops[0].client_order_id, D("5995")),
+            (stops[1].client_order_id, D("6001")),  # through the market: refused
+            (stops[2].client_order_id, D("5996")),
+            ("nobody", D("5990")),
+        ]
+    )
+    assert isinstance(answers[0], BrokerOrder) and answers[0].stop_price == D("5995")
+    assert isinstance(answers[1], OrderRejected) and "trigger at once" in answers[1].message
+    assert isinstance(answers[2], BrokerOrder) and answers[2].stop_price == D("5996")
+    assert isinstance(answers[3], UnknownOrder)
+    prices = [paper.row(stop).stop_price for stop in stops]
+    assert prices == [D("5995"), D("5989"), D("5996")]
+    moved = [e for e in _modified(paper.account_id) if "refused" not in e.message]
+    assert len(moved) == 1 and moved[0].message.startswith("2 stops modified: ")
+    assert moved[0].strategy_id == paper.strategy_id
+    assert moved[0].data["stops"] == {
+        stops[0].client_order_id: "5995",
+        stops[2].client_order_id: "5996",
+    }
+
+
+def test_a_single_stop_move_is_audited_as_before(paper):
+    tick("ESZ6", "6000", 0)
+    paper.broker.place_order(paper.request(BUY, 1))
+    stop = paper.request(SELL, 1, STOP, role=OrderRole.STOP_LOSS, stop="5990")
+    paper.broker.place_order(stop)
+    (answer,) = paper.broker.modify_stops([(stop.client_order_id, D("5992"))])
+    assert answer.stop_price == D("5992") and paper.row(stop).stop_price == D("5992")
+    (entry,) = _modified(paper.account_id)
+    assert entry.message == "ESZ6 sell 1 stop 5992 modified: modified by request"

@@ -230,10 +230,12 @@ def live_symbols() -> dict[str, Decimal | None]:
     return found
 
 
-def _save(paper: PaperVenue, book: _Book, events: Sequence[Event]) -> None:
+def _save(
+    paper: PaperVenue, book: _Book, events: Sequence[Event], *, stop_moves: bool = False
+) -> None:
     """Persist a batch; on failure the book is dropped so the database stays the truth."""
     try:
-        paper_store.save(book.account_id, events, book.engine.cash)
+        paper_store.save(book.account_id, events, book.engine.cash, stop_moves=stop_moves)
     except Exception as exc:
         db.session.rollback()
         paper.discard(book)
@@ -246,6 +248,12 @@ def _save(paper: PaperVenue, book: _Book, events: Sequence[Event]) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _behind(engine: MatchingEngine, symbol: str) -> bool:
+    """Whether the cache holds a price of `symbol` the engine has not seen."""
+    quote = prices.last(symbol)
+    return quote is not None and engine.last_price(symbol) != quote.price
 
 
 def _catch_up(engine: MatchingEngine, symbol: str) -> list[Event]:
@@ -340,8 +348,8 @@ class PaperBroker(Broker):
         with venue().locked(self.account_id) as book:
             yield book
 
-    def _save(self, book: _Book, events: Sequence[Event]) -> None:
-        _save(venue(), book, events)
+    def _save(self, book: _Book, events: Sequence[Event], *, stop_moves: bool = False) -> None:
+        _save(venue(), book, events, stop_moves=stop_moves)
 
     # Queries.
 
@@ -464,21 +472,32 @@ class PaperBroker(Broker):
     def modify_stops(
         self, changes: Sequence[tuple[str, Decimal]]
     ) -> list[BrokerOrder | BrokerError]:
-        """Move many stops under one lock and save them in one batch (the monitor's tick)."""
-        unknown: set[str] = set()
+        """Move many stops under one lock and save them in one batch (the monitor's tick).
+
+        The engine moves them together (`MatchingEngine.modify_stops`: the events of one
+        `modify` per change, without a sweep per change); a symbol whose cached price the
+        book has not seen is caught up before its first change, as one by one would.
+        """
         with self._book() as book:
+            engine = book.engine
+            now = self._clock()
             events: list[Event] = []
+            pending: list[tuple[str, Decimal]] = []
             caught_up: set[str] = set()
             for client_order_id, stop_price in changes:
-                order = book.engine.order(client_order_id)
-                if order is None:
-                    unknown.add(client_order_id)
-                elif order.symbol not in caught_up:
-                    caught_up.add(order.symbol)
-                    events += _catch_up(book.engine, order.symbol)
-                events += book.engine.modify(client_order_id, self._clock(), stop_price=stop_price)
+                order = engine.order(client_order_id)
+                if order is not None and order.symbol not in caught_up:
+                    if _behind(engine, order.symbol):
+                        events += engine.modify_stops(pending, now)  # the changes before it
+                        pending = []
+                        order = engine.order(client_order_id)
+                    if order is not None:
+                        caught_up.add(order.symbol)
+                        events += _catch_up(engine, order.symbol)
+                pending.append((client_order_id, stop_price))
+            events += engine.modify_stops(pending, now)
             if events:
-                self._save(book, events)
+                self._save(book, events, stop_moves=True)
         last: dict[str, Event] = {}
         for event in events:
             order = getattr(event, "order", None)
@@ -493,7 +512,7 @@ class PaperBroker(Broker):
         for client_order_id, _ in changes:
             event = last.get(client_order_id)
             if isinstance(event, matching.RequestRejected):
-                kind = UnknownOrder if client_order_id in unknown else OrderRejected
+                kind = UnknownOrder if matching.unknown_order(event) else OrderRejected
                 answers.append(kind(event.reason))
             elif event is None or getattr(event, "order", None) is None:
                 answers.append(BrokerError(f"the paper venue said nothing about {client_order_id}"))

@@ -35,6 +35,7 @@ from sqlalchemy import and_, or_, select
 
 from app.domain import matching
 from app.domain.matching import (
+    MODIFIED_BY_REQUEST,
     Event,
     OrderAccepted,
     OrderActivated,
@@ -80,18 +81,31 @@ def paper_order_id(client_order_id: str) -> str:
 # Writing events.
 
 
-def save(account_id: int, events: Sequence[Event], cash: Decimal) -> None:
-    """Apply one batch of engine events and the account's cash; commit once."""
-    _Batch(account_id, events).apply(cash)
+def save(
+    account_id: int, events: Sequence[Event], cash: Decimal, *, stop_moves: bool = False
+) -> None:
+    """Apply one batch of engine events and the account's cash; commit once.
+
+    With `stop_moves` (a batch of stop moves, the monitor's tick) the orders moved by
+    request are audited together, one entry per strategy naming each order and its new
+    stop, instead of one entry per order; each order's row still records its stop.
+    """
+    _Batch(account_id, events, stop_moves=stop_moves).apply(cash)
     db.session.commit()
 
 
 class _Batch:
     """One batch of events for one account, with the rows it touches loaded once."""
 
-    def __init__(self, account_id: int, events: Sequence[Event]) -> None:
+    def __init__(
+        self, account_id: int, events: Sequence[Event], *, stop_moves: bool = False
+    ) -> None:
         self.account_id = account_id
         self.events = events
+        # strategy id -> (row, order) moved by request, audited together; None: one by one
+        self.moved: dict[int | None, list[tuple[Order, matching.Order]]] | None = (
+            {} if stop_moves else None
+        )
         wanted = {_client_order_id(event) for event in events} - {None}
         wanted |= {event.trade.exit_order_id for event in events if isinstance(event, TradeClosed)}
         self.rows: dict[str, Order] = {
@@ -121,6 +135,7 @@ class _Batch:
         }
         for event in self.events:
             handlers[type(event)](event)
+        self._audit_moves()
         account = db.session.get(BrokerAccount, self.account_id)
         if account is not None and account.cash_balance != money(cash):
             account.cash_balance = money(cash)
@@ -141,7 +156,28 @@ class _Batch:
         row = self._sync(event.order)
         if not event.order.triggered:
             row.reason = event.reason
+        if self.moved is not None and event.reason == MODIFIED_BY_REQUEST:
+            self.moved.setdefault(row.strategy_id, []).append((row, event.order))
+            return
         self._audit(row, f"{_describe(event.order)} modified: {event.reason}")
+
+    def _audit_moves(self) -> None:
+        """One entry per strategy for the orders moved by request in this batch."""
+        for strategy_id, moved in (self.moved or {}).items():
+            if len(moved) == 1:
+                row, order = moved[0]
+                self._audit(row, f"{_describe(order)} modified: {MODIFIED_BY_REQUEST}")
+                continue
+            symbols = ", ".join(sorted({order.symbol for _, order in moved}))
+            audit.record(
+                AuditCategory.ORDER,
+                f"{len(moved)} stops modified: {MODIFIED_BY_REQUEST} ({symbols})",
+                data={
+                    "stops": {order.client_order_id: shown(order.stop_price) for _, order in moved},
+                },
+                account_id=self.account_id,
+                strategy_id=strategy_id,
+            )
 
     def _rejected(self, event: OrderRejected) -> None:
         row = self._sync(event.order)
