@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app import create_app
+from app.domain.contracts import resolve_symbol
 from app.extensions import db
 from app.services import prices
 from app.services.auth import issue_api_token, owner
@@ -140,3 +141,8 @@ TRADOVATE_CREDENTIALS = {
     "sec": "f03741b6-f634-48d6-9308-c8fb871150c2",
     "device_id": "dp-test-device",
 }
+
+
+def front(root: str = "MES") -> str:
+    """Today's front-month contract code for a root, as DeskPilot resolves `ROOT1!`."""
+    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code

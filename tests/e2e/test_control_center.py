@@ -2,17 +2,12 @@
 the live log and the kill switch."""
 
 import re
-from datetime import UTC, datetime
 
 from playwright.sync_api import Page, expect
 
-from app.domain.contracts import resolve_symbol
+from tests.conftest import front
 
 from .helpers import accept_dialogs, add_paper_account, add_strategy, api
-
-
-def front(root: str) -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
 
 
 def position_row(page: Page, symbol: str):

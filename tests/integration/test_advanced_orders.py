@@ -9,18 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.domain.contracts import resolve_symbol
 from app.extensions import db
 from app.models import AdvancedOrder, AuditEntry, Order
 from app.services import advanced_orders, monitor, prices
 from app.services.brokers import paper
 from app.services.brokers.errors import OrderRejected
 from app.services.brokers.paper import PaperBroker, reset_venues
-from tests.conftest import make_config
-
-
-def front(root: str = "MES") -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+from tests.conftest import front, make_config
 
 
 @pytest.fixture

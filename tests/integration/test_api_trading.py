@@ -5,12 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.domain.contracts import resolve_symbol
 from app.services import prices
-
-
-def front(root: str) -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+from tests.conftest import front
 
 
 @pytest.fixture

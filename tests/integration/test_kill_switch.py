@@ -14,21 +14,16 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.domain.contracts import resolve_symbol
 from app.extensions import db
 from app.models import AuditEntry, RiskLimits, SystemState
 from app.services import events, kill_switch, prices
 from app.services.brokers.errors import TemporaryBrokerError
 from app.services.brokers.paper import PaperBroker
 from config import TestConfig
-from tests.conftest import TRADOVATE_CREDENTIALS, make_config
+from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN = {"working", "pending"}
-
-
-def front(root: str) -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
 
 
 def now() -> datetime:

@@ -9,17 +9,12 @@ from decimal import Decimal
 import pytest
 
 from app import create_app
-from app.domain.contracts import resolve_symbol
 from app.extensions import db
 from app.models import AdvancedOrder, Order
 from app.services import monitor, prices
 from app.services.brokers.paper import reset_venues
 from app.workers.position_poller import poll_accounts
-from tests.conftest import TRADOVATE_CREDENTIALS, make_config
-
-
-def front(root: str = "MES") -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.domain.contracts import resolve_symbol
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position
@@ -19,14 +18,10 @@ from app.services.brokers.registry import broker_for
 from app.services.brokers.tradovate import broker as tradovate_broker
 from app.services.brokers.tradovate import market_data
 from app.workers.position_poller import poll_accounts
-from tests.conftest import TRADOVATE_CREDENTIALS
+from tests.conftest import TRADOVATE_CREDENTIALS, front
 from tests.fakes.tradovate_md import FakeMarketDataServer
 
 MARKET_DATA = tradovate_broker._market_data  # the fake_tradovate fixture turns it off
-
-
-def front(root: str) -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
 
 
 @pytest.fixture

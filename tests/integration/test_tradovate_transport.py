@@ -3,11 +3,10 @@
 import json
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from app.domain.contracts import resolve_symbol
 from app.domain.vocabulary import OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount
@@ -15,11 +14,7 @@ from app.services.brokers.base import OrderRequest
 from app.services.brokers.errors import BrokerAuthError, RateLimited, TemporaryBrokerError
 from app.services.brokers.registry import broker_for
 from app.services.brokers.tradovate import rest
-from tests.conftest import TRADOVATE_CREDENTIALS
-
-
-def front(root: str) -> str:
-    return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+from tests.conftest import TRADOVATE_CREDENTIALS, front
 
 
 @pytest.fixture
