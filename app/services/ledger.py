@@ -7,10 +7,11 @@ round trip closed at the paper broker and one mirrored from a real broker read t
 import logging
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from app.domain import matching
 from app.domain.matching import ClosedTrade
-from app.domain.vocabulary import AuditCategory, ExitReason, OrderRole
+from app.domain.vocabulary import AuditCategory, ExitReason, OrderRole, Side
 from app.extensions import db
-from app.models import Order, Trade
+from app.models import Fill, Order, Trade
 
 from . import audit
 
@@ -99,3 +100,17 @@ def record_trade(
         strategy_id=strategy_id,
     )
     return row
+
+
+def domain_fill(row: Fill, client_order_id: str | None) -> matching.Fill:
+    """A stored fill as the domain books it; a fill of no order of ours stands for itself."""
+    return matching.Fill(
+        fill_id=row.broker_fill_id,
+        client_order_id=client_order_id or row.broker_fill_id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        qty=row.quantity,
+        price=row.price,
+        commission=row.commission,
+        time=row.filled_at,
+    )

@@ -335,7 +335,7 @@ class _Run:
                 query = query.where(Fill.id < before)
             page = db.session.execute(query).all()
             for row, client_order_id in page:
-                yield _domain_fill(row, client_order_id)
+                yield ledger.domain_fill(row, client_order_id)
             if len(page) < _PAGE:
                 return
             before = page[-1][0].id
@@ -591,19 +591,6 @@ def _round_trip(
         row.avg_price,
         realized_pnl=row.realized_pnl or Decimal(0),
         opened_at=row.opened_at,
-    )
-
-
-def _domain_fill(row: Fill, client_order_id: str | None) -> matching.Fill:
-    return matching.Fill(
-        fill_id=row.broker_fill_id,
-        client_order_id=client_order_id or row.broker_fill_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        qty=row.quantity,
-        price=row.price,
-        commission=row.commission,
-        time=row.filled_at,
     )
 
 

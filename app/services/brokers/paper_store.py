@@ -608,15 +608,6 @@ def _fills(account_id: int, symbol: str) -> list[matching.Fill]:
         .order_by(Fill.id)
     )
     return [
-        matching.Fill(
-            fill_id=fill.broker_fill_id,
-            client_order_id=client_order_id or fill.broker_fill_id,
-            symbol=fill.symbol,
-            side=Side(fill.side),
-            qty=fill.quantity,
-            price=fill.price,
-            commission=fill.commission,
-            time=fill.filled_at,
-        )
+        ledger.domain_fill(fill, client_order_id)
         for fill, client_order_id in db.session.execute(query)
     ]
