@@ -18,7 +18,7 @@ def serve(app) -> int:
 
 def init(app, reset_password: bool) -> int:
     """Migrate (create_app already did) and create or reset the owner."""
-    from app.services.auth import ensure_owner
+    from app.services.setup.auth import ensure_owner
 
     with app.app_context():
         setup = ensure_owner(datetime.now(UTC), reset_password=reset_password)
@@ -35,7 +35,7 @@ def init(app, reset_password: bool) -> int:
 
 
 def token(app) -> int:
-    from app.services.auth import issue_api_token, owner
+    from app.services.setup.auth import issue_api_token, owner
 
     with app.app_context():
         user = owner()
@@ -48,7 +48,7 @@ def token(app) -> int:
 
 def kill(app) -> int:
     """Engage the kill switch and print what it did; 1 when any account failed."""
-    from app.services import kill_switch
+    from app.services.protection import kill_switch
 
     with app.app_context():
         report = kill_switch.engage(datetime.now(UTC), actor="cli (run.py kill)")

@@ -10,11 +10,10 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from app import redaction
+from app.extensions import csrf, db, limiter, login_manager, socketio
+from app.session import SessionInterface
 from config import Config
-
-from . import redaction
-from .extensions import csrf, db, limiter, login_manager, socketio
-from .session import SessionInterface
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +36,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         _prepare_database(app)
     _wire_prices(app)
+    _wire_protections()
     _init_scheduler(app)
     return app
 
@@ -79,7 +79,7 @@ def _ensure_instance_secrets(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from .services.auth import load_session_user
+    from app.services.setup.auth import load_session_user
 
     app.session_interface = SessionInterface()
     db.init_app(app)
@@ -99,10 +99,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .api import api_bp
-    from .api.errors import register_error_handlers
-    from .api.params import RowIdConverter
-    from .routes import register_pages
+    from app.api import api_bp
+    from app.api.errors import register_error_handlers
+    from app.api.params import RowIdConverter
+    from app.routes import register_pages
 
     app.url_map.converters["id"] = RowIdConverter
     app.register_blueprint(api_bp)
@@ -112,9 +112,9 @@ def _register_blueprints(app: Flask) -> None:
 
 def _prepare_database(app: Flask) -> None:
     """Migrate, create the owner on first start, and seed a paper account for a new install."""
-    from .schema import upgrade_to_head
-    from .services.accounts import seed_paper_account
-    from .services.auth import ensure_owner
+    from app.schema import upgrade_to_head
+    from app.services.setup.accounts import seed_paper_account
+    from app.services.setup.auth import ensure_owner
 
     upgrade_to_head(db.engine)
     with app.app_context():
@@ -127,14 +127,22 @@ def _prepare_database(app: Flask) -> None:
 
 def _wire_prices(app: Flask) -> None:
     """Let every price reach the paper books (idempotent: one subscription per process)."""
-    from .services.brokers.paper import wire_prices
+    from app.brokers.paper.broker import wire_prices
 
     wire_prices(app)
 
 
+def _wire_protections() -> None:
+    """Let trading attach the protections that services.protection (a layer above) provides."""
+    from .services.protection.advanced_orders import trail_entry
+    from .services.trading import protections
+
+    protections.register_trail_attacher(trail_entry)
+
+
 def _init_scheduler(app: Flask) -> None:
     """Start the background jobs in the leader process; never under TESTING."""
-    from .workers.scheduler import init_scheduler
+    from app.workers.scheduler import init_scheduler
 
     init_scheduler(app)
 

@@ -31,15 +31,16 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.brokers.base import OrderRequest  # noqa: E402
+from app.brokers.paper.broker import PaperBroker, reset_venues  # noqa: E402
 from app.domain.contracts import resolve_symbol  # noqa: E402
 from app.domain.exits import OffsetUnit  # noqa: E402
 from app.domain.trailing import Trail, stop_for  # noqa: E402
 from app.domain.vocabulary import OrderType, PositionSide, Side  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AdvancedOrder, BrokerAccount, Order  # noqa: E402
-from app.services import monitor, prices  # noqa: E402
-from app.services.brokers.base import OrderRequest  # noqa: E402
-from app.services.brokers.paper import PaperBroker, reset_venues  # noqa: E402
+from app.services.market import prices  # noqa: E402
+from app.services.protection import monitor  # noqa: E402
 from config import TestConfig  # noqa: E402
 
 ROOTS = ("MES", "MNQ", "ES", "NQ")

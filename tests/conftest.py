@@ -8,8 +8,8 @@ import pytest
 from app import create_app
 from app.domain.contracts import resolve_symbol
 from app.extensions import db
-from app.services import prices
-from app.services.auth import issue_api_token, owner
+from app.services.market import prices
+from app.services.setup.auth import issue_api_token, owner
 from config import TestConfig
 from tests.fakes.tradovate import fake_tradovate  # noqa: F401 - the fake Tradovate server
 

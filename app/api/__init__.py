@@ -10,23 +10,22 @@ import logging
 from flask import Blueprint, g, request
 from flask_login import current_user
 
+from app.api.accounts import bp as accounts_bp
+from app.api.advanced_orders import bp as advanced_orders_bp
+from app.api.kill_switch import bp as kill_switch_bp
+from app.api.logs import bp as logs_bp
+from app.api.orders import bp as orders_bp
+from app.api.positions import bp as positions_bp
+from app.api.risk import bp as risk_bp
+from app.api.settings import bp as settings_bp
+from app.api.strategies import bp as strategies_bp
+from app.api.traders import bp as traders_bp
+from app.api.trades import bp as trades_bp
+from app.api.webhook_events import bp as webhook_events_bp
 from app.errors import Unauthorized
 from app.extensions import csrf
-from app.services import audit
-from app.services.auth import user_for_api_token
-
-from .accounts import bp as accounts_bp
-from .advanced_orders import bp as advanced_orders_bp
-from .kill_switch import bp as kill_switch_bp
-from .logs import bp as logs_bp
-from .orders import bp as orders_bp
-from .positions import bp as positions_bp
-from .risk import bp as risk_bp
-from .settings import bp as settings_bp
-from .strategies import bp as strategies_bp
-from .traders import bp as traders_bp
-from .trades import bp as trades_bp
-from .webhook_events import bp as webhook_events_bp
+from app.services.records import audit
+from app.services.setup.auth import user_for_api_token
 
 logger = logging.getLogger(__name__)
 

@@ -2,11 +2,10 @@
 
 from flask import Blueprint, jsonify
 
+from app.api.schemas import AccountCreate, AccountUpdate, parse_body
+from app.api.serialize import iso, money
 from app.models import BrokerAccount
-from app.services import accounts, broker_check
-
-from .schemas import AccountCreate, AccountUpdate, parse_body
-from .serialize import iso, money
+from app.services.setup import accounts, broker_check
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 

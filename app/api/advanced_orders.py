@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.api.params import int_arg
+from app.api.schemas import OcoCreate, TrailingStopCreate, parse_body
+from app.api.serialize import decimal, iso
 from app.domain.exits import OffsetUnit
 from app.domain.vocabulary import AdvancedKind
 from app.models import AdvancedOrder, Order
-from app.services import advanced_orders
-
-from .params import int_arg
-from .schemas import OcoCreate, TrailingStopCreate, parse_body
-from .serialize import decimal, iso
+from app.services.protection import advanced_orders
 
 bp = Blueprint("advanced_orders", __name__, url_prefix="/orders")
 

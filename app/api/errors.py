@@ -7,6 +7,7 @@ from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app.brokers.errors import BrokerError, RateLimited
 from app.domain.errors import DomainValidationError
 from app.errors import (
     AppError,
@@ -17,7 +18,6 @@ from app.errors import (
     Unauthorized,
     Unprocessable,
 )
-from app.services.brokers.errors import BrokerError, RateLimited
 
 logger = logging.getLogger(__name__)
 

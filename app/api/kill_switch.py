@@ -5,9 +5,8 @@ from datetime import UTC, datetime
 from flask import Blueprint, g, jsonify
 from flask_login import current_user
 
-from app.services import kill_switch
-
-from .serialize import iso
+from app.api.serialize import iso
+from app.services.protection import kill_switch
 
 bp = Blueprint("kill_switch", __name__, url_prefix="/kill-switch")
 

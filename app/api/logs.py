@@ -2,13 +2,12 @@
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.api.params import int_arg
+from app.api.serialize import iso
 from app.domain.vocabulary import AuditCategory
 from app.errors import InvalidInput
 from app.models import AuditEntry
-from app.services import audit
-
-from .params import int_arg
-from .serialize import iso
+from app.services.records import audit
 
 bp = Blueprint("logs", __name__, url_prefix="/logs")
 

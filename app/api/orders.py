@@ -4,13 +4,12 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.api.params import int_arg
+from app.api.schemas import ManualOrder, parse_body
+from app.api.serialize import decimal, iso
 from app.domain.exits import parse_exit, parse_trailing
 from app.models import Order
-from app.services import manual
-
-from .params import int_arg
-from .schemas import ManualOrder, parse_body
-from .serialize import decimal, iso
+from app.services.trading import manual
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify
 
-from app.services import manual, positions
-
-from .orders import order_json
-from .params import int_arg
-from .schemas import BulkClose, parse_body
-from .serialize import decimal, iso, money
+from app.api.orders import order_json
+from app.api.params import int_arg
+from app.api.schemas import BulkClose, parse_body
+from app.api.serialize import decimal, iso, money
+from app.services.ledger import positions
+from app.services.trading import manual
 
 bp = Blueprint("positions", __name__, url_prefix="/positions")
 

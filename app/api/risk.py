@@ -2,11 +2,10 @@
 
 from flask import Blueprint, jsonify
 
+from app.api.schemas import RiskUpdate, parse_body
+from app.api.serialize import iso, money
 from app.models import RiskLimits
-from app.services import risk_limits
-
-from .schemas import RiskUpdate, parse_body
-from .serialize import iso, money
+from app.services.trading import risk_limits
 
 bp = Blueprint("risk", __name__, url_prefix="/risk")
 

@@ -5,11 +5,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, g, jsonify
 from flask_login import current_user, login_user
 
+from app.api.schemas import PasswordChange, SettingsUpdate, parse_body
+from app.api.serialize import iso
 from app.models import User
-from app.services import auth, settings
-
-from .schemas import PasswordChange, SettingsUpdate, parse_body
-from .serialize import iso
+from app.services.setup import auth, settings
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -2,11 +2,10 @@
 
 from flask import Blueprint, current_app, jsonify, request
 
+from app.api.schemas import StrategyCreate, StrategyUpdate, parse_body
+from app.api.serialize import iso
 from app.models import Strategy
-from app.services import strategies
-
-from .schemas import StrategyCreate, StrategyUpdate, parse_body
-from .serialize import iso
+from app.services.setup import strategies
 
 bp = Blueprint("strategies", __name__, url_prefix="/strategies")
 

@@ -2,12 +2,11 @@
 
 from flask import Blueprint, jsonify
 
+from app.api.params import int_arg
+from app.api.schemas import TraderCreate, TraderUpdate, parse_body
+from app.api.serialize import decimal, iso
 from app.models import Trader
-from app.services import traders
-
-from .params import int_arg
-from .schemas import TraderCreate, TraderUpdate, parse_body
-from .serialize import decimal, iso
+from app.services.setup import traders
 
 bp = Blueprint("traders", __name__, url_prefix="/traders")
 

@@ -3,11 +3,10 @@
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
+from app.api.params import int_arg, time_arg
+from app.api.serialize import decimal, iso, money
 from app.extensions import db
 from app.models import Trade
-
-from .params import int_arg, time_arg
-from .serialize import decimal, iso, money
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 

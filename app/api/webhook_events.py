@@ -3,14 +3,13 @@
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
+from app.api.orders import order_json
+from app.api.params import int_arg, time_arg
+from app.api.serialize import iso
 from app.domain.vocabulary import EventStatus
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Order, WebhookEvent
-
-from .orders import order_json
-from .params import int_arg, time_arg
-from .serialize import iso
 
 bp = Blueprint("webhook_events", __name__, url_prefix="/webhook-events")
 

@@ -25,7 +25,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal,
 from enum import StrEnum
 from types import MappingProxyType
 
-from .errors import DomainValidationError
+from app.domain.errors import DomainValidationError
 
 MONTH_CODES = "FGHJKMNQUVXZ"
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from .errors import DomainValidationError
-from .numbers import parse_positive_decimal
+from app.domain.errors import DomainValidationError
+from app.domain.numbers import parse_positive_decimal
 
 
 class OffsetUnit(StrEnum):

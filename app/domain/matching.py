@@ -57,8 +57,8 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Protocol
 
-from .errors import DomainValidationError
-from .vocabulary import OrderStatus, OrderType, PositionSide, Side
+from app.domain.errors import DomainValidationError
+from app.domain.vocabulary import OrderStatus, OrderType, PositionSide, Side
 
 logger = logging.getLogger(__name__)
 

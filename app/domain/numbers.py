@@ -2,7 +2,7 @@
 
 from decimal import Decimal, InvalidOperation
 
-from .errors import DomainValidationError
+from app.domain.errors import DomainValidationError
 
 MAX_DIGITS = 18
 

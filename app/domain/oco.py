@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from .contracts import TickRounding, is_on_tick, round_to_tick
-from .errors import DomainValidationError
-from .exits import ExitSpec, OffsetUnit
-from .vocabulary import Side
+from app.domain.contracts import TickRounding, is_on_tick, round_to_tick
+from app.domain.errors import DomainValidationError
+from app.domain.exits import ExitSpec, OffsetUnit
+from app.domain.vocabulary import Side
 
 MAX_EXIT_DISTANCE = Decimal("0.25")  # of the reference price
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
-from .errors import DomainValidationError
+from app.domain.errors import DomainValidationError
 
 logger = logging.getLogger(__name__)
 

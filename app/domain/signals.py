@@ -53,10 +53,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from .errors import DomainValidationError
-from .exits import ExitSpec, OffsetUnit, TrailingSpec, parse_exit, parse_trailing
-from .numbers import parse_decimal, parse_positive_decimal, parse_quantity, parse_whole_number
-from .vocabulary import OrderType
+from app.domain.errors import DomainValidationError
+from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec, parse_exit, parse_trailing
+from app.domain.numbers import (
+    parse_decimal,
+    parse_positive_decimal,
+    parse_quantity,
+    parse_whole_number,
+)
+from app.domain.vocabulary import OrderType
 
 MAX_SYMBOL_LENGTH = 40
 MAX_ID_LENGTH = 100

@@ -33,10 +33,10 @@ from dataclasses import dataclass, replace
 from decimal import Context, Decimal, localcontext
 from enum import StrEnum
 
-from .contracts import TickRounding, round_to_tick
-from .errors import DomainValidationError
-from .exits import ExitSpec, OffsetUnit
-from .vocabulary import PositionSide
+from app.domain.contracts import TickRounding, round_to_tick
+from app.domain.errors import DomainValidationError
+from app.domain.exits import ExitSpec, OffsetUnit
+from app.domain.vocabulary import PositionSide
 
 TRAIL_UNITS = (OffsetUnit.TICKS, OffsetUnit.POINTS, OffsetUnit.PERCENT)
 # Enough digits that a percent of any parsed price stays exact.

@@ -1,16 +1,16 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 
-from .account import BrokerAccount, RiskLimits
-from .advanced_order import AdvancedOrder
-from .audit import AuditEntry
-from .base import Base, utcnow
-from .order import Fill, Order
-from .position import Position
-from .strategy import Strategy, Trader
-from .system import SystemState
-from .trade import Trade
-from .user import User
-from .webhook import WebhookEvent
+from app.models.account import BrokerAccount, RiskLimits
+from app.models.advanced_order import AdvancedOrder
+from app.models.audit import AuditEntry
+from app.models.base import Base, utcnow
+from app.models.order import Fill, Order
+from app.models.position import Position
+from app.models.strategy import Strategy, Trader
+from app.models.system import SystemState
+from app.models.trade import Trade
+from app.models.user import User
+from app.models.webhook import WebhookEvent
 
 __all__ = [
     "AdvancedOrder",

@@ -7,8 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import BrokerKind, Environment, RiskMode
-
-from .base import Base, Money, UTCDateTime, one_of, utcnow
+from app.models.base import Base, Money, UTCDateTime, one_of, utcnow
 
 
 class BrokerAccount(Base):

@@ -8,9 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.exits import OffsetUnit
 from app.domain.vocabulary import AdvancedKind, AdvancedStatus, PositionSide
-
-from .base import Base, Price, UTCDateTime, one_of, utcnow
-from .order import Order
+from app.models.base import Base, Price, UTCDateTime, one_of, utcnow
+from app.models.order import Order
 
 TRAIL_UNITS = (OffsetUnit.TICKS, OffsetUnit.POINTS, OffsetUnit.PERCENT)
 

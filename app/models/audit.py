@@ -6,8 +6,7 @@ from sqlalchemy import JSON, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.vocabulary import AuditCategory, Severity
-
-from .base import Base, UTCDateTime, one_of, utcnow
+from app.models.base import Base, UTCDateTime, one_of, utcnow
 
 
 class AuditEntry(Base):

@@ -7,8 +7,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, Side
-
-from .base import Base, Money, Price, UTCDateTime, one_of, utcnow
+from app.models.base import Base, Money, Price, UTCDateTime, one_of, utcnow
 
 
 class Order(Base):

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, Money, Price, UTCDateTime, utcnow
+from app.models.base import Base, Money, Price, UTCDateTime, utcnow
 
 
 class Position(Base):

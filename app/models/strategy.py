@@ -7,8 +7,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import OrderType, StrategyMode
-
-from .base import Base, UTCDateTime, one_of, utcnow
+from app.models.base import Base, UTCDateTime, one_of, utcnow
 
 
 class Strategy(Base):

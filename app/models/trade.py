@@ -7,8 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.vocabulary import ExitReason, PositionSide
-
-from .base import Base, Money, Price, UTCDateTime, one_of
+from app.models.base import Base, Money, Price, UTCDateTime, one_of
 
 
 class Trade(Base):

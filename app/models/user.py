@@ -7,7 +7,7 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, UTCDateTime, utcnow
+from app.models.base import Base, UTCDateTime, utcnow
 
 
 def new_session_nonce() -> str:

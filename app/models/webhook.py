@@ -6,8 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.vocabulary import EventStatus
-
-from .base import Base, UTCDateTime, one_of, utcnow
+from app.models.base import Base, UTCDateTime, one_of, utcnow
 
 
 class WebhookEvent(Base):

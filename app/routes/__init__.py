@@ -6,13 +6,13 @@ from flask import Flask, g, request
 from flask_login import current_user
 
 from app.api.serialize import decimal
-from app.services import audit
+from app.services.records import audit
 
 
 def register_pages(app: Flask) -> None:
-    from .auth import bp as auth_bp
-    from .pages import bp as pages_bp
-    from .webhooks import bp as webhooks_bp
+    from app.routes.auth import bp as auth_bp
+    from app.routes.pages import bp as pages_bp
+    from app.routes.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)

@@ -18,7 +18,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.errors import Locked, Unauthorized
 from app.extensions import limiter
-from app.services import auth
+from app.services.setup import auth
 
 logger = logging.getLogger(__name__)
 

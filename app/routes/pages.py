@@ -10,8 +10,10 @@ from app.api.settings import settings_json
 from app.api.strategies import strategy_json
 from app.api.traders import trader_json
 from app.domain.vocabulary import EventStatus
-from app.services import accounts, alert_log, audit, kill_switch, strategies, traders
-from app.services.risk_limits import limits_for
+from app.services.protection import kill_switch
+from app.services.records import alert_log, audit
+from app.services.setup import accounts, strategies, traders
+from app.services.trading.risk_limits import limits_for
 
 bp = Blueprint("pages", __name__)
 

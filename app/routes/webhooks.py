@@ -10,8 +10,8 @@ from flask import Blueprint, current_app, jsonify, request
 from app.api.errors import error_response, status_for
 from app.errors import AppError
 from app.extensions import csrf, db, limiter
-from app.services import audit
-from app.services.execution import receive_alert
+from app.services.records import audit
+from app.services.trading.execution import receive_alert
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
+from app.brokers.errors import TemporaryBrokerError
 from app.extensions import db
-from app.services.brokers.errors import TemporaryBrokerError
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
-from app.services import monitor
-
-from .jobs import run_job
+from app.services.protection import monitor
+from app.workers.jobs import run_job
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
-from app.services import kill_switch, paper_feed
-from app.services.brokers.paper import reset_venues
-
-from .jobs import run_job
+from app.brokers.paper import feed as paper_feed
+from app.brokers.paper.broker import reset_venues
+from app.services.protection import kill_switch
+from app.workers.jobs import run_job
 
 logger = logging.getLogger(__name__)
 

@@ -21,21 +21,15 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 from sqlalchemy import select
 
+from app.brokers.base import Broker
+from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
+from app.brokers.registry import broker_for
 from app.domain.vocabulary import AuditCategory, BrokerKind, Severity
 from app.extensions import db
 from app.models import BrokerAccount
-from app.services import audit
-from app.services.brokers.base import Broker
-from app.services.brokers.errors import (
-    BrokerAuthError,
-    BrokerError,
-    RateLimited,
-    TemporaryBrokerError,
-)
-from app.services.brokers.registry import broker_for
-from app.services.reconcile import ReconcileReport, reconcile_account
-
-from .jobs import JobStatus, job_status, run_job
+from app.services.ledger.reconcile import ReconcileReport, reconcile_account
+from app.services.records import audit
+from app.workers.jobs import JobStatus, job_status, run_job
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import IO
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from . import monitor, paper_feed, position_poller
-from .leader import Elector, lease_for
+from app.workers import monitor, paper_feed, position_poller
+from app.workers.leader import Elector, lease_for
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.extensions import db
 from config import TestConfig
-
-from .helpers import log_in
+from tests.e2e.helpers import log_in
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.conftest import front
-
-from .helpers import accept_dialogs, add_paper_account, add_strategy, api
+from tests.e2e.helpers import accept_dialogs, add_paper_account, add_strategy, api
 
 
 def position_row(page: Page, symbol: str):

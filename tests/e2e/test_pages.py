@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from config import TestConfig
-
-from .helpers import accept_dialogs, add_paper_account, add_strategy, api, log_in
+from tests.e2e.helpers import accept_dialogs, add_paper_account, add_strategy, api, log_in
 
 NAV = {
     "Dashboard": "/",

@@ -929,7 +929,7 @@ def fake_tradovate(app, monkeypatch):
     (`client_sleeps`), its clock can be moved (`client_clock.advance`), and market data is
     left out (the fake speaks REST only; tests/fakes/tradovate_md.py is the socket).
     """
-    from app.services.brokers.tradovate import broker, rest
+    from app.brokers.tradovate import broker, rest
     from tests.conftest import TRADOVATE_CREDENTIALS
 
     fake = FakeTradovate().start()

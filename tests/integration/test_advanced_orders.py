@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.brokers.errors import OrderRejected
+from app.brokers.paper import broker as paper
+from app.brokers.paper.broker import PaperBroker, reset_venues
 from app.extensions import db
 from app.models import AdvancedOrder, AuditEntry, Order
-from app.services import advanced_orders, monitor, prices
-from app.services.brokers import paper
-from app.services.brokers.errors import OrderRejected
-from app.services.brokers.paper import PaperBroker, reset_venues
+from app.services.market import prices
+from app.services.protection import advanced_orders, monitor
 from tests.conftest import front, make_config
 
 
@@ -566,7 +567,7 @@ def test_one_failing_row_does_not_stop_the_tick(api, desk, monkeypatch):
 
 
 def test_the_daily_loss_limit_is_enforced_against_open_pnl(app, api, desk):
-    kill_switch = pytest.importorskip("app.services.kill_switch")
+    kill_switch = pytest.importorskip("app.services.protection.kill_switch")
     assert hasattr(kill_switch, "flatten_and_halt")
     api.put(f"/api/risk/{desk.account['id']}", {"max_daily_loss": "50.00"})
     desk.buy(2)
@@ -585,9 +586,9 @@ def test_the_monitor_calls_flatten_and_halt_by_name(app, api, desk, monkeypatch)
     import types
 
     calls = []
-    fake = types.ModuleType("app.services.kill_switch")
+    fake = types.ModuleType("app.services.protection.kill_switch")
     fake.flatten_and_halt = lambda account_id, reason, now: calls.append((account_id, reason))
-    monkeypatch.setitem(sys.modules, "app.services.kill_switch", fake)
+    monkeypatch.setitem(sys.modules, "app.services.protection.kill_switch", fake)
     api.put(f"/api/risk/{desk.account['id']}", {"max_daily_loss": "10.00"})
     desk.buy(1)
     desk.move(4997.5)

@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Order
-from app.services.crypto import decrypt_json
+from app.services.setup.crypto import decrypt_json
 from tests.conftest import TRADOVATE_CREDENTIALS
 
 

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from app.services.auth import issue_api_token, owner
+from app.services.setup.auth import issue_api_token, owner
 
 
 def test_api_refuses_anonymous_calls_with_json_401(client):

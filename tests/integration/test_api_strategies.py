@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order, Strategy, WebhookEvent
-from app.services.strategies import passphrase_matches, strategy_for_token
+from app.services.setup.strategies import passphrase_matches, strategy_for_token
 
 
 def test_strategy_gets_a_webhook_token_url_and_alert_message(make_strategy):

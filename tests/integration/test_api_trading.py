@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.services import prices
+from app.services.market import prices
 from tests.conftest import front
 
 

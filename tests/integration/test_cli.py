@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.services.auth import authenticate
+from app.services.setup.auth import authenticate
 from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parents[2]

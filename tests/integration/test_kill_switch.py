@@ -14,11 +14,13 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.brokers.errors import TemporaryBrokerError
+from app.brokers.paper.broker import PaperBroker
 from app.extensions import db
 from app.models import AuditEntry, RiskLimits, SystemState
-from app.services import events, kill_switch, prices
-from app.services.brokers.errors import TemporaryBrokerError
-from app.services.brokers.paper import PaperBroker
+from app.services.market import prices
+from app.services.protection import kill_switch
+from app.services.records import events
 from config import TestConfig
 from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 

@@ -10,7 +10,8 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.extensions import db
-from app.services import monitor, prices
+from app.services.market import prices
+from app.services.protection import monitor
 from app.workers.jobs import job_status
 from app.workers.leader import (
     Elector,

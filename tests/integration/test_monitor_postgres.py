@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 
 from app.models import AdvancedOrder, BrokerAccount, Order, Position
 from app.schema import upgrade_to_head
-from app.services import monitor
+from app.services.protection import monitor
 
 
 @pytest.mark.postgres

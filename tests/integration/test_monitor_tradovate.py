@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 
 from app import create_app
+from app.brokers.paper.broker import reset_venues
 from app.extensions import db
 from app.models import AdvancedOrder, Order
-from app.services import monitor, prices
-from app.services.brokers.paper import reset_venues
+from app.services.market import prices
+from app.services.protection import monitor
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 

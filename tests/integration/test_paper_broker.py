@@ -9,13 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from app.brokers.base import BracketRequest, BrokerOrder, OrderRequest
+from app.brokers.errors import OrderRejected, TemporaryBrokerError, UnknownOrder
+from app.brokers.paper.broker import PaperBroker, reset_venues
 from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill, Order, Position, Trade
-from app.services import prices
-from app.services.brokers.base import BracketRequest, BrokerOrder, OrderRequest
-from app.services.brokers.errors import OrderRejected, TemporaryBrokerError, UnknownOrder
-from app.services.brokers.paper import PaperBroker, reset_venues
+from app.services.market import prices
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 BUY, SELL = Side.BUY, Side.SELL
@@ -553,7 +553,7 @@ def test_bad_paper_costs_in_the_config_are_named_on_first_use(app, paper, slippa
 
 
 def test_a_failed_save_rolls_back_and_reloads_the_book_from_the_database(paper, monkeypatch):
-    from app.services.brokers import paper_store
+    from app.brokers.paper import store as paper_store
 
     tick("ESZ6", "6000", 0)
     request = paper.request(BUY, 1)

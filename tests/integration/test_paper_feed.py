@@ -7,13 +7,14 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.brokers.base import OrderRequest
+from app.brokers.paper import feed as paper_feed
+from app.brokers.paper.broker import PaperBroker, reset_venues
 from app.domain.price_feeds import FeedError, SimulatedFeed
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import Order
-from app.services import paper_feed, prices
-from app.services.brokers.base import OrderRequest
-from app.services.brokers.paper import PaperBroker, reset_venues
+from app.services.market import prices
 from app.workers import paper_feed as paper_feed_job
 from app.workers.jobs import job_status, run_job
 from tests.conftest import make_config

@@ -8,16 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
+from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
 from app.domain.vocabulary import Side
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill
-from app.services import accounts
-from app.services.brokers.errors import (
-    BrokerAuthError,
-    BrokerError,
-    RateLimited,
-    TemporaryBrokerError,
-)
+from app.services.setup import accounts
 from app.workers import position_poller
 from app.workers.jobs import job_status
 from app.workers.scheduler import init_scheduler, shutdown_scheduler

@@ -8,19 +8,14 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
+from app.brokers.base import AccountState, Broker, BrokerFill, BrokerOrder, BrokerPosition
+from app.brokers.errors import BrokerAuthError, TemporaryBrokerError
 from app.domain.vocabulary import BrokerKind, OrderRole, OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill, Order, Position, Trade
-from app.services import accounts, events, strategies
-from app.services.brokers.base import (
-    AccountState,
-    Broker,
-    BrokerFill,
-    BrokerOrder,
-    BrokerPosition,
-)
-from app.services.brokers.errors import BrokerAuthError, TemporaryBrokerError
-from app.services.reconcile import FILL_OVERLAP, NO_LONGER_WORKING, reconcile_account
+from app.services.ledger.reconcile import FILL_OVERLAP, NO_LONGER_WORKING, reconcile_account
+from app.services.records import events
+from app.services.setup import accounts, strategies
 from tests.conftest import TRADOVATE_CREDENTIALS
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
+from app.brokers.paper import feed as paper_feed
 from app.extensions import db
-from app.services import paper_feed, prices
+from app.services.market import prices
 from app.workers.scheduler import (
     LOCK_NAME,
     acquire_leader_lock,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount
-from app.services.crypto import decrypt_json, encrypt_json
+from app.services.setup.crypto import decrypt_json, encrypt_json
 from tests.conftest import TRADOVATE_CREDENTIALS
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services import prices
-from app.services.brokers.tradovate import market_data
-from app.services.brokers.tradovate.market_data import MarketDataClient
+from app.brokers.tradovate import market_data
+from app.brokers.tradovate.market_data import MarketDataClient
+from app.services.market import prices
 from tests.conftest import make_config
 from tests.fakes.tradovate_md import (  # noqa: F401  (fake_md is a fixture)
     DEFAULT_TOKEN,

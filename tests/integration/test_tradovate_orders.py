@@ -8,15 +8,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from app.brokers.base import OrderRequest
+from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
+from app.brokers.registry import broker_for
+from app.brokers.tradovate import broker as tradovate_broker
+from app.brokers.tradovate import market_data
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position
-from app.services import prices
-from app.services.brokers.base import OrderRequest
-from app.services.brokers.errors import BrokerError, OrderRejected, UnknownOrder
-from app.services.brokers.registry import broker_for
-from app.services.brokers.tradovate import broker as tradovate_broker
-from app.services.brokers.tradovate import market_data
+from app.services.market import prices
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 from tests.fakes.tradovate_md import FakeMarketDataServer

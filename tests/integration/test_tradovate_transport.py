@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from app.brokers.base import OrderRequest
+from app.brokers.errors import BrokerAuthError, RateLimited, TemporaryBrokerError
+from app.brokers.registry import broker_for
+from app.brokers.tradovate import rest
 from app.domain.vocabulary import OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount
-from app.services.brokers.base import OrderRequest
-from app.services.brokers.errors import BrokerAuthError, RateLimited, TemporaryBrokerError
-from app.services.brokers.registry import broker_for
-from app.services.brokers.tradovate import rest
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from app.brokers.base import OrderRequest
+from app.brokers.errors import BrokerAuthError, OrderRejected
+from app.brokers.tradovate import wire
 from app.domain.vocabulary import OrderStatus, OrderType, Side
-from app.services.brokers.base import OrderRequest
-from app.services.brokers.errors import BrokerAuthError, OrderRejected
-from app.services.brokers.tradovate import wire
 from tests.conftest import TRADOVATE_CREDENTIALS
 
 ACCOUNT = wire.AccountRef(720001, "DEMO720001")

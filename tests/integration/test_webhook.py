@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.services import prices
+from app.services.market import prices
 from tests.conftest import front
 
 
@@ -304,7 +304,7 @@ def test_webhook_body_over_64kb_is_413(desk):
 
 def test_webhook_rate_limit_per_token(tmp_path):
     from app import create_app
-    from app.services.strategies import create_strategy, webhook_token
+    from app.services.setup.strategies import create_strategy, webhook_token
     from tests.conftest import make_config
 
     app = create_app(make_config(tmp_path, RATELIMIT_ENABLED=True, WEBHOOK_RATE_LIMIT="2/minute"))
@@ -317,7 +317,7 @@ def test_webhook_rate_limit_per_token(tmp_path):
 
 
 def test_alert_log_keeps_the_newest_events_per_strategy_and_the_orders(desk, app, api):
-    from app.services.alert_log import prune_events
+    from app.services.records.alert_log import prune_events
 
     for index in range(5):
         desk.send(

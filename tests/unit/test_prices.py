@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from app.services import prices
-from app.services.prices import PriceCache, Quote
+from app.services.market import prices
+from app.services.market.prices import PriceCache, Quote
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 

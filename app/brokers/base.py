@@ -1,0 +1,155 @@
+"""The broker port: what every broker offers, in DeskPilot's own types.
+
+An adapter turns these calls into its venue's protocol and every venue failure into a
+`BrokerError` subclass (errors.py). A paper result carries exactly the fields a real one
+does, so the execution service never knows which broker it talks to.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from app.brokers.errors import BrokerError
+from app.domain.vocabulary import OrderStatus, OrderType, Side
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One order to place; `client_order_id` is ours and already stored before the call."""
+
+    client_order_id: str
+    symbol: str  # the resolved contract, e.g. "MESZ6"
+    side: Side
+    qty: int
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BracketRequest:
+    """An entry with a take profit and/or a stop loss that cancel each other once it fills."""
+
+    entry: OrderRequest
+    take_profit: OrderRequest | None
+    stop_loss: OrderRequest | None
+
+
+@dataclass(frozen=True)
+class BrokerOrder:
+    """An order as the broker holds it after a call."""
+
+    client_order_id: str
+    broker_order_id: str | None
+    symbol: str
+    side: Side
+    qty: int
+    order_type: OrderType
+    status: OrderStatus
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    filled_qty: int = 0
+    avg_fill_price: Decimal | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BrokerFill:
+    broker_fill_id: str
+    client_order_id: str | None  # None for fills of orders placed outside DeskPilot
+    broker_order_id: str | None
+    symbol: str
+    side: Side
+    qty: int
+    price: Decimal
+    commission: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    symbol: str
+    qty: int  # signed: short < 0
+    avg_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class AccountState:
+    cash: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    equity: Decimal
+
+
+class Broker(ABC):
+    """One trading account at one broker."""
+
+    # Whether `place_oco` links the legs at the broker (one filling cancels the other
+    # there). A venue that cannot says False: the monitor then works the pair itself.
+    native_oco: bool = True
+
+    @abstractmethod
+    def account_state(self) -> AccountState: ...
+
+    @abstractmethod
+    def positions(self) -> list[BrokerPosition]: ...
+
+    @abstractmethod
+    def working_orders(self) -> list[BrokerOrder]: ...
+
+    @abstractmethod
+    def fills_since(self, since: datetime) -> list[BrokerFill]: ...
+
+    @abstractmethod
+    def place_order(self, request: OrderRequest) -> BrokerOrder:
+        """Place one order; raises OrderRejected with the broker's words when refused."""
+
+    @abstractmethod
+    def place_bracket(self, request: BracketRequest) -> list[BrokerOrder]:
+        """Place an entry and its exits as one unit: all are accepted or none."""
+
+    @abstractmethod
+    def place_oco(self, first: OrderRequest, second: OrderRequest) -> list[BrokerOrder]:
+        """Place two exits where one filling cancels the other."""
+
+    @abstractmethod
+    def modify_order(
+        self,
+        client_order_id: str,
+        *,
+        qty: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> BrokerOrder: ...
+
+    def modify_stops(
+        self, changes: Sequence[tuple[str, Decimal]]
+    ) -> list[BrokerOrder | BrokerError]:
+        """Move several stop orders (client order id, new stop price) in one call.
+
+        One answer per change, in order: the order as the broker now holds it, or the
+        error that change met (the others still go through). Venues that can batch do.
+        """
+        answers: list[BrokerOrder | BrokerError] = []
+        for client_order_id, stop_price in changes:
+            try:
+                answers.append(self.modify_order(client_order_id, stop_price=stop_price))
+            except BrokerError as exc:
+                answers.append(exc)
+        return answers
+
+    @abstractmethod
+    def cancel_order(self, client_order_id: str) -> BrokerOrder: ...
+
+    @abstractmethod
+    def flatten(self, symbol: str, client_order_id: str) -> BrokerOrder | None:
+        """Cancel the symbol's working orders and close its position; None when flat."""
+
+    @abstractmethod
+    def last_price(self, symbol: str) -> Decimal | None: ...
+
+    @abstractmethod
+    def subscribe_quotes(self, symbol: str) -> None:
+        """Keep the price cache fed for `symbol` (the paper feed or market data)."""

@@ -1,1 +1,0 @@
-"""Broker adapters behind one port: PaperBroker and (later) TradovateBroker."""

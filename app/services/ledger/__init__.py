@@ -1,0 +1,1 @@
+"""The one writer of orders' broker state, fills, positions and trades."""

@@ -1,0 +1,582 @@
+"""The monitor (DESIGN §4): one tick drives every active trailing stop and OCO pair.
+
+A tick, under `advanced_orders.LOCK`:
+
+1. **Sync.** One query lists the watched rows' ids and revisions. The monitor keeps each
+   row's state in memory (per app), so only rows it has not seen, or that were changed
+   elsewhere (their revision moved), are read in full. A fresh process reads them all
+   once: the state lives in `advanced_orders`, so a restart resumes exactly.
+2. **The broker's side.** One query finds the rows where something happened at the
+   broker: a stop or leg filled or died (our `orders` rows, which the paper venue and
+   the position poller keep current), an exit filled, an entry filled, the position
+   closed. Those whose orders already say how they ended are closed in one statement;
+   the rest (a leg to cancel, an entry that filled, a closed position) one by one
+   (`advanced_orders.settle`).
+3. **Prices.** Every other row is stepped against the price cache in pure code
+   (`domain.trailing.step`, `domain.oco.touched`).
+4. **Writes and broker calls, only for changes.** Stops that tightened are modified at
+   the broker in one batch per account (`Broker.modify_stops`: modified in place, never
+   re-placed), their order rows recorded together; best prices and stops are written in
+   one bulk statement guarded by each row's revision. Rows that activate, must exit, or
+   whose in-app take profit was touched go to the broker one by one.
+
+Then the daily loss limits are checked (outside the lock: the kill switch takes the
+account locks). The tick's time and counts are kept for the status indicator
+(`monitor_status`). A failure on one row is logged and counted; the others go on.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import aliased
+
+from app.brokers.base import Broker
+from app.brokers.errors import BrokerError
+from app.brokers.registry import broker_for
+from app.domain.oco import OcoLeg, touched
+from app.domain.trailing import TrailAction, TrailState, step
+from app.domain.vocabulary import AdvancedKind, AdvancedStatus, AuditCategory, PositionSide, Side
+from app.extensions import db
+from app.models import AdvancedOrder, BrokerAccount, Order, RiskLimits, Trade
+from app.services.ledger import positions
+from app.services.ledger.trades import money, shown
+from app.services.market import prices
+from app.services.protection import advanced_orders
+from app.services.records import audit, events
+from app.services.trading import orders
+from app.services.trading.risk_limits import trading_day_start
+
+logger = logging.getLogger(__name__)
+
+_EXTENSION = "deskpilot.monitor"
+_LOAD_CHUNK = 500
+_WATCHED_SQL = "('active', 'triggered')"
+_OPEN_SQL = "('working', 'pending')"
+
+# Rows where the broker's side moved, each with why (cheap: it returns only those rows).
+_FLAGGED_SQL = f"""
+SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.stop_order_id
+ WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
+UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.take_profit_order_id
+ WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
+UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.exit_order_id
+ WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
+UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.entry_order_id
+ WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
+   AND NOT a.activated AND a.activation_price IS NULL AND a.best_price IS NULL
+UNION SELECT a.id FROM advanced_orders a JOIN positions p ON p.id = a.position_id
+ WHERE a.status IN {_WATCHED_SQL}
+   AND (p.quantity = 0 OR (p.quantity > 0) <> (a.side = 'long'))
+"""
+_REVISIONS_SQL = f"SELECT id, revision FROM advanced_orders WHERE status IN {_WATCHED_SQL}"
+
+_WRITE_STATE = (
+    update(AdvancedOrder.__table__)
+    .where(
+        AdvancedOrder.__table__.c.id == bindparam("_id"),
+        AdvancedOrder.__table__.c.revision == bindparam("_revision"),
+    )
+    .values(best_price=bindparam("_best"), stop_price=bindparam("_stop"))
+)
+
+
+_CLOSE = (
+    update(AdvancedOrder.__table__)
+    .where(
+        AdvancedOrder.__table__.c.id == bindparam("_id"),
+        AdvancedOrder.__table__.c.revision == bindparam("_revision"),
+    )
+    .values(
+        status=bindparam("_status"),
+        reason=bindparam("_reason"),
+        closed_at=bindparam("_now"),
+        updated_at=bindparam("_now"),
+        revision=AdvancedOrder.__table__.c.revision + 1,
+    )
+)
+
+
+@dataclass(slots=True)
+class Watch:
+    """One watched advanced order as the monitor holds it between ticks."""
+
+    id: int
+    revision: int
+    kind: str
+    account_id: int
+    symbol: str
+    opened_by: Side  # the side that opened the position protected
+    state: TrailState | None = None  # a trailing stop that is running (or waits to activate)
+    take_profit: Decimal | None = None  # an OCO pair's take profit the monitor itself watches
+    stop_loss: Decimal | None = None
+    idle: bool = False  # waits for its entry's fill, or its exit is on its way
+    stop_order_id: int | None = None
+    stop_client_id: str | None = None  # the broker stop a trailing stop moves
+
+    @classmethod
+    def of(cls, row: AdvancedOrder, stop_client_id: str | None = None) -> "Watch":
+        long = row.side == PositionSide.LONG.value
+        watch = cls(
+            row.id,
+            row.revision,
+            row.kind,
+            row.account_id,
+            row.symbol,
+            Side.BUY if long else Side.SELL,
+            stop_order_id=row.stop_order_id,
+            stop_client_id=stop_client_id,
+        )
+        if row.status == AdvancedStatus.TRIGGERED.value:
+            watch.idle = True
+        elif row.kind == AdvancedKind.TRAILING.value:
+            if advanced_orders.waits_for_entry(row):
+                watch.idle = True
+            else:
+                watch.state = advanced_orders.state_of(row)
+        elif not row.native:
+            watch.take_profit, watch.stop_loss = row.take_profit_price, row.stop_loss_price
+        return watch
+
+
+@dataclass
+class Book:
+    """The monitor's memory of the watched rows (a cache: the database is the truth)."""
+
+    watches: dict[int, Watch] = field(default_factory=dict)
+
+    def sync(self) -> int:
+        """Read the rows that are new or changed elsewhere; forget the closed ones."""
+        listed = dict(db.session.connection().exec_driver_sql(_REVISIONS_SQL).all())
+        for gone in self.watches.keys() - listed.keys():
+            del self.watches[gone]
+        stale = [
+            row_id
+            for row_id, revision in listed.items()
+            if (watch := self.watches.get(row_id)) is None or watch.revision != revision
+        ]
+        for start in range(0, len(stale), _LOAD_CHUNK):
+            chunk = stale[start : start + _LOAD_CHUNK]
+            query = (
+                select(AdvancedOrder, Order.client_order_id)
+                .outerjoin(Order, Order.id == AdvancedOrder.stop_order_id)
+                .where(AdvancedOrder.id.in_(chunk))
+                .execution_options(populate_existing=True)
+            )
+            for row, stop_client_id in db.session.execute(query):
+                self.put(row, stop_client_id)
+        if stale:
+            db.session.expunge_all()  # thousands of rows need not stay in the identity map
+        return len(stale)
+
+    def put(self, row: AdvancedOrder, stop_client_id: str | None = None) -> None:
+        if row.status not in advanced_orders.WATCHED:
+            self.watches.pop(row.id, None)
+            return
+        if stop_client_id is None and row.stop_order_id is not None:
+            stop_client_id = db.session.scalar(
+                select(Order.client_order_id).where(Order.id == row.stop_order_id)
+            )
+        self.watches[row.id] = Watch.of(row, stop_client_id)
+
+
+@dataclass
+class MonitorStatus:
+    """The last tick, for the status indicator (DESIGN §5.5 `last_monitor_tick`)."""
+
+    last_tick: datetime | None = None
+    duration_ms: float | None = None
+    watched: int = 0
+    loaded: int = 0  # rows read in full this tick (all of them after a restart)
+    written: int = 0  # rows whose best price (and stop) were written in bulk
+    moved_stops: int = 0  # broker stops moved (in one batch per account)
+    broker_actions: int = 0  # rows that went to the broker one by one (place, cancel, exit)
+    errors: int = 0
+    last_error: str | None = None
+    halted_accounts: list[int] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "last_tick": self.last_tick.isoformat() if self.last_tick else None,
+            "duration_ms": self.duration_ms,
+            "watched": self.watched,
+            "loaded": self.loaded,
+            "written": self.written,
+            "moved_stops": self.moved_stops,
+            "broker_actions": self.broker_actions,
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "halted_accounts": list(self.halted_accounts),
+        }
+
+
+@dataclass
+class _State:
+    book: Book = field(default_factory=Book)
+    status: MonitorStatus = field(default_factory=MonitorStatus)
+
+
+def _state() -> _State:
+    return current_app.extensions.setdefault(_EXTENSION, _State())
+
+
+def monitor_status() -> MonitorStatus:
+    """The last tick's time, duration and counts (in the current app)."""
+    return _state().status
+
+
+def forget() -> None:
+    """Drop the monitor's memory (the next tick reads every row again), as a restart does."""
+    current_app.extensions.pop(_EXTENSION, None)
+
+
+class _Brokers:
+    """One broker adapter per account for the tick."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, Broker] = {}
+
+    def __call__(self, account_id: int) -> Broker:
+        broker = self._made.get(account_id)
+        if broker is None:
+            broker = self._made[account_id] = broker_for(db.session.get(BrokerAccount, account_id))
+        return broker
+
+
+@dataclass(frozen=True)
+class _Act:
+    """A row that needs the broker (or the settling of what the broker did)."""
+
+    row_id: int
+    action: TrailAction | OcoLeg | None  # None: settle the broker's side
+    state: TrailState | None = None
+    price: Decimal | None = None
+
+
+def tick(now: datetime) -> MonitorStatus:
+    """Drive every watched advanced order once; returns the tick's status."""
+    started = time.perf_counter()
+    memory = _state()
+    status = MonitorStatus(last_tick=now)
+    with advanced_orders.LOCK:
+        book = memory.book
+        status.loaded = book.sync()
+        flagged = set(db.session.connection().exec_driver_sql(_FLAGGED_SQL).scalars())
+        db.session.commit()  # end the read transaction before writing
+        quotes = prices.snapshot()
+        moved: list[tuple[Watch, TrailState]] = []  # the best price moved, the stop did not
+        tightened: dict[int, list[tuple[Watch, TrailState]]] = {}  # by account
+        acts: list[_Act] = []
+        if flagged:
+            settled = _settle_in_bulk(flagged & book.watches.keys(), book, now)
+            acts += [_Act(row_id, None) for row_id in sorted(flagged - settled)]
+        for watch in book.watches.values():
+            if watch.id in flagged:
+                continue
+            if watch.idle:
+                continue
+            quote = quotes.get(watch.symbol)
+            if quote is None:
+                continue
+            if watch.state is not None:
+                state, action = step(watch.state, quote.price)
+                if action is TrailAction.HOLD or action is TrailAction.WAIT:
+                    if state is not watch.state:
+                        moved.append((watch, state))
+                elif action is TrailAction.TIGHTEN and watch.stop_client_id is not None:
+                    tightened.setdefault(watch.account_id, []).append((watch, state))
+                else:
+                    acts.append(_Act(watch.id, action, state, quote.price))
+            elif watch.take_profit is not None:
+                leg = touched(watch.opened_by, quote.price, watch.take_profit, None)
+                if leg is OcoLeg.TAKE_PROFIT:
+                    acts.append(_Act(watch.id, leg, price=quote.price))
+        brokers = _Brokers()
+        if tightened:
+            status.moved_stops = _move_stops(tightened, brokers, status)
+            moved += [item for items in tightened.values() for item in items]
+        _write_states(moved)
+        status.written = len(moved)
+        for act in acts:
+            _perform(book, act, brokers, now, status)
+        status.broker_actions = len(acts)
+        status.watched = len(book.watches)
+    status.halted_accounts = enforce_daily_loss(now, status)
+    status.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    memory.status = status
+    return status
+
+
+_Stop, _TakeProfit, _Exit = aliased(Order), aliased(Order), aliased(Order)
+
+
+@dataclass(frozen=True)
+class _Leg:
+    id: int
+    role: str
+    status: str
+    avg_fill_price: Decimal | None
+    reason: str | None
+
+
+def _leg(role: str, values: tuple) -> _Leg | None:
+    return None if values[0] is None else _Leg(values[0], role, *values[1:])
+
+
+def _settle_in_bulk(row_ids: set[int], book: Book, now: datetime) -> set[int]:
+    """Close, in one statement, the flagged rows whose orders already say how they ended
+    (a stop or leg filled, every leg dead, the market exit filled) and need no broker
+    call; returns their ids. The rest are settled one by one."""
+    if not row_ids:
+        return set()
+    A = AdvancedOrder  # noqa: N806 - a table alias
+    query = (
+        select(
+            A.id,
+            A.kind,
+            A.revision,
+            A.account_id,
+            A.strategy_id,
+            A.symbol,
+            A.side,
+            A.quantity,
+            A.stop_price,
+            A.reason,
+            A.entry_order_id,
+            A.activated,
+            A.activation_price,
+            A.best_price,
+            _Stop.id,
+            _Stop.status,
+            _Stop.avg_fill_price,
+            _Stop.reason,
+            _TakeProfit.id,
+            _TakeProfit.status,
+            _TakeProfit.avg_fill_price,
+            _TakeProfit.reason,
+            _Exit.id,
+            _Exit.status,
+            _Exit.avg_fill_price,
+            _Exit.reason,
+        )  # fmt: skip
+        .outerjoin(_Stop, _Stop.id == A.stop_order_id)
+        .outerjoin(_TakeProfit, _TakeProfit.id == A.take_profit_order_id)
+        .outerjoin(_Exit, _Exit.id == A.exit_order_id)
+        .where(A.id.in_(row_ids), A.status.in_(advanced_orders.WATCHED))
+    )
+    closing = []
+    for values in db.session.execute(query):
+        (row_id, kind, revision, account_id, strategy_id, symbol, side, qty, stop, reason,
+         entry_id, activated, activation, best) = values[:14]  # fmt: skip
+        stop_leg = _leg("stop_loss", values[14:18])
+        take_leg = _leg("take_profit", values[18:22])
+        exit_leg = _leg("exit", values[22:26])
+        if exit_leg is not None:
+            over = advanced_orders.exit_outcome(reason, exit_leg)
+            if over is None or over[0] is AdvancedStatus.FAILED:
+                continue  # a failed exit is told one by one, loudly
+            status, why = over
+        else:
+            waiting = entry_id is not None and not activated and activation is None and best is None
+            if kind == AdvancedKind.TRAILING.value and waiting:
+                continue
+            legs = [leg for leg in (take_leg, stop_leg) if leg is not None]
+            over = advanced_orders.legs_outcome(kind, legs)
+            if over is None or any(leg.status in advanced_orders.OPEN for leg in legs):
+                continue  # a leg to cancel, or the position to check: one by one
+            status, why, _ = over
+        closing.append(
+            {
+                "_id": row_id,
+                "_revision": revision,
+                "_status": status.value,
+                "_reason": why[:2000],
+                "_now": now,
+                "payload": {
+                    "id": row_id,
+                    "kind": kind,
+                    "account_id": account_id,
+                    "symbol": symbol,
+                    "side": side,
+                    "qty": qty,
+                    "status": status.value,
+                    "stop_price": shown(stop) if stop is not None else None,
+                    "reason": why[:2000],
+                },
+                "strategy_id": strategy_id,
+            }
+        )
+    if not closing:
+        return set()
+    db.session.execute(_CLOSE, [{k: v for k, v in c.items() if k.startswith("_")} for c in closing])
+    for item in closing:
+        payload = item["payload"]
+        name = "trailing stop" if payload["kind"] == AdvancedKind.TRAILING.value else "OCO order"
+        audit.record(
+            AuditCategory.ORDER,
+            f"{name} {payload['id']} {payload['status']}: {payload['reason']}",
+            data={"advanced_order_id": payload["id"], "kind": payload["kind"]},
+            account_id=payload["account_id"],
+            strategy_id=item["strategy_id"],
+        )
+    db.session.commit()
+    for item in closing:
+        book.watches.pop(item["_id"], None)
+        events.publish("advanced_order", item["payload"])
+    return {item["_id"] for item in closing}
+
+
+def _write_states(moved: list[tuple[Watch, TrailState]]) -> None:
+    """Best prices and stops in one statement, each guarded by the revision we read."""
+    if not moved:
+        return
+    db.session.execute(
+        _WRITE_STATE,
+        [
+            {"_id": w.id, "_revision": w.revision, "_best": s.best, "_stop": s.stop}
+            for w, s in moved
+        ],
+    )
+    db.session.commit()
+    for watch, state in moved:
+        watch.state = state
+
+
+def _move_stops(
+    tightened: dict[int, list[tuple[Watch, TrailState]]], brokers: "_Brokers", status
+) -> int:
+    """Modify the broker stops that tightened: one batch per account (orders.modify_stops).
+
+    A stop the broker refused keeps its old price there; the trail's state moves anyway,
+    so a print through the trail's stop exits at the market (advanced_orders.exit_trail).
+    """
+    moved = 0
+    for account_id, items in tightened.items():
+        rows = {
+            row.id: row
+            for row in db.session.scalars(
+                select(Order).where(Order.id.in_([w.stop_order_id for w, _ in items]))
+            )
+        }
+        items = [(w, s) for w, s in items if w.stop_order_id in rows]
+        try:
+            broker = brokers(account_id)
+            errors = orders.modify_stops(
+                broker, [rows[w.stop_order_id] for w, _ in items], [s.stop for _, s in items]
+            )
+        except Exception as exc:
+            db.session.rollback()
+            if not isinstance(exc, BrokerError):
+                logger.exception("account %s: moving %d stops failed", account_id, len(items))
+            message = getattr(exc, "message", f"{type(exc).__name__}: {exc}")
+            errors = [BrokerError(message)] * len(items)
+        for (watch, _), error in zip(items, errors, strict=True):
+            if error is None:
+                moved += 1
+            else:
+                _failed(status, f"advanced order {watch.id}: {error.message}")
+    return moved
+
+
+def _perform(book: Book, act: _Act, brokers: _Brokers, now: datetime, status: MonitorStatus):
+    """Do one row's broker work; a failure is the row's, never the tick's."""
+    row = db.session.scalar(
+        select(AdvancedOrder)
+        .where(AdvancedOrder.id == act.row_id)
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        book.watches.pop(act.row_id, None)
+        return
+    try:
+        if row.status not in advanced_orders.WATCHED:
+            pass
+        elif act.action is None:
+            advanced_orders.settle(brokers, row, now)
+        elif act.action is OcoLeg.TAKE_PROFIT:
+            advanced_orders.take_profit_touched(brokers(row.account_id), row, act.price, now)
+        else:
+            advanced_orders.drive(
+                brokers(row.account_id), row, act.state, act.action, act.price, now
+            )
+    except BrokerError as exc:
+        db.session.rollback()
+        _failed(status, f"advanced order {act.row_id}: {exc.message}")
+        logger.warning("advanced order %s: %s; trying again next tick", act.row_id, exc.message)
+    except Exception as exc:
+        db.session.rollback()
+        _failed(status, f"advanced order {act.row_id}: {type(exc).__name__}: {exc}")
+        logger.exception("advanced order %s: the monitor failed on it", act.row_id)
+    try:
+        db.session.refresh(row)
+        book.put(row)
+    except Exception:
+        db.session.rollback()
+        book.watches.pop(act.row_id, None)  # read again in full next tick
+
+
+def _money(value: Decimal) -> str:
+    return shown(money(value))
+
+
+def _failed(status: MonitorStatus, message: str) -> None:
+    status.errors += 1
+    status.last_error = message
+
+
+# --- the daily loss limit ---------------------------------------------------------------------
+
+
+def enforce_daily_loss(now: datetime, status: MonitorStatus | None = None) -> list[int]:
+    """Halt and flatten each account whose realized + open P&L today reached its
+    max_daily_loss (kill_switch.flatten_and_halt); returns the accounts halted."""
+    limits = db.session.execute(
+        select(RiskLimits.account_id, RiskLimits.max_daily_loss)
+        .join(BrokerAccount, BrokerAccount.id == RiskLimits.account_id)
+        .where(
+            RiskLimits.max_daily_loss.is_not(None),
+            RiskLimits.halted.is_(False),
+            BrokerAccount.enabled.is_(True),
+        )
+    ).all()
+    if not limits:
+        return []
+    since = trading_day_start(now)
+    halted = []
+    for account_id, limit in limits:
+        realized = Decimal(
+            db.session.scalar(
+                select(func.coalesce(func.sum(Trade.pnl), 0)).where(
+                    Trade.account_id == account_id, Trade.exit_time >= since
+                )
+            )
+        )
+        unrealized = sum(
+            (view.unrealized_pnl or Decimal(0) for view in positions.open_positions(account_id)),
+            Decimal(0),
+        )
+        day = realized + unrealized
+        if day > -limit:
+            continue
+        reason = (
+            f"daily loss limit {_money(limit)} reached: today's P&L {_money(day)} "
+            f"(realized {_money(realized)}, open {_money(unrealized)})"
+        )
+        try:
+            # Imported here: the kill switch imports the services this module is part of.
+            from app.services.protection.kill_switch import flatten_and_halt
+
+            flatten_and_halt(account_id, reason, now)
+        except Exception as exc:
+            db.session.rollback()
+            logger.exception("account %s: daily loss limit reached but not enforced", account_id)
+            if status is not None:
+                _failed(status, f"account {account_id}: daily loss not enforced: {exc}")
+            continue
+        halted.append(account_id)
+    db.session.commit()
+    return halted

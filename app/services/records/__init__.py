@@ -1,0 +1,1 @@
+"""What every layer may write to: the event bus, the audit log and the alert log."""

@@ -1,0 +1,1 @@
+"""What the trader configures: accounts, strategies, traders, settings, the owner login."""

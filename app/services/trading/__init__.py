@@ -1,0 +1,1 @@
+"""Alerts and manual tickets into orders: execution, the risk gate, order intents."""

@@ -1,0 +1,196 @@
+"""The trader's own orders from the control center and the API: place, cancel, close.
+
+Manual orders pass the same risk checks as alerts, with one difference: an order that
+only reduces a position is always allowed, even on a halted account or while the kill
+switch is engaged — the trader must be able to get out by hand.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.brokers.errors import BrokerError
+from app.brokers.registry import broker_for
+from app.domain.contracts import UnknownSymbol, resolve_symbol
+from app.domain.risk import ProposedOrder, check_order, reduces_only
+from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Side
+from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unprocessable
+from app.extensions import db
+from app.models import Order, Position
+from app.services.records import audit
+from app.services.setup.accounts import get_account
+from app.services.trading import halts, orders, protections
+from app.services.trading.locks import account_lock
+from app.services.trading.orders import Attribution, OrderIntent
+from app.services.trading.risk_limits import limits_for, measure_exposure, policy_of
+
+logger = logging.getLogger(__name__)
+
+
+def place_manual_order(data: dict, now: datetime) -> list[Order]:
+    """Place the trader's order (bracketed when exits are given); rows are returned."""
+    account = get_account(data["account_id"])
+    if not account.enabled:
+        raise Conflict(f"Account {account.name!r} is disabled.", code="account_disabled")
+    try:
+        contract = resolve_symbol(data["symbol"], now.date())
+    except UnknownSymbol as exc:
+        raise Unprocessable(exc.message, {"symbol": exc.message}, code="unknown_symbol") from None
+    if contract.is_expired(now.date()):
+        raise Unprocessable(f"{contract.code} has expired.", code="unknown_symbol")
+    side = Side(data["side"])
+    qty = data["qty"]
+    intent = OrderIntent(
+        account_id=account.id,
+        contract=contract,
+        side=side,
+        qty=qty,
+        role=OrderRole.MANUAL,
+        order_type=OrderType(data.get("order_type", OrderType.MARKET.value)),
+        limit_price=data.get("limit_price"),
+        stop_price=data.get("stop_price"),
+        take_profit=data.get("take_profit"),
+        stop_loss=data.get("stop_loss"),
+    )
+    with account_lock(account.id):
+        try:
+            broker = broker_for(account)
+            broker.subscribe_quotes(contract.code)
+            held = {p.symbol: p.qty for p in broker.positions()}
+        except BrokerError as exc:
+            return [orders.refuse(intent, Attribution(), exc.message, OrderStatus.FAILED)]
+        signed = qty if side is Side.BUY else -qty
+        proposed = ProposedOrder(contract.code, signed)
+        if not reduces_only(proposed, held.get(contract.code, 0)):
+            if halts.kill_switch_engaged():
+                orders.refuse(intent, Attribution(), "kill switch engaged: no new exposure")
+                raise Locked(
+                    "The kill switch is engaged: only orders that reduce a position are "
+                    "accepted until it is re-armed.",
+                    code="halted",
+                )
+            policy = policy_of(limits_for(account.id))
+            exposure = measure_exposure(
+                account.id, policy, held, lambda: broker.account_state().unrealized_pnl, now
+            )
+            problems = check_order(policy, exposure, proposed, now)
+            if problems:
+                row = orders.refuse(intent, Attribution(), "risk: " + "; ".join(problems))
+                raise Unprocessable(row.reason, {"account_id": row.reason}, code="risk_rejected")
+        trailing = data.get("trailing_stop")
+        if trailing is not None and reduces_only(proposed, held.get(contract.code, 0)):
+            message = "only an order that opens or adds to a position can carry one"
+            raise InvalidInput(f"trailing_stop: {message}.", {"trailing_stop": message})
+        placed = orders.place(broker, intent, Attribution())
+        if trailing is not None:
+            placed += protections.trail_entry(broker, placed[0], trailing, now)
+        return placed
+
+
+def get_order(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"No order with id {order_id}.")
+    return order
+
+
+def cancel_order(order_id: int) -> Order:
+    order = get_order(order_id)
+    if order.status not in orders.OPEN_STATUSES:
+        raise Conflict(
+            f"Order {order_id} is {order.status}; only working orders can be cancelled.",
+            code="order_not_working",
+        )
+    broker = broker_for(order.account)
+    try:
+        return orders.cancel(broker, order, "cancelled by the trader")
+    except BrokerError as exc:
+        raise Conflict(
+            f"The broker did not cancel order {order_id}: {exc.message}", code="cancel_failed"
+        ) from None
+
+
+def get_position(position_id: int) -> Position:
+    position = db.session.get(Position, position_id)
+    if position is None:
+        raise NotFound(f"No position with id {position_id}.")
+    return position
+
+
+def close_position(position_id: int, now: datetime) -> Order:
+    """Flatten one position at the market and withdraw its exits."""
+    position = get_position(position_id)
+    if position.quantity == 0:
+        raise Conflict(f"Position {position_id} is already flat.", code="position_flat")
+    account = get_account(position.account_id)
+    with account_lock(account.id):
+        try:
+            broker = broker_for(account)
+            held = {p.symbol: p.qty for p in broker.positions()}.get(position.symbol, 0)
+        except BrokerError as exc:
+            raise Conflict(
+                f"The broker could not be asked for the position: {exc.message}",
+                code="broker_error",
+            ) from None
+        if held == 0:
+            raise Conflict(f"The broker shows no {position.symbol} position.", code="position_flat")
+        contract = resolve_symbol(position.symbol, now.date())
+        intent = OrderIntent(
+            account_id=account.id,
+            contract=contract,
+            side=Side.SELL if held > 0 else Side.BUY,
+            qty=abs(held),
+            role=OrderRole.MANUAL,  # the trade it closes is recorded as a manual exit
+        )
+        attribution = Attribution(strategy_id=position.strategy_id)
+        closing = orders.place(broker, intent, attribution)[0]
+        if closing.status in (OrderStatus.FILLED.value, OrderStatus.WORKING.value):
+            orders.cancel_orphaned_exits(broker, account.id, position.symbol, None)
+        audit.record(
+            AuditCategory.ORDER,
+            f"position {position.symbol} {held:+d} closed by the trader: order {closing.status}",
+            account_id=account.id,
+        )
+        db.session.commit()
+        return closing
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    """One position of a bulk close: its closing order, or why it was not closed."""
+
+    position_id: int
+    order: Order | None = None
+    error: AppError | None = None
+
+
+def close_positions(position_ids: list[int], now: datetime) -> list[CloseResult]:
+    """Close each position in turn; one that cannot be closed does not stop the others."""
+    results = []
+    for position_id in dict.fromkeys(position_ids):
+        try:
+            results.append(CloseResult(position_id, order=close_position(position_id, now)))
+        except AppError as exc:
+            db.session.rollback()
+            results.append(CloseResult(position_id, error=exc))
+        except BrokerError as exc:
+            db.session.rollback()
+            results.append(
+                CloseResult(position_id, error=Conflict(exc.message, code="broker_error"))
+            )
+    return results
+
+
+def list_orders(account_id: int | None, status: str | None, limit: int, before_id: int | None):
+    query = select(Order).order_by(Order.id.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(Order.account_id == account_id)
+    if status:
+        if status not in {s.value for s in OrderStatus}:
+            raise InvalidInput("Unknown order status.", {"status": "is not an order status"})
+        query = query.where(Order.status == status)
+    if before_id is not None:
+        query = query.where(Order.id < before_id)
+    return list(db.session.scalars(query))

@@ -1,0 +1,406 @@
+"""Placing, cancelling and changing orders at a broker, with our rows kept in step.
+
+Shared by the alert pipeline and the trader's manual orders. The rule everywhere: the
+order row (with its client order id) is committed before the broker call, and the
+broker's answer — or its refusal, with the reason — is recorded on the row after it.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.brokers.base import BracketRequest, Broker, BrokerOrder, OrderRequest
+from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
+from app.domain.contracts import Contract
+from app.domain.errors import DomainValidationError
+from app.domain.exits import ExitSpec
+from app.domain.oco import exit_prices
+from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Severity, Side
+from app.extensions import db
+from app.models import Order
+from app.services.records import audit, events
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who an order is for: the strategy, trader and alert behind it, if any."""
+
+    strategy_id: int | None = None
+    trader_id: int | None = None
+    webhook_event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """One order to send, with the exits to bracket it (offsets from the entry)."""
+
+    account_id: int
+    contract: Contract
+    side: Side
+    qty: int
+    role: OrderRole
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    take_profit: ExitSpec | None = None
+    stop_loss: ExitSpec | None = None
+    reference_price: Decimal | None = None  # a market entry's expected fill, for exits
+
+    @property
+    def wants_exits(self) -> bool:
+        return self.role in (OrderRole.ENTRY, OrderRole.MANUAL) and bool(
+            self.take_profit or self.stop_loss
+        )
+
+
+def new_client_order_id() -> str:
+    """Our id for a new order, sent to the broker with it."""
+    return f"dp-{uuid.uuid4().hex[:20]}"
+
+
+def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order:
+    values = {
+        "account_id": intent.account_id,
+        "strategy_id": attribution.strategy_id,
+        "trader_id": attribution.trader_id,
+        "webhook_event_id": attribution.webhook_event_id,
+        "client_order_id": new_client_order_id(),
+        "symbol": intent.contract.code,
+        "side": intent.side.value,
+        "quantity": intent.qty,
+        "order_type": intent.order_type.value,
+        "limit_price": intent.limit_price,
+        "stop_price": intent.stop_price,
+        "role": intent.role.value,
+        "status": OrderStatus.PENDING.value,
+        **overrides,
+    }
+    return Order(**values)
+
+
+def refuse(
+    intent: OrderIntent,
+    attribution: Attribution,
+    reason: str,
+    status: OrderStatus = OrderStatus.REJECTED,
+) -> Order:
+    """Record an order that was never sent, with why (rejected by us, or failed: no broker)."""
+    row = new_row(intent, attribution, status=status.value, reason=reason)
+    db.session.add(row)
+    audit.record(
+        AuditCategory.RISK if reason.startswith("risk:") else AuditCategory.ORDER,
+        f"{intent.contract.code} {intent.side.value} {intent.qty} refused: {reason}",
+        severity=Severity.WARNING,
+        account_id=intent.account_id,
+        strategy_id=attribution.strategy_id,
+    )
+    db.session.commit()
+    _publish(row)
+    return row
+
+
+def _entry_prices(intent: OrderIntent) -> Decimal | None:
+    if intent.order_type is OrderType.LIMIT:
+        return intent.limit_price
+    if intent.order_type is OrderType.STOP:
+        return intent.stop_price
+    if intent.order_type is OrderType.STOP_LIMIT:
+        return intent.limit_price
+    return intent.reference_price
+
+
+def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list[Order]:
+    """Place an order (bracketed when it has exits); returns the rows, answers recorded."""
+    if not intent.wants_exits:
+        entry = new_row(intent, attribution)
+        return _send(broker, [entry], lambda: [broker.place_order(request_of(entry))])
+    reference = _entry_prices(intent) or broker.last_price(intent.contract.code)
+    try:
+        if reference is None:
+            raise DomainValidationError(
+                "price", f"no price known for {intent.contract.code} to set the exits from"
+            )
+        levels = exit_prices(
+            intent.side,
+            reference,
+            intent.contract.spec.tick_size,
+            intent.take_profit,
+            intent.stop_loss,
+        )
+    except DomainValidationError as exc:
+        return [refuse(intent, attribution, f"{exc.field}: {exc.message}")]
+    group = f"g-{uuid.uuid4().hex[:16]}"
+    entry = new_row(intent, attribution, group_id=group)
+    exit_side = intent.side.opposite
+    take_profit = stop_loss = None
+    if levels.take_profit is not None:
+        take_profit = new_row(
+            intent,
+            attribution,
+            group_id=group,
+            side=exit_side.value,
+            order_type=OrderType.LIMIT.value,
+            role=OrderRole.TAKE_PROFIT.value,
+            limit_price=levels.take_profit,
+            stop_price=None,
+        )
+    if levels.stop_loss is not None:
+        stop_loss = new_row(
+            intent,
+            attribution,
+            group_id=group,
+            side=exit_side.value,
+            order_type=OrderType.STOP.value,
+            role=OrderRole.STOP_LOSS.value,
+            limit_price=None,
+            stop_price=levels.stop_loss,
+        )
+    rows = [row for row in (entry, take_profit, stop_loss) if row is not None]
+    bracket = BracketRequest(
+        request_of(entry),
+        request_of(take_profit) if take_profit else None,
+        request_of(stop_loss) if stop_loss else None,
+    )
+    rows = _send(broker, rows, lambda: broker.place_bracket(bracket))
+    if entry.status == OrderStatus.FILLED.value:
+        _rebase_exits(broker, intent, entry, rows)
+    return rows
+
+
+def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
+    db.session.add_all(rows)
+    db.session.commit()
+    try:
+        answers = call()
+    except OrderRejected as exc:
+        mark_refused(rows, OrderStatus.REJECTED, exc.message)
+        return rows
+    except BrokerError as exc:
+        mark_refused(rows, OrderStatus.FAILED, exc.message)
+        return rows
+    record_answers(rows, answers)
+    return rows
+
+
+def place_row(broker: Broker, row: Order) -> Order:
+    """Commit `row` (and whatever the session holds), place it alone, record the answer."""
+    return _send(broker, [row], lambda: [broker.place_order(request_of(row))])[0]
+
+
+def place_oco_rows(broker: Broker, first: Order, second: Order) -> list[Order]:
+    """Commit two exit rows, place them as an OCO pair at the broker, record the answers."""
+    return _send(
+        broker, [first, second], lambda: broker.place_oco(request_of(first), request_of(second))
+    )
+
+
+def request_of(order: Order) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=Side(order.side),
+        qty=order.quantity,
+        order_type=OrderType(order.order_type),
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+    )
+
+
+def _reload(rows: list[Order]) -> None:
+    """Re-read the rows in one query: a price tick on another thread may have moved them."""
+    db.session.scalars(
+        select(Order)
+        .where(Order.id.in_([row.id for row in rows]))
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def mark_refused(rows: list[Order], status: OrderStatus, reason: str) -> None:
+    """Record a refusal on the rows the broker did not already settle."""
+    _reload(rows)
+    for row in rows:
+        if row.status == OrderStatus.PENDING.value:
+            row.status = status.value
+            row.reason = reason
+    first = rows[0]
+    audit.record(
+        AuditCategory.ORDER,
+        f"{first.symbol} {first.side} {first.quantity} {status.value}: {reason}",
+        severity=Severity.WARNING if status is OrderStatus.REJECTED else Severity.ERROR,
+        account_id=first.account_id,
+        strategy_id=first.strategy_id,
+    )
+    db.session.commit()
+    for row in rows:
+        _publish(row)
+
+
+def record_answers(rows: list[Order], answers: list[BrokerOrder]) -> None:
+    """Copy the broker's view onto our rows without moving a settled row backwards."""
+    by_id = {answer.client_order_id: answer for answer in answers}
+    _reload(rows)
+    for row in rows:
+        answer = by_id.get(row.client_order_id)
+        if answer is None:
+            continue
+        row.broker_order_id = answer.broker_order_id or row.broker_order_id
+        if row.status in OPEN_STATUSES:
+            row.status = answer.status.value
+            row.quantity = answer.qty
+            row.limit_price = answer.limit_price
+            row.stop_price = answer.stop_price
+        row.filled_quantity = max(row.filled_quantity or 0, answer.filled_qty)
+        row.avg_fill_price = answer.avg_fill_price or row.avg_fill_price
+        row.reason = answer.reason or row.reason
+    db.session.commit()
+    for row in rows:
+        _publish(row)
+
+
+def _rebase_exits(broker: Broker, intent: OrderIntent, entry: Order, rows: list[Order]) -> None:
+    """Offsets count from the entry's fill (DESIGN §5.2): move exits set from a quote."""
+    if entry.avg_fill_price is None:
+        return
+    try:
+        levels = exit_prices(
+            intent.side,
+            entry.avg_fill_price,
+            intent.contract.spec.tick_size,
+            intent.take_profit,
+            intent.stop_loss,
+        )
+    except DomainValidationError as exc:
+        logger.warning("exits stay where placed: %s", exc)
+        return
+    for row in rows[1:]:
+        if row.status not in OPEN_STATUSES:
+            continue
+        if row.role == OrderRole.TAKE_PROFIT and levels.take_profit not in (None, row.limit_price):
+            modify(broker, row, limit_price=levels.take_profit)
+        elif row.role == OrderRole.STOP_LOSS and levels.stop_loss not in (None, row.stop_price):
+            modify(broker, row, stop_price=levels.stop_loss)
+
+
+def modify(broker: Broker, row: Order, **changes) -> bool:
+    """Change a working order at the broker; False (and an audit entry) when refused."""
+    try:
+        answer = broker.modify_order(row.client_order_id, **changes)
+    except BrokerError as exc:
+        audit.record(
+            AuditCategory.ORDER,
+            f"could not modify {row.role} order {row.id}: {exc.message}",
+            severity=Severity.WARNING,
+            account_id=row.account_id,
+            strategy_id=row.strategy_id,
+        )
+        db.session.commit()
+        return False
+    record_answers([row], [answer])
+    return True
+
+
+def modify_stops(
+    broker: Broker, rows: list[Order], stop_prices: list[Decimal]
+) -> list[BrokerError | None]:
+    """Move several working stops of one account in one broker call (`modify` for many):
+    the answers recorded together, each refusal audited; returns each row's error or None."""
+    changes = [(row.client_order_id, price) for row, price in zip(rows, stop_prices, strict=True)]
+    try:
+        answers = broker.modify_stops(changes)
+    except BrokerError as exc:
+        answers = [exc] * len(rows)
+    moved = [(row, a) for row, a in zip(rows, answers, strict=True) if isinstance(a, BrokerOrder)]
+    errors: list[BrokerError | None] = []
+    for row, answer in zip(rows, answers, strict=True):
+        if isinstance(answer, BrokerOrder):
+            errors.append(None)
+            continue
+        error = answer if isinstance(answer, BrokerError) else BrokerError(str(answer))
+        errors.append(error)
+        audit.record(
+            AuditCategory.ORDER,
+            f"could not modify {row.role} order {row.id}: {error.message}",
+            severity=Severity.WARNING,
+            account_id=row.account_id,
+            strategy_id=row.strategy_id,
+        )
+    if moved:
+        record_answers([row for row, _ in moved], [answer for _, answer in moved])
+    else:
+        db.session.commit()
+    return errors
+
+
+def cancel(broker: Broker, row: Order, reason: str) -> Order:
+    """Cancel a working order; an order the broker no longer works is left as recorded."""
+    try:
+        answer = broker.cancel_order(row.client_order_id)
+    except UnknownOrder:
+        db.session.refresh(row)
+        return row
+    except BrokerError as exc:
+        audit.record(
+            AuditCategory.ORDER,
+            f"cancel of order {row.id} failed: {exc.message}",
+            severity=Severity.ERROR,
+            account_id=row.account_id,
+            strategy_id=row.strategy_id,
+        )
+        db.session.commit()
+        raise
+    record_answers([row], [answer])
+    if row.reason is None and row.status == OrderStatus.CANCELLED.value:
+        row.reason = reason
+        db.session.commit()
+    return row
+
+
+def working_rows(
+    account_id: int, symbol: str, roles: tuple[OrderRole, ...], strategy_id: int | None = None
+) -> list[Order]:
+    query = select(Order).where(
+        Order.account_id == account_id,
+        Order.symbol == symbol,
+        Order.role.in_([role.value for role in roles]),
+        Order.status.in_(OPEN_STATUSES),
+    )
+    if strategy_id is not None:
+        query = query.where(Order.strategy_id == strategy_id)
+    return list(db.session.scalars(query.order_by(Order.id)))
+
+
+def cancel_orphaned_exits(broker: Broker, account_id: int, symbol: str, keep_group: str | None):
+    """Exits of a position that is now flat or reversed must not stay working."""
+    after = {p.symbol: p.qty for p in broker.positions()}.get(symbol, 0)
+    for row in working_rows(account_id, symbol, (OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS)):
+        if keep_group is not None and row.group_id == keep_group:
+            continue
+        closes_current = after != 0 and (row.side == Side.SELL.value) == (after > 0)
+        if not closes_current:
+            try:
+                cancel(broker, row, "position closed or reversed")
+            except BrokerError:
+                continue
+
+
+def _publish(row: Order) -> None:
+    events.publish(
+        "order",
+        {
+            "id": row.id,
+            "account_id": row.account_id,
+            "symbol": row.symbol,
+            "side": row.side,
+            "qty": row.quantity,
+            "role": row.role,
+            "status": row.status,
+            "reason": row.reason,
+        },
+    )
