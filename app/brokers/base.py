@@ -6,8 +6,8 @@ does, so the execution service never knows which broker it talks to.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -16,8 +16,26 @@ from app.domain.vocabulary import OrderStatus, OrderType, Side
 
 
 @dataclass(frozen=True)
+class AccountAccess:
+    """What an adapter may know of an account: handed over by the services, never read by
+    the adapter from DeskPilot's tables. `credentials` are already decrypted."""
+
+    account_id: int
+    broker: str  # BrokerKind value
+    environment: str  # Environment value
+    credentials: Mapping | None = field(default=None, repr=False)  # never in a log line
+    broker_account_id: str | None = None  # the broker's id of the account (Tradovate's)
+    starting_cash: Decimal = Decimal(0)  # paper: the cash a new paper book starts with
+
+
+@dataclass(frozen=True)
 class OrderRequest:
-    """One order to place; `client_order_id` is ours and already stored before the call."""
+    """One order to place; `client_order_id` is ours and already stored before the call.
+
+    Everything the venue must know travels here, never through our rows: `reduce_only`
+    (it may only shrink the position), `oco_group` (its siblings are cancelled when it
+    fills) and `parent` (the client order id of the entry it waits for: a bracket exit).
+    """
 
     client_order_id: str
     symbol: str  # the resolved contract, e.g. "MESZ6"
@@ -26,6 +44,9 @@ class OrderRequest:
     order_type: OrderType = OrderType.MARKET
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None
+    reduce_only: bool = False
+    oco_group: str | None = None
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,19 @@ class BrokerPosition:
     symbol: str
     qty: int  # signed: short < 0
     avg_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class BrokerReport:
+    """What happened at a venue that nobody asked for in the same call: orders that changed
+    state, new fills (with their fees) and the account's cash. A venue that learns of such
+    changes by itself (the paper venue on a price) hands one to `listeners.report`; the
+    position poller builds them from what it reads. The ledger applies both alike."""
+
+    account_id: int
+    orders: tuple[BrokerOrder, ...] = ()
+    fills: tuple[BrokerFill, ...] = ()
+    cash: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,10 @@
-"""broker_for(account): the one place that knows which adapter serves an account."""
+"""broker_for(access): the one place that knows which adapter serves an account."""
 
 import logging
 
-from app.brokers.base import Broker
+from app.brokers.base import AccountAccess, Broker
 from app.brokers.errors import BrokerError
 from app.domain.vocabulary import BrokerKind
-from app.models import BrokerAccount
 
 logger = logging.getLogger(__name__)
 
@@ -14,15 +13,15 @@ class BrokerUnavailable(BrokerError):
     """No adapter can trade this account in this version; nothing was sent."""
 
 
-def broker_for(account: BrokerAccount) -> Broker:
-    if account.broker == BrokerKind.PAPER:
+def broker_for(access: AccountAccess) -> Broker:
+    if access.broker == BrokerKind.PAPER:
         from app.brokers.paper.broker import PaperBroker
 
-        return PaperBroker(account.id)
-    if account.broker == BrokerKind.TRADOVATE:
+        return PaperBroker(access.account_id)
+    if access.broker == BrokerKind.TRADOVATE:
         from app.brokers.tradovate.broker import TradovateBroker
 
-        return TradovateBroker(account)
+        return TradovateBroker(access)
     raise BrokerUnavailable(
-        f"{account.broker} trading is not available in this version; nothing was sent"
+        f"{access.broker} trading is not available in this version; nothing was sent"
     )

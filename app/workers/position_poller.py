@@ -23,12 +23,12 @@ from sqlalchemy import select
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
-from app.brokers.registry import broker_for
 from app.domain.vocabulary import AuditCategory, BrokerKind, Severity
 from app.extensions import db
 from app.models import BrokerAccount
 from app.services.ledger.reconcile import ReconcileReport, reconcile_account
 from app.services.records import audit
+from app.services.setup.access import broker_for
 from app.workers.jobs import JobStatus, job_status, run_job
 
 logger = logging.getLogger(__name__)

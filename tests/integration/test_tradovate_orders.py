@@ -10,13 +10,13 @@ from sqlalchemy import select
 
 from app.brokers.base import OrderRequest
 from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
-from app.brokers.registry import broker_for
 from app.brokers.tradovate import broker as tradovate_broker
 from app.brokers.tradovate import market_data
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position
 from app.services.market import prices
+from app.services.setup.access import broker_for
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 from tests.fakes.tradovate_md import FakeMarketDataServer
@@ -394,7 +394,7 @@ def test_quotes_are_asked_of_market_data_when_it_is_built_in(desk, monkeypatch):
     seen = []
     module = types.SimpleNamespace(
         register=lambda **hooks: seen.append(("register", sorted(hooks))),
-        subscribe=lambda account, symbol: seen.append(("subscribe", account.id, symbol)),
+        subscribe=lambda account, symbol: seen.append(("subscribe", account.account_id, symbol)),
     )
     monkeypatch.setattr(tradovate_broker, "_market_data", lambda: module)
     desk.send({"action": "buy", "quantity": 1})

@@ -9,11 +9,11 @@ import pytest
 
 from app.brokers.base import OrderRequest
 from app.brokers.errors import BrokerAuthError, RateLimited, TemporaryBrokerError
-from app.brokers.registry import broker_for
 from app.brokers.tradovate import rest
 from app.domain.vocabulary import OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount
+from app.services.setup.access import broker_for
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 
 

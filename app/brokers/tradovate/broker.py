@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.brokers.base import (
+    AccountAccess,
     AccountState,
     BracketRequest,
     Broker,
@@ -192,13 +193,13 @@ def _translated(method):
 class TradovateBroker(Broker):
     """One Tradovate account, through the REST API."""
 
-    def __init__(self, account: BrokerAccount, *, rest: TradovateRest | None = None) -> None:
-        self.account = account
-        self.account_id = account.id
-        self.environment = account.environment
-        self._wanted = account.broker_account_id
-        self._stored_spec = account.broker_account_spec
-        self.rest = rest or client_for(account)
+    def __init__(self, access: AccountAccess, *, rest: TradovateRest | None = None) -> None:
+        self.access = access
+        self.account_id = access.account_id
+        self.environment = access.environment
+        self._wanted = access.broker_account_id
+        self._stored_spec: str | None = None
+        self.rest = rest or client_for(access)
         self.contracts = Contracts(self.rest)
 
     # The account at Tradovate.
@@ -514,7 +515,7 @@ class TradovateBroker(Broker):
                     token_provider=self.rest.md_access_token,
                     contract_id_lookup=self.contracts.id_or_none,
                 )
-            module.subscribe(self.account, symbol)
+            module.subscribe(self.access, symbol)
         except Exception:
             logger.exception("Tradovate market data for %s did not start", symbol)
 

@@ -743,7 +743,7 @@ def subscribe(account: object, symbol: str) -> bool:
     """Keep `symbol` ("MESZ6") quoted for `account`; False (and logged) when it cannot yet."""
     with _registry_lock:
         lookup = _contract_id_lookup
-    who = getattr(account, "name", None) or getattr(account, "id", None) or account
+    who = f"account {getattr(account, 'account_id', None)}"
     if lookup is None or _token_provider is None:
         logger.warning(
             "market data: %s for %s skipped, no %s registered",

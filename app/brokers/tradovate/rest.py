@@ -40,10 +40,10 @@ import requests
 from flask import current_app, has_app_context
 from urllib3.exceptions import NewConnectionError
 
+from app.brokers.base import AccountAccess
 from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
 from app.brokers.tradovate import wire
 from app.domain.vocabulary import Environment
-from app.services.setup.crypto import SecretUnreadable, decrypt_json
 
 logger = logging.getLogger(__name__)
 
@@ -159,23 +159,16 @@ def reset() -> None:
     REGISTRY.clear()
 
 
-def credentials_of(account) -> wire.Credentials:
-    """The account's decrypted credentials; BrokerAuthError when absent or unreadable."""
-    if not account.credentials_encrypted:
-        raise BrokerAuthError(f"account {account.name!r} has no Tradovate credentials stored")
-    try:
-        data = decrypt_json(account.credentials_encrypted)
-    except SecretUnreadable as exc:
-        raise BrokerAuthError(
-            f"the stored Tradovate credentials of {account.name!r} cannot be decrypted "
-            "(ENCRYPTION_KEY changed?); enter them again"
-        ) from exc
-    return wire.Credentials.from_mapping(data)
+def credentials_of(access: AccountAccess) -> wire.Credentials:
+    """The account's credentials, as the services decrypted them; BrokerAuthError when absent."""
+    if not access.credentials:
+        raise BrokerAuthError(f"account {access.account_id} has no Tradovate credentials stored")
+    return wire.Credentials.from_mapping(access.credentials)
 
 
-def client_for(account) -> "TradovateRest":
+def client_for(access: AccountAccess) -> "TradovateRest":
     """The transport for a Tradovate account (needs an app context for the config)."""
-    return TradovateRest(base_url_for(account.environment), credentials_of(account))
+    return TradovateRest(base_url_for(access.environment), credentials_of(access))
 
 
 # --- the client ---------------------------------------------------------------------------

@@ -43,7 +43,6 @@ from sqlalchemy.orm import selectinload
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
-from app.brokers.registry import broker_for
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec
@@ -68,6 +67,7 @@ from app.models.base import utcnow
 from app.services.ledger import trades as ledger
 from app.services.market import prices
 from app.services.records import audit, events
+from app.services.setup.access import broker_for
 from app.services.trading import orders
 
 logger = logging.getLogger(__name__)

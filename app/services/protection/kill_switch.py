@@ -24,7 +24,6 @@ from sqlalchemy import or_, select
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError, OrderRejected
-from app.brokers.registry import broker_for
 from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Severity, Side
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position, RiskLimits, SystemState
@@ -32,6 +31,7 @@ from app.models.system import SYSTEM_STATE_ID
 from app.services.ledger.reconcile import reconcile_account
 from app.services.protection import advanced_orders
 from app.services.records import audit, events
+from app.services.setup.access import broker_for
 from app.services.setup.accounts import get_account
 from app.services.trading import halts, orders
 from app.services.trading.locks import AccountBusy, account_lock

@@ -37,7 +37,6 @@ from sqlalchemy.orm import aliased
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
-from app.brokers.registry import broker_for
 from app.domain.oco import OcoLeg, touched
 from app.domain.trailing import TrailAction, TrailState, step
 from app.domain.vocabulary import AdvancedKind, AdvancedStatus, AuditCategory, PositionSide, Side
@@ -48,6 +47,7 @@ from app.services.ledger.trades import money, shown
 from app.services.market import prices
 from app.services.protection import advanced_orders
 from app.services.records import audit, events
+from app.services.setup.access import broker_for
 from app.services.trading import orders
 from app.services.trading.risk_limits import trading_day_start
 

@@ -20,6 +20,7 @@ from app.domain.vocabulary import AuditCategory, BrokerKind, Environment, Severi
 from app.extensions import db
 from app.models import BrokerAccount
 from app.services.records import audit
+from app.services.setup.access import access_of
 from app.services.setup.accounts import get_account
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def check_connection(account_id: int) -> ConnectionCheck:
 
 def _check_tradovate(account: BrokerAccount) -> ConnectionCheck:
     try:
-        credentials = credentials_of(account)
+        credentials = credentials_of(access_of(account))
     except BrokerAuthError as exc:  # missing fields, or credentials that cannot be read
         return ConnectionCheck(False, exc.message)
     rest = TradovateRest(base_url_for(account.environment), credentials)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import contains_eager
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
-from app.brokers.registry import broker_for
 from app.domain.contracts import Contract, UnknownSymbol, resolve_symbol
 from app.domain.exits import parse_exit, parse_trailing
 from app.domain.risk import ProposedOrder, check_order, reduces_only
@@ -48,6 +47,7 @@ from app.models import BrokerAccount, Order, Strategy, Trader, WebhookEvent
 from app.models.base import utcnow
 from app.services.market import prices
 from app.services.records import alert_log, audit, events
+from app.services.setup.access import broker_for
 from app.services.setup.strategies import passphrase_matches, strategy_for_token
 from app.services.trading import halts, orders, protections
 from app.services.trading.locks import account_lock

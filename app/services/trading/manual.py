@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.brokers.errors import BrokerError
-from app.brokers.registry import broker_for
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.risk import ProposedOrder, check_order, reduces_only
 from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Side
@@ -20,6 +19,7 @@ from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unpro
 from app.extensions import db
 from app.models import Order, Position
 from app.services.records import audit
+from app.services.setup.access import broker_for
 from app.services.setup.accounts import get_account
 from app.services.trading import halts, orders, protections
 from app.services.trading.locks import account_lock
