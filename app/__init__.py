@@ -126,10 +126,17 @@ def _prepare_database(app: Flask) -> None:
 
 
 def _wire_prices(app: Flask) -> None:
-    """Let every price reach the paper books (idempotent: one subscription per process)."""
-    from app.brokers.paper.broker import wire_prices
+    """Connect the adapters to the services (the same receivers for every app): prices
+    they hear go to the price cache, which hands each to the paper venue; what a venue
+    reports goes to the ledger. Idempotent: one subscription per process."""
+    from app.brokers import listeners
+    from app.brokers.paper import broker as paper
+    from app.services.ledger.reports import apply_report
+    from app.services.market import prices
 
-    wire_prices(app)
+    listeners.connect(quotes=prices.update, reports=apply_report)
+    prices.subscribe(paper.on_price)
+    paper.wire_app(app)
 
 
 def _wire_protections() -> None:

@@ -6,6 +6,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine
 
+from app.brokers.paper import tables as paper_tables  # noqa: F401 - the paper venue's tables
 from app.models import Base
 from app.models.base import UTCDateTime
 

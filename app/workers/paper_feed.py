@@ -1,4 +1,4 @@
-"""The paper feed job: every PAPER_TICK_SECONDS, step the paper prices (services/paper_feed)."""
+"""The paper feed job: every PAPER_TICK_SECONDS, step the paper prices (brokers/paper/feed)."""
 
 import logging
 from datetime import UTC, datetime
@@ -7,8 +7,6 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.brokers.paper import feed as paper_feed
-from app.brokers.paper.broker import reset_venues
-from app.services.protection import kill_switch
 from app.workers.jobs import run_job
 
 logger = logging.getLogger(__name__)
@@ -29,9 +27,4 @@ def register(scheduler: BaseScheduler, app: Flask) -> None:
 
 
 def tick() -> None:
-    if kill_switch.changed_elsewhere():
-        # Another process (`run.py kill`) flattened paper accounts in the database: this
-        # process's books are stale and reload from it before the next price meets them.
-        logger.warning("kill switch changed by another process; reloading the paper books")
-        reset_venues()
     paper_feed.tick(datetime.now(UTC))

@@ -1,7 +1,7 @@
-"""The position poller: every POLL_INTERVAL_SECONDS, mirror each real broker account.
+"""The position poller: every POLL_INTERVAL_SECONDS, mirror each broker account.
 
-Every enabled non-paper account is reconciled (services/reconcile) in its own try, so one
-account's failure never stops the others:
+Every enabled account (a paper one against its venue) is reconciled (ledger/reconcile)
+in its own try, so one account's failure never stops the others:
 
 - a temporary broker error waits for the next tick; a rate limit also skips the account
   until the wait the broker asked for has passed;
@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
-from app.domain.vocabulary import AuditCategory, BrokerKind, Severity
+from app.domain.vocabulary import AuditCategory, Severity
 from app.extensions import db
 from app.models import BrokerAccount
 from app.services.ledger.reconcile import ReconcileReport, reconcile_account
@@ -84,13 +84,9 @@ def run(app: Flask, *, brokers: BrokerFor = broker_for) -> None:
 
 
 def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) -> dict[int, str]:
-    """Reconcile every enabled non-paper account; returns the failures by account id."""
+    """Reconcile every enabled account; returns the failures by account id."""
     state = poller_state(app)
-    query = (
-        select(BrokerAccount)
-        .where(BrokerAccount.enabled.is_(True), BrokerAccount.broker != BrokerKind.PAPER.value)
-        .order_by(BrokerAccount.id)
-    )
+    query = select(BrokerAccount).where(BrokerAccount.enabled.is_(True)).order_by(BrokerAccount.id)
     failures: dict[int, str] = {}
     for account_id, name in [(a.id, a.name) for a in db.session.scalars(query)]:
         poll = state.accounts.setdefault(account_id, AccountPoll())

@@ -315,26 +315,6 @@ def test_engaging_twice_sweeps_again_and_keeps_the_first_time(app, desk, two_pap
     assert (second_answer["cancelled_orders"], second_answer["flattened_positions"]) == (0, 0)
 
 
-def test_the_paper_feed_job_reloads_the_books_when_another_process_flipped_the_switch(
-    app, desk, monkeypatch
-):
-    from app.workers import paper_feed as paper_feed_job
-
-    reloads = []
-    monkeypatch.setattr(paper_feed_job, "reset_venues", lambda: reloads.append(1))
-    with app.app_context():
-        paper_feed_job.tick()  # the first look has nothing to compare with
-        desk.engage()  # this process's own change is not "elsewhere"
-        paper_feed_job.tick()
-        assert reloads == []
-        state = db.session.get(SystemState, 1)
-        state.revision += 1  # as `run.py kill` in another process leaves it
-        db.session.commit()
-        paper_feed_job.tick()
-        paper_feed_job.tick()
-    assert reloads == [1]
-
-
 # --- one account -------------------------------------------------------------------------
 
 

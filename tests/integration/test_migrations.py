@@ -4,8 +4,9 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
+from app.brokers.paper import tables as paper_tables  # noqa: F401 - the venue's tables
 from app.models import Base
 from app.schema import alembic_config, upgrade_to_head
 
@@ -14,6 +15,13 @@ def differences(engine) -> list:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         return compare_metadata(context, Base.metadata)
+
+
+def upgrade_to(engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
 def downgrade_to_base(engine) -> None:
@@ -74,3 +82,66 @@ def test_constraints_keep_data_honest(app):
             with pytest.raises(IntegrityError):
                 db.session.execute(text(statement))
             db.session.rollback()
+
+
+BEFORE_PAPER_TABLES = "461b242405df"
+NOW = "'2026-11-30 15:00:00'"
+
+
+def test_an_open_paper_bracket_survives_the_move_to_the_venue_tables(tmp_path):
+    """A paper position with its working take profit and stop, as the old venue kept them in
+    our tables, is the venue's book after the upgrade: the stop still fills and closes it."""
+    from datetime import UTC, datetime
+    from decimal import Decimal as D
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Trade
+    from app.services.market import prices
+    from app.services.setup.access import broker_for
+    from tests.conftest import make_config
+
+    database = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{database}")
+    upgrade_to(engine, BEFORE_PAPER_TABLES)
+    with engine.begin() as connection:
+        for statement in [
+            "INSERT INTO broker_accounts (id, name, broker, environment, enabled, "
+            "starting_balance, cash_balance, created_at, updated_at) VALUES "
+            f"(1, 'Paper', 'paper', 'demo', 1, 10000, 9997.5, {NOW}, {NOW})",
+            *[
+                "INSERT INTO orders (account_id, client_order_id, broker_order_id, symbol, side, "
+                "quantity, order_type, limit_price, stop_price, role, group_id, status, "
+                f"filled_quantity, avg_fill_price, created_at, updated_at) VALUES {values}"
+                for values in [
+                    f"(1, 'e1', 'paper-e1', 'ESZ6', 'buy', 2, 'market', NULL, NULL, 'entry', "
+                    f"'g1', 'filled', 2, 6000, {NOW}, {NOW})",
+                    f"(1, 'tp1', 'paper-tp1', 'ESZ6', 'sell', 2, 'limit', 6010, NULL, "
+                    f"'take_profit', 'g1', 'working', 0, NULL, {NOW}, {NOW})",
+                    f"(1, 'sl1', 'paper-sl1', 'ESZ6', 'sell', 2, 'stop', NULL, 5995, "
+                    f"'stop_loss', 'g1', 'working', 0, NULL, {NOW}, {NOW})",
+                ]
+            ],
+            "INSERT INTO fills (account_id, order_id, broker_fill_id, symbol, side, quantity, "
+            "price, commission, filled_at) VALUES "
+            f"(1, 1, 'e1-1', 'ESZ6', 'buy', 2, 6000, 2.5, {NOW})",
+            "INSERT INTO positions (account_id, symbol, quantity, avg_price, realized_pnl, "
+            f"manual, opened_at, updated_at) VALUES (1, 'ESZ6', 2, 6000, 0, 0, {NOW}, {NOW})",
+        ]:
+            connection.execute(text(statement))
+    upgrade_to_head(engine)
+    assert differences(engine) == []
+
+    app = create_app(make_config(tmp_path, DATABASE_URL=f"sqlite:///{database}"))
+    with app.app_context():
+        from app.models import BrokerAccount
+
+        venue = broker_for(db.session.get(BrokerAccount, 1))
+        assert [(p.symbol, p.qty, p.avg_price) for p in venue.positions()] == [("ESZ6", 2, D(6000))]
+        assert {o.client_order_id for o in venue.working_orders()} == {"tp1", "sl1"}
+        assert venue.account_state().cash == D("9997.5")
+        prices.update("ESZ6", D("5994"), datetime.now(UTC), "test")
+        (trade,) = db.session.scalars(select(Trade)).all()
+        assert (trade.exit_reason, trade.quantity, trade.exit_price) == ("stop_loss", 2, D(5994))
+        assert venue.positions() == [] and venue.working_orders() == []
+    db.session.remove()

@@ -16,6 +16,7 @@ from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill, Order, Position, Trade
 from app.services.market import prices
+from app.services.trading.orders import request_of
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 BUY, SELL = Side.BUY, Side.SELL
@@ -38,7 +39,7 @@ class Desk:
     def __init__(self, account_id: int, strategy_id: int | None = None) -> None:
         self.account_id = account_id
         self.strategy_id = strategy_id
-        self.broker = PaperBroker(account_id, clock=Clock.read)
+        self.broker = PaperBroker(account_id, D("10000.00"), clock=Clock.read)
         self.count = 0
 
     def request(
@@ -58,24 +59,23 @@ class Desk:
         client_order_id = f"a{self.account_id}-{self.count}"
         limit_price = None if limit is None else D(limit)
         stop_price = None if stop is None else D(stop)
-        db.session.add(
-            Order(
-                account_id=self.account_id,
-                strategy_id=self.strategy_id,
-                client_order_id=client_order_id,
-                symbol=symbol,
-                side=side.value,
-                quantity=qty,
-                order_type=order_type.value,
-                limit_price=limit_price,
-                stop_price=stop_price,
-                role=role.value,
-                group_id=group,
-                status=OrderStatus.PENDING.value,
-            )
+        row = Order(
+            account_id=self.account_id,
+            strategy_id=self.strategy_id,
+            client_order_id=client_order_id,
+            symbol=symbol,
+            side=side.value,
+            quantity=qty,
+            order_type=order_type.value,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            role=role.value,
+            group_id=group,
+            status=OrderStatus.PENDING.value,
         )
+        db.session.add(row)
         db.session.commit()
-        return OrderRequest(client_order_id, symbol, side, qty, order_type, limit_price, stop_price)
+        return request_of(row)
 
     def bracket(
         self,
@@ -400,7 +400,6 @@ def test_an_oco_pair_on_an_open_position_cancels_its_sibling(paper):
     sl = paper.request(SELL, 2, STOP, role=OrderRole.STOP_LOSS, stop="5995")
     placed = paper.broker.place_oco(tp, sl)
     assert [o.status for o in placed] == [OrderStatus.WORKING] * 2
-    assert paper.row(tp).group_id == paper.row(sl).group_id == f"oco-{tp.client_order_id}"
     tick("ESZ6", "5995", 1)
     assert (paper.row(sl).status, paper.row(tp).status) == ("filled", "cancelled")
     assert paper.trades()[0].exit_reason == "stop_loss"
@@ -501,14 +500,12 @@ def test_flatten_cancels_the_symbols_orders_and_closes_with_a_kill_order(paper):
     assert paper.broker.positions() == [] and paper.broker.working_orders() == []
 
 
-def test_flatten_when_flat_answers_none_and_closes_the_unneeded_row(paper):
+def test_flatten_when_flat_answers_none_and_sends_nothing(paper):
     tick("ESZ6", "6000", 0)
     kill = paper.request(SELL, 1, role=OrderRole.KILL)
     assert paper.broker.flatten("ESZ6", kill.client_order_id) is None
-    assert (paper.row(kill).status, paper.row(kill).reason) == (
-        "cancelled",
-        "ESZ6 was already flat",
-    )
+    assert paper.broker.find_order(kill.client_order_id) is None
+    assert paper.row(kill).status == "pending"  # the caller closes it (kill switch tests)
 
 
 def test_a_reverse_entry_closes_the_trade_as_a_signal_and_opens_the_other_way(paper):
@@ -532,13 +529,13 @@ def test_placing_the_same_client_order_id_twice_places_one_order(paper):
     assert len(paper.fills()) == 1
 
 
-def test_a_fill_without_an_order_row_is_recorded_as_a_manual_order(paper, caplog):
+def test_a_fill_of_no_order_of_ours_is_kept_and_its_position_is_manual(paper):
     tick("ESZ6", "6000", 0)
-    request = OrderRequest("outside-1", "ESZ6", BUY, 1)
-    paper.broker.place_order(request)
-    row = paper.row("outside-1")
-    assert (row.role, row.status, row.account_id) == ("manual", "filled", paper.account_id)
-    assert "no order row for outside-1" in caplog.text
+    paper.broker.place_order(OrderRequest("outside-1", "ESZ6", BUY, 1))
+    assert paper.row("outside-1") is None
+    (fill,) = paper.fills()
+    assert (fill.order_id, fill.broker_fill_id, fill.quantity) == (None, "outside-1-1", 1)
+    assert (paper.position().quantity, paper.position().manual) == (1, True)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from app.domain.vocabulary import Side
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill
 from app.services.setup import accounts
+from app.services.setup.access import broker_for
 from app.workers import position_poller
 from app.workers.jobs import job_status
 from app.workers.scheduler import init_scheduler, shutdown_scheduler
@@ -172,17 +173,25 @@ def test_an_account_no_adapter_can_serve_is_told_once(desk):
     assert told.category == "system" and "not available" in told.message
 
 
-def test_paper_and_disabled_accounts_are_not_polled(app, desk):
+def test_disabled_accounts_are_not_polled(app, desk):
     enabled_id, enabled = desk.add("Enabled")
     disabled_id, disabled = desk.add("Disabled")
     with app.app_context():
-        accounts.create_account({"name": "Paper", "broker": "paper"})
         db.session.get(BrokerAccount, disabled_id).enabled = False
         db.session.commit()
 
-    assert desk.poll() == {}  # the paper account has no double: it was never asked
+    assert desk.poll() == {}
 
     assert enabled.calls and disabled.calls == []
+
+
+def test_a_paper_account_is_polled_against_its_venue(app, desk):
+    with app.app_context():
+        paper_id = accounts.create_account({"name": "Paper", "broker": "paper"}).id
+
+    assert position_poller.poll_accounts(app, desk.now, broker_for) == {}
+    with app.app_context():
+        assert position_poller.poller_state(app).accounts[paper_id].last_success is not None
 
 
 def test_the_poller_mirrors_cash_for_each_account(app, desk):

@@ -14,8 +14,11 @@ from app.domain.vocabulary import BrokerKind, OrderRole, OrderStatus, OrderType,
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill, Order, Position, Trade
 from app.services.ledger.reconcile import FILL_OVERLAP, NO_LONGER_WORKING, reconcile_account
+from app.services.market import prices
 from app.services.records import events
 from app.services.setup import accounts, strategies
+from app.services.setup.access import broker_for
+from app.services.trading import orders
 from tests.conftest import TRADOVATE_CREDENTIALS
 
 T0 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -827,12 +830,33 @@ def test_a_refused_login_leaves_the_database_untouched(desk, broker):
     assert snapshot() == before
 
 
-def test_a_paper_account_is_skipped(ctx, broker):
-    paper = accounts.create_account({"name": "Paper", "broker": BrokerKind.PAPER.value})
+def test_a_paper_account_is_reconciled_against_its_venue_and_agrees(ctx):
+    paper = accounts.create_account(
+        {"name": "Paper", "broker": BrokerKind.PAPER.value, "starting_balance": "1000"}
+    )
+    venue = broker_for(paper)
+    prices.update("ESZ6", D("6000"), T0, "test")
+    row = Order(
+        account_id=paper.id,
+        client_order_id="p-1",
+        symbol="ESZ6",
+        side="buy",
+        quantity=2,
+        order_type="market",
+        role="entry",
+        status="pending",
+    )
+    db.session.add(row)
+    db.session.commit()
+    orders.place_row(venue, row)
+    before = snapshot()
 
-    report = reconcile_account(paper, broker, T0)
+    report = reconcile_account(paper, venue, T0)
 
-    assert report.skipped and broker.calls == []
+    assert (report.new_fills, report.corrected, report.orders_changed) == (0, (), 0)
+    assert snapshot() == before
+    held = db.session.scalar(select(Position).where(Position.account_id == paper.id))
+    assert held.quantity == 2
 
 
 def test_the_account_cash_mirrors_the_brokers(desk, broker):

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from app.domain.errors import DomainValidationError
 from app.domain.matching import (
     ContractTerms,
-    Fill,
     MatchingEngine,
     Order,
     OrderAccepted,
@@ -21,12 +20,11 @@ from app.domain.matching import (
     OrderModified,
     OrderRejected,
     OrderTriggered,
-    Position,
     PositionChanged,
     RequestRejected,
     TradeClosed,
-    apply_fill,
 )
+from app.domain.positions import Fill, Position, apply_fill
 from app.domain.vocabulary import OrderStatus, OrderType, PositionSide, Side
 
 T0 = datetime(2025, 3, 3, 14, 30, tzinfo=UTC)

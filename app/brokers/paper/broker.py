@@ -1,34 +1,36 @@
-"""The built-in paper broker: one matching engine per paper account, its state in the database.
+"""The built-in paper broker: DeskPilot's own matching engine, behind the same port as Tradovate.
 
-`PaperBroker(account_id)` is cheap to make per call; the books live in the app's
-`PaperVenue`, one `MatchingEngine` per account, each behind its own lock. A book is
-restored from the database the first time it is used (paper_store.load_state) and every
-change the engine reports is saved before the call returns, so the database is the truth
-and `reset_venues()` (or a restart) loses nothing.
+`PaperBroker(account_id, starting_cash)` is cheap to make per call. A paper account's book
+lives in the venue's own tables (tables.py, through store.py); each process keeps a copy
+of the books it uses as a `MatchingEngine` and checks the stored version before every use,
+so a book another process changed is reloaded, and a change made from an outdated copy is
+refused and redone (store.StaleBook). Nothing here reads or writes DeskPilot's orders,
+fills, positions or trades: every batch of engine events is reported as a `BrokerReport`
+(app.brokers.listeners), which the ledger applies in the same transaction before this
+adapter commits — the same path Tradovate's fills take.
 
-Prices drive the books: `on_price`, subscribed to the price cache once at app start
-(`wire_prices`), hands each print to every paper account's engine and saves what it
-fills. A broker call first catches its engine up with the cached price of its symbol, so
-an alert's price published just before the order is the one the order meets.
+Prices drive the books: `on_price`, connected to the services' price cache when the app
+is built, records the print as the venue's last price (paper_quotes, shared by every
+process) and hands it to every paper account that has orders or a position. A call first
+catches its book up with the venue's last price of its symbols, so an alert's price
+published just before its order is the one the order meets.
 
-The venue lives in `app.extensions`, so each app (each test's app) has its own; code
-running outside an app context (a market-data thread) reaches the app that wired the
-venue last, as it reaches the process-wide database session. Slippage and commission come
-from PAPER_SLIPPAGE_TICKS and PAPER_COMMISSION_PER_CONTRACT when a venue is made.
-Everything in memory is per process: run one trading process per database.
+The venue lives in the app's extensions; code running outside an app context (a market-data
+thread) reaches the app that wired the venue last. Slippage and commission come from
+PAPER_SLIPPAGE_TICKS and PAPER_COMMISSION_PER_CONTRACT when a venue is made.
 """
 
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask import Flask, current_app, has_app_context
 
+from app.brokers import listeners
 from app.brokers.base import (
     AccountState,
     BracketRequest,
@@ -36,23 +38,26 @@ from app.brokers.base import (
     BrokerFill,
     BrokerOrder,
     BrokerPosition,
+    BrokerReport,
     OrderRequest,
 )
 from app.brokers.errors import BrokerError, OrderRejected, TemporaryBrokerError, UnknownOrder
-from app.brokers.paper import feed as paper_feed
-from app.brokers.paper import store as paper_store
+from app.brokers.paper import feed, store
+from app.brokers.paper.store import StaleBook
 from app.domain import matching
 from app.domain.contracts import SPECS, ContractSpec
 from app.domain.matching import Event, MatchingEngine
 from app.domain.price_feeds import FeedError, contract_root
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
-from app.services.market import prices
 
 logger = logging.getLogger(__name__)
 
 _EXTENSION = "deskpilot.paper_venue"
 _wired_app: weakref.ref[Flask] | None = None
+ATTEMPTS = 3  # a call redone after another process changed the book meanwhile
+
+Operation = Callable[[MatchingEngine, datetime], list[Event]]
 
 
 def contract_terms(symbol: str) -> ContractSpec | None:
@@ -65,82 +70,128 @@ def contract_terms(symbol: str) -> ContractSpec | None:
 class _Book:
     account_id: int
     engine: MatchingEngine
+    version: int
     lock: threading.RLock = field(default_factory=threading.RLock)
-    stale: bool = False  # replaced: its engine may disagree with the database
 
 
 class PaperVenue:
-    """Every paper account's matching engine in this app."""
+    """This process's copies of the paper books, each checked against the stored version."""
 
     def __init__(self, slippage_ticks: int, commission_per_contract: Decimal) -> None:
         self.slippage_ticks = slippage_ticks
         self.commission_per_contract = commission_per_contract
         self._books: dict[int, _Book] = {}
-        self._lock = threading.RLock()
-        self._primed = False
+        self._locks: dict[int, threading.RLock] = {}
+        self._guard = threading.Lock()
 
-    @contextmanager
-    def locked(self, account_id: int) -> Iterator[_Book]:
-        """The account's book, held under its lock; restored from the database if new."""
-        while True:
-            book = self._book(account_id)
-            with book.lock:
-                if not book.stale:
-                    yield book
-                    return
+    def run(
+        self,
+        account_id: int,
+        operation: Operation,
+        now: datetime,
+        *,
+        symbols: Iterable[str] = (),
+        starting_cash: Decimal | None = None,
+    ) -> list[Event]:
+        """Apply `operation` to the account's up-to-date book, after catching it up with the
+        venue's prices of `symbols`; save, report and commit what it did. Redone on a
+        fresh book when another process saved first."""
+        for _ in range(ATTEMPTS):
+            with self._lock(account_id):
+                book = self._current(account_id, starting_cash)
+                try:
+                    events = _catch_up(book.engine, symbols)
+                    events += operation(book.engine, now)
+                    if events:
+                        self._commit(book, events)
+                    return events
+                except StaleBook:
+                    self._forget(account_id)
+                except BaseException:
+                    self._forget(account_id)
+                    raise
+        raise TemporaryBrokerError(
+            f"paper account {account_id} kept changing in another process; nothing changed"
+        )
 
-    def account_ids(self) -> list[int]:
-        """The accounts a price can move: loaded books, and the first time every paper
-        account with orders or a position (an idle one loads on its next broker call)."""
-        with self._lock:
-            if not self._primed:
-                for account_id in paper_store.active_paper_account_ids():
-                    try:
-                        self._book(account_id)
-                    except Exception:
-                        logger.exception("paper account %s could not be restored", account_id)
-                self._primed = True
-            return list(self._books)
+    def read(self, account_id: int, starting_cash: Decimal | None = None) -> MatchingEngine:
+        """The account's up-to-date engine, to read from (under no lock: a snapshot)."""
+        with self._lock(account_id):
+            return self._current(account_id, starting_cash).engine
 
-    def discard(self, book: _Book) -> None:
-        """Forget a book whose engine may disagree with the database; the next use reloads."""
-        with self._lock:
-            book.stale = True
-            if self._books.get(book.account_id) is book:
-                del self._books[book.account_id]
+    def forget_all(self) -> None:
+        with self._guard:
+            self._books.clear()
 
-    def discard_all(self) -> None:
-        with self._lock:
-            for book in list(self._books.values()):
-                self.discard(book)
-            self._primed = False
+    def _lock(self, account_id: int) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(account_id, threading.RLock())
 
-    def _book(self, account_id: int) -> _Book:
-        with self._lock:
-            book = self._books.get(account_id)
-            if book is None:
-                book = _Book(account_id, self._restore(account_id))
-                self._books[account_id] = book
-            return book
+    def _current(self, account_id: int, starting_cash: Decimal | None) -> _Book:
+        stored = store.version_of(account_id)
+        if stored is None:
+            store.open_account(account_id, starting_cash or Decimal(0))
+            db.session.commit()
+            stored = 0
+        book = self._books.get(account_id)
+        if book is None or book.version != stored:
+            book = self._books[account_id] = self._restore(account_id)
+        return book
 
-    def _restore(self, account_id: int) -> MatchingEngine:
-        state = paper_store.load_state(account_id, contract_terms)
+    def _forget(self, account_id: int) -> None:
+        db.session.rollback()
+        self._books.pop(account_id, None)
+
+    def _restore(self, account_id: int) -> _Book:
+        saved = store.load_book(account_id, contract_terms)
         engine = MatchingEngine(
             contract_terms,
             slippage_ticks=self.slippage_ticks,
             commission_per_contract=self.commission_per_contract,
-            cash=state.cash,
-            orders=state.orders,
-            positions=state.positions,
-            last_prices={symbol: quote.price for symbol, quote in prices.snapshot().items()},
+            cash=saved.cash,
+            orders=saved.orders,
+            positions=saved.positions,
+            last_prices={symbol: quote for symbol, (quote, _) in _venue_quotes(saved).items()},
         )
-        logger.info(
-            "paper account %s restored: %d orders, %d open positions",
-            account_id,
-            len(state.orders),
-            sum(1 for position in state.positions if position.qty),
-        )
-        return engine
+        return _Book(account_id, engine, saved.version)
+
+    def _commit(self, book: _Book, events: Sequence[Event]) -> None:
+        """Save the batch in the venue's tables, let the ledger apply its report in the same
+        transaction, commit once. A failure rolls both back; the copy is then reloaded."""
+        try:
+            version = store.save(book.account_id, book.version, events, book.engine.cash)
+            listeners.report(
+                BrokerReport(
+                    account_id=book.account_id,
+                    orders=store.reported_orders(events),
+                    fills=store.reported_fills(events),
+                    cash=store.money(book.engine.cash),
+                )
+            )
+            db.session.commit()
+        except StaleBook:
+            raise
+        except Exception as exc:
+            logger.exception("paper account %s: events not saved; book reloads", book.account_id)
+            raise TemporaryBrokerError(
+                f"paper account {book.account_id}: the result could not be saved "
+                f"({type(exc).__name__}); nothing changed"
+            ) from exc
+        book.version = version
+
+
+def _venue_quotes(book: store.Book) -> dict[str, tuple[Decimal, datetime]]:
+    symbols = {order.symbol for order in book.orders} | {p.symbol for p in book.positions}
+    return store.quotes(symbols)
+
+
+def _catch_up(engine: MatchingEngine, symbols: Iterable[str]) -> list[Event]:
+    """Give the engine the venue's last price of each symbol it has not seen yet."""
+    events: list[Event] = []
+    for symbol, (value, time) in store.quotes(symbols).items():
+        if engine.last_price(symbol) != value:
+            events += engine.on_price(symbol, value, time)
+    return events
 
 
 def _app() -> Flask:
@@ -182,91 +233,53 @@ def _costs(config: Mapping) -> tuple[int, Decimal]:
 
 
 def reset_venues() -> None:
-    """Drop every book of the current app; each is restored from the database on next use."""
+    """Drop this process's copies of the books; each is reloaded from its tables on next use."""
     found = _app().extensions.pop(_EXTENSION, None)
     if found is not None:
-        found.discard_all()
+        found.forget_all()
 
 
-def wire_prices(app: Flask) -> None:
-    """Subscribe the paper venue to the price cache (once per process).
-
-    A price published outside an app context (a market-data thread) goes to `app`'s
-    venue: the last app wired, like the process-wide database session it writes with.
-    """
+def wire_app(app: Flask) -> None:
+    """Remember `app` for prices that arrive on threads without an app context."""
     global _wired_app
     _wired_app = weakref.ref(app)
-    prices.subscribe(on_price)
 
 
 def on_price(symbol: str, price: Decimal, time: datetime) -> None:
-    """Hand a print to every paper account's engine and save what it did."""
-    paper = venue()
-    for account_id in paper.account_ids():
+    """Record a print as the venue's last price and hand it to every live paper account."""
+    if contract_terms(symbol) is None:
+        return
+    app = _app()
+    context = None if has_app_context() else app.app_context()
+    if context is not None:
+        context.push()
+    try:
+        _apply_price(venue(app), symbol, price, time)
+    finally:
+        if context is not None:
+            context.pop()
+
+
+def _apply_price(paper: PaperVenue, symbol: str, price: Decimal, time: datetime) -> None:
+    """Every live book meets the print first; then it becomes the venue's last price (a
+    book restored from the stored quotes has seen them, so a quote is stored only once
+    the books have met it)."""
+    for account_id in store.active_account_ids():
         try:
-            with paper.locked(account_id) as book:
-                events = book.engine.on_price(symbol, price, time)
-                if events:
-                    _save(paper, book, events)
+            paper.run(account_id, lambda engine, now: engine.on_price(symbol, price, now), time)
         except TemporaryBrokerError:
-            pass  # logged by _save; the reloaded book meets the next price
+            pass  # logged where it failed; the reloaded book meets the next price
         except Exception:
             logger.exception("paper account %s: price %s %s not applied", account_id, symbol, price)
-
-
-def live_symbols() -> dict[str, Decimal | None]:
-    """Symbols with paper orders or open positions, with a price to resume a feed from."""
-    found: dict[str, Decimal | None] = {}
-    paper = venue()
-    for account_id in paper.account_ids():
-        with paper.locked(account_id) as book:
-            engine = book.engine
-            symbols = {order.symbol for order in engine.working_orders()}
-            symbols |= {position.symbol for position in engine.positions() if position.qty}
-            last_fills = paper_store.last_fill_prices(account_id, symbols - found.keys())
-        for symbol in symbols:
-            quote = prices.last(symbol)
-            found[symbol] = quote.price if quote else found.get(symbol) or last_fills.get(symbol)
-    return found
-
-
-def _save(
-    paper: PaperVenue, book: _Book, events: Sequence[Event], *, stop_moves: bool = False
-) -> None:
-    """Persist a batch; on failure the book is dropped so the database stays the truth."""
-    try:
-        paper_store.save(book.account_id, events, book.engine.cash, stop_moves=stop_moves)
-    except Exception as exc:
-        db.session.rollback()
-        paper.discard(book)
-        logger.exception("paper account %s: events not saved; book reloads", book.account_id)
-        raise TemporaryBrokerError(
-            f"paper account {book.account_id}: the result could not be saved "
-            f"({type(exc).__name__}); nothing changed"
-        ) from exc
+    store.write_quote(symbol, price, time)
+    db.session.commit()
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _behind(engine: MatchingEngine, symbol: str) -> bool:
-    """Whether the cache holds a price of `symbol` the engine has not seen."""
-    quote = prices.last(symbol)
-    return quote is not None and engine.last_price(symbol) != quote.price
-
-
-def _catch_up(engine: MatchingEngine, symbol: str) -> list[Event]:
-    """Give the engine the cached price of `symbol` if it has not seen it yet."""
-    quote = prices.last(symbol)
-    if quote is None or engine.last_price(symbol) == quote.price:
-        return []
-    return engine.on_price(symbol, quote.price, quote.time)
-
-
-def _engine_order(
-    request: OrderRequest, *, oco_group: str | None = None, reduce_only: bool = False
-) -> matching.Order:
+def _engine_order(request: OrderRequest, *, oco_group: str | None = None) -> matching.Order:
     return matching.Order(
         client_order_id=request.client_order_id,
         symbol=request.symbol,
@@ -275,26 +288,8 @@ def _engine_order(
         order_type=OrderType(request.order_type),
         limit_price=request.limit_price,
         stop_price=request.stop_price,
-        oco_group=oco_group,
-        reduce_only=reduce_only,
-    )
-
-
-def _broker_order(order: matching.Order, reason: str | None = None) -> BrokerOrder:
-    placed = order.status is not OrderStatus.REJECTED
-    return BrokerOrder(
-        client_order_id=order.client_order_id,
-        broker_order_id=paper_store.paper_order_id(order.client_order_id) if placed else None,
-        symbol=order.symbol,
-        side=order.side,
-        qty=order.qty,
-        order_type=order.order_type,
-        status=order.status,
-        limit_price=order.limit_price,
-        stop_price=order.stop_price,
-        filled_qty=order.filled_qty,
-        avg_fill_price=order.avg_fill_price,
-        reason=reason,
+        oco_group=oco_group or request.oco_group,
+        reduce_only=request.reduce_only,
     )
 
 
@@ -303,7 +298,7 @@ def _outcome(events: Sequence[Event], client_order_id: str) -> BrokerOrder | Non
     for event in reversed(events):
         order = getattr(event, "order", None)
         if order is not None and order.client_order_id == client_order_id:
-            return _broker_order(order, getattr(event, "reason", None))
+            return store.broker_order(order, store.event_reason(event))
     return None
 
 
@@ -332,117 +327,109 @@ def _bracket_problem(request: BracketRequest) -> str | None:
     return None
 
 
-def _rejected_order(request: OrderRequest) -> matching.Order:
-    return replace(_engine_order(request), status=OrderStatus.REJECTED)
-
-
 class PaperBroker(Broker):
     """One paper account, trading against DeskPilot's own matching engine."""
 
-    def __init__(self, account_id: int, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        account_id: int,
+        starting_cash: Decimal = Decimal(0),
+        *,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
         self.account_id = account_id
+        self.starting_cash = starting_cash
         self._clock = clock
 
-    @contextmanager
-    def _book(self) -> Iterator[_Book]:
-        with venue().locked(self.account_id) as book:
-            yield book
+    def _run(self, operation: Operation, symbols: Iterable[str]) -> list[Event]:
+        return venue().run(
+            self.account_id,
+            operation,
+            self._clock(),
+            symbols=symbols,
+            starting_cash=self.starting_cash,
+        )
 
-    def _save(self, book: _Book, events: Sequence[Event], *, stop_moves: bool = False) -> None:
-        _save(venue(), book, events, stop_moves=stop_moves)
+    def _engine(self) -> MatchingEngine:
+        return venue().read(self.account_id, self.starting_cash)
 
     # Queries.
 
     def account_state(self) -> AccountState:
-        marks = {symbol: quote.price for symbol, quote in prices.snapshot().items()}
-        with self._book() as book:
-            engine = book.engine
-            cash = engine.cash
-            realized = sum((p.realized_pnl for p in engine.positions()), Decimal(0))
-            unrealized = engine.unrealized_pnl(marks)
+        engine = self._engine()
+        symbols = {p.symbol for p in engine.positions() if p.qty}
+        marks = {symbol: value for symbol, (value, _) in store.quotes(symbols).items()}
+        cash = engine.cash
+        realized = sum((p.realized_pnl for p in engine.positions()), Decimal(0))
+        unrealized = engine.unrealized_pnl(marks)
         return AccountState(
-            cash=paper_store.money(cash),
-            realized_pnl=paper_store.money(realized),
-            unrealized_pnl=paper_store.money(unrealized),
-            equity=paper_store.money(cash + unrealized),
+            cash=store.money(cash),
+            realized_pnl=store.money(realized),
+            unrealized_pnl=store.money(unrealized),
+            equity=store.money(cash + unrealized),
         )
 
     def positions(self) -> list[BrokerPosition]:
-        with self._book() as book:
-            held = [p for p in book.engine.positions() if p.qty]
-        return [BrokerPosition(p.symbol, p.qty, paper_store.price(p.avg_price)) for p in held]
+        held = [p for p in self._engine().positions() if p.qty]
+        return [BrokerPosition(p.symbol, p.qty, store.price(p.avg_price)) for p in held]
 
     def working_orders(self) -> list[BrokerOrder]:
-        with self._book() as book:
-            return [_broker_order(order) for order in book.engine.working_orders()]
+        return [store.broker_order(order) for order in self._engine().working_orders()]
 
     def fills_since(self, since: datetime) -> list[BrokerFill]:
-        return paper_store.fills_since(self.account_id, since)
+        return store.fills_since(self.account_id, since)
+
+    def find_order(self, client_order_id: str) -> BrokerOrder | None:
+        return store.find_order(self.account_id, client_order_id)
 
     # Orders.
 
     def place_order(self, request: OrderRequest) -> BrokerOrder:
-        with self._book() as book:
-            row = paper_store.order_row(request.client_order_id)
-            if paper_store.at_venue(row) or (row and row.account_id != self.account_id):
-                return self._already_placed([request.client_order_id])[0]
-            links = paper_store.links(row)
-            order = _engine_order(request, oco_group=links.oco_group, reduce_only=links.reduce_only)
-            events = _catch_up(book.engine, request.symbol)
-            events += book.engine.submit(order, self._clock())
-            self._save(book, events)
+        placed = self._already_placed([request.client_order_id])
+        if placed is not None:
+            return placed[0]
+        order = _engine_order(request)
+        events = self._run(lambda engine, now: engine.submit(order, now), [request.symbol])
         return self._answer(events, request.client_order_id)
 
     def place_bracket(self, request: BracketRequest) -> list[BrokerOrder]:
         exits = [r for r in (request.take_profit, request.stop_loss) if r is not None]
         requests = [request.entry, *exits]
         ids = [r.client_order_id for r in requests]
-        with self._book() as book:
-            if paper_store.at_venue(paper_store.order_row(request.entry.client_order_id)):
-                return self._already_placed(ids)
-            problem = _bracket_problem(request)
-            if problem:
-                follower = f"bracket entry {request.entry.client_order_id} rejected: {problem}"
-                events = [
-                    matching.OrderRejected(
-                        _rejected_order(r),
-                        problem if r is request.entry else follower,
-                        self._clock(),
-                    )
-                    for r in requests
-                ]
-                self._save(book, events)
-                raise OrderRejected(problem)
-            group = paper_store.join_group(
-                self.account_id, ids, request.entry.client_order_id, legs=ids[1:]
-            )
-            events = _catch_up(book.engine, request.entry.symbol)
-            events += book.engine.submit_bracket(
+        placed = self._already_placed(ids)
+        if placed is not None:
+            return placed
+        problem = _bracket_problem(request)
+        if problem:
+            self._run(lambda engine, now: _refused(requests, problem, now), [])
+            raise OrderRejected(problem)
+        group = next((r.oco_group for r in exits if r.oco_group), request.entry.client_order_id)
+
+        def submit(engine: MatchingEngine, now: datetime) -> list[Event]:
+            return engine.submit_bracket(
                 _engine_order(request.entry),
                 request.take_profit.limit_price if request.take_profit else None,
                 request.stop_loss.stop_price if request.stop_loss else None,
-                self._clock(),
+                now,
                 take_profit_id=request.take_profit.client_order_id if request.take_profit else None,
                 stop_loss_id=request.stop_loss.client_order_id if request.stop_loss else None,
                 oco_group=group,
             )
-            self._save(book, events)
+
+        events = self._run(submit, [request.entry.symbol])
         return [self._answer(events, client_order_id) for client_order_id in ids]
 
     def place_oco(self, first: OrderRequest, second: OrderRequest) -> list[BrokerOrder]:
         ids = [first.client_order_id, second.client_order_id]
-        with self._book() as book:
-            if paper_store.at_venue(paper_store.order_row(first.client_order_id)):
-                return self._already_placed(ids)
-            group = paper_store.join_group(
-                self.account_id, ids, f"oco-{first.client_order_id}", legs=ids
-            )
-            legs = [_engine_order(r, reduce_only=True) for r in (first, second)]
-            events = []
-            for symbol in dict.fromkeys((first.symbol, second.symbol)):
-                events += _catch_up(book.engine, symbol)
-            events += book.engine.submit_oco(legs, group, self._clock())
-            self._save(book, events)
+        placed = self._already_placed(ids)
+        if placed is not None:
+            return placed
+        group = first.oco_group or second.oco_group or f"oco-{first.client_order_id}"
+        legs = [_engine_order(r, oco_group=group) for r in (first, second)]
+        events = self._run(
+            lambda engine, now: engine.submit_oco(legs, group, now),
+            dict.fromkeys((first.symbol, second.symbol)),
+        )
         return [self._answer(events, client_order_id) for client_order_id in ids]
 
     def modify_order(
@@ -453,106 +440,64 @@ class PaperBroker(Broker):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
     ) -> BrokerOrder:
-        with self._book() as book:
-            order = book.engine.order(client_order_id)
-            events = _catch_up(book.engine, order.symbol) if order is not None else []
-            events += book.engine.modify(
-                client_order_id,
-                self._clock(),
-                qty=qty,
-                limit_price=limit_price,
-                stop_price=stop_price,
-            )
-            self._save(book, events)
+        known = self._engine().order(client_order_id)
+        events = self._run(
+            lambda engine, now: engine.modify(
+                client_order_id, now, qty=qty, limit_price=limit_price, stop_price=stop_price
+            ),
+            [known.symbol] if known is not None else [],
+        )
         refusal = _refusal(events)
         if refusal is not None:
-            raise (UnknownOrder if order is None else OrderRejected)(refusal.reason)
+            raise (UnknownOrder if matching.unknown_order(refusal) else OrderRejected)(
+                refusal.reason
+            )
         return self._answer(events, client_order_id)
 
     def modify_stops(
         self, changes: Sequence[tuple[str, Decimal]]
     ) -> list[BrokerOrder | BrokerError]:
-        """Move many stops under one lock and save them in one batch (the monitor's tick).
-
-        The engine moves them together (`MatchingEngine.modify_stops`: the events of one
-        `modify` per change, without a sweep per change); a symbol whose cached price the
-        book has not seen is caught up before its first change, as one by one would.
-        """
-        with self._book() as book:
-            engine = book.engine
-            now = self._clock()
-            events: list[Event] = []
-            pending: list[tuple[str, Decimal]] = []
-            caught_up: set[str] = set()
-            for client_order_id, stop_price in changes:
-                order = engine.order(client_order_id)
-                if order is not None and order.symbol not in caught_up:
-                    if _behind(engine, order.symbol):
-                        events += engine.modify_stops(pending, now)  # the changes before it
-                        pending = []
-                        order = engine.order(client_order_id)
-                    if order is not None:
-                        caught_up.add(order.symbol)
-                        events += _catch_up(engine, order.symbol)
-                pending.append((client_order_id, stop_price))
-            events += engine.modify_stops(pending, now)
-            if events:
-                self._save(book, events, stop_moves=True)
+        """Move many stops in one batch (the monitor's tick): one catch-up, one save."""
+        engine = self._engine()
+        symbols = {o.symbol for cid, _ in changes if (o := engine.order(cid)) is not None}
+        events = self._run(lambda engine, now: engine.modify_stops(changes, now), symbols)
         last: dict[str, Event] = {}
         for event in events:
             order = getattr(event, "order", None)
-            key = (
-                order.client_order_id
-                if order is not None
-                else getattr(event, "client_order_id", None)
-            )
-            if key is not None:
-                last[key] = event
-        answers: list[BrokerOrder | BrokerError] = []
-        for client_order_id, _ in changes:
-            event = last.get(client_order_id)
-            if isinstance(event, matching.RequestRejected):
-                kind = UnknownOrder if matching.unknown_order(event) else OrderRejected
-                answers.append(kind(event.reason))
-            elif event is None or getattr(event, "order", None) is None:
-                answers.append(BrokerError(f"the paper venue said nothing about {client_order_id}"))
-            else:
-                answers.append(_broker_order(event.order, getattr(event, "reason", None)))
-        return answers
+            key = order.client_order_id if order is not None else event.client_order_id
+            last[key] = event
+        return [
+            _stop_answer(last.get(client_order_id), client_order_id)
+            for client_order_id, _ in changes
+        ]
 
     def cancel_order(self, client_order_id: str) -> BrokerOrder:
-        with self._book() as book:
-            events = book.engine.cancel(client_order_id, self._clock())
-            self._save(book, events)
+        events = self._run(lambda engine, now: engine.cancel(client_order_id, now), [])
         refusal = _refusal(events)
         if refusal is not None:
             raise UnknownOrder(refusal.reason)
         return self._answer(events, client_order_id)
 
     def flatten(self, symbol: str, client_order_id: str) -> BrokerOrder | None:
-        with self._book() as book:
-            if paper_store.at_venue(paper_store.order_row(client_order_id)):
-                return self._already_placed([client_order_id])[0]
-            events = _catch_up(book.engine, symbol)
-            events += book.engine.flatten(symbol, client_order_id, self._clock())
-            if events:
-                self._save(book, events)
-            if _outcome(events, client_order_id) is None:
-                paper_store.cancel_unsent(
-                    self.account_id, client_order_id, f"{symbol} was already flat"
-                )
-                return None
+        placed = self._already_placed([client_order_id])
+        if placed is not None:
+            return placed[0]
+        events = self._run(
+            lambda engine, now: engine.flatten(symbol, client_order_id, now), [symbol]
+        )
+        if _outcome(events, client_order_id) is None:
+            return None  # already flat: nothing was sent
         return self._answer(events, client_order_id)
 
     # Quotes.
 
     def last_price(self, symbol: str) -> Decimal | None:
-        quote = prices.last(symbol)
-        return quote.price if quote else None
+        found = store.quotes([symbol]).get(symbol)
+        return found[0] if found else None
 
     def subscribe_quotes(self, symbol: str) -> None:
         try:
-            paper_feed.subscribe(symbol)
+            feed.subscribe(symbol)
         except FeedError as exc:
             logger.warning("paper feed cannot quote %s: %s", symbol, exc.message)
 
@@ -567,16 +512,40 @@ class PaperBroker(Broker):
             raise OrderRejected(outcome.reason or "rejected")
         return outcome
 
-    def _already_placed(self, client_order_ids: Sequence[str]) -> list[BrokerOrder]:
+    def _already_placed(self, client_order_ids: Sequence[str]) -> list[BrokerOrder] | None:
         """A repeated call for orders the venue already has: their state, nothing placed."""
+        first = store.find_order(self.account_id, client_order_ids[0])
+        if first is None:
+            return None
         answers = []
         for client_order_id in client_order_ids:
-            row = paper_store.order_row(client_order_id)
-            if row is None:
-                raise BrokerError(f"no order row for {client_order_id}")
-            if row.account_id != self.account_id:
-                raise OrderRejected(f"order {client_order_id} belongs to another account")
-            if row.status == OrderStatus.REJECTED.value:
-                raise OrderRejected(row.reason or "rejected")
-            answers.append(paper_store.broker_order_from_row(row))
+            found = store.find_order(self.account_id, client_order_id)
+            if found is None:
+                raise BrokerError(f"the paper venue holds no order {client_order_id}")
+            if found.status is OrderStatus.REJECTED:
+                raise OrderRejected(found.reason or "rejected")
+            answers.append(found)
         return answers
+
+
+def _refused(requests: Sequence[OrderRequest], problem: str, now: datetime) -> list[Event]:
+    """The venue's record of a bracket it cannot take: every order rejected, the entry why."""
+    entry = requests[0]
+    follower = f"bracket entry {entry.client_order_id} rejected: {problem}"
+    return [
+        matching.OrderRejected(
+            replace(_engine_order(r), status=OrderStatus.REJECTED),
+            problem if r is entry else follower,
+            now,
+        )
+        for r in requests
+    ]
+
+
+def _stop_answer(event: Event | None, client_order_id: str) -> BrokerOrder | BrokerError:
+    if isinstance(event, matching.RequestRejected):
+        kind = UnknownOrder if matching.unknown_order(event) else OrderRejected
+        return kind(event.reason)
+    if event is None or getattr(event, "order", None) is None:
+        return BrokerError(f"the paper venue said nothing about {client_order_id}")
+    return store.broker_order(event.order, store.event_reason(event))

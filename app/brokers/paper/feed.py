@@ -1,14 +1,15 @@
-"""The paper feed: moves the subscribed symbols' prices and publishes them to the price cache.
+"""The paper feed: moves the subscribed symbols' prices and reports them as quotes.
 
 PAPER_FEED chooses the source (price_feeds.parse_feed_setting): `simulated` is a random walk
 seeded with PAPER_FEED_SEED on each contract's tick grid; `replay:<csv>` plays a recording
 back, one recorded moment per tick, whatever is subscribed. Each app has one feed, made on
 first use. `tick(now)` is what the scheduler's job calls every PAPER_TICK_SECONDS.
 
-A price published by someone else (an alert's) moves the walk there before its next step,
-so the simulation continues from the market the trader saw. After a restart the first tick
-resubscribes every symbol that paper orders or positions still need, resuming from the
-last price known for it.
+Prices go out through app.brokers.listeners (the services' price cache receives them and
+hands them back to the paper venue). A price the venue took from someone else (an alert's)
+moves the walk there before its next step, so the simulation continues from the market
+the trader saw. After a restart the first tick resubscribes every symbol that paper
+orders or positions still need, resuming from the venue's last price of it.
 """
 
 import logging
@@ -19,6 +20,8 @@ from decimal import Decimal
 
 from flask import current_app
 
+from app.brokers import listeners
+from app.brokers.paper import store
 from app.domain.contracts import SPECS
 from app.domain.price_feeds import (
     PriceFeed,
@@ -27,7 +30,6 @@ from app.domain.price_feeds import (
     SimulatedFeed,
     parse_feed_setting,
 )
-from app.services.market import prices
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +71,16 @@ class PaperFeed:
             if not isinstance(self._feed, SimulatedFeed):
                 self._symbols[symbol] = None
                 return
-            quote = prices.last(symbol)
+            quote = _venue_price(symbol)
             if quote is not None:
-                self._feed.set_price(symbol, quote.price)
+                self._feed.set_price(symbol, quote)
             elif start is not None:
                 published = self._feed.set_price(symbol, start)
             else:
                 published = self._feed.subscribe(symbol)
             self._symbols[symbol] = None  # only once the feed could price it
         if quote is None:
-            prices.update(symbol, published, now, FEED_SOURCE)
+            listeners.quote(symbol, published, now, FEED_SOURCE)
 
     def tick(self, now: datetime) -> list[PriceUpdate]:
         """Step the feed once and publish every new price."""
@@ -88,15 +90,14 @@ class PaperFeed:
             updates = self._feed.step(now)
         # Published outside the lock: subscribers fill orders and write to the database.
         for update in updates:
-            prices.update(update.symbol, update.price, update.time, FEED_SOURCE)
+            listeners.quote(update.symbol, update.price, update.time, FEED_SOURCE)
         return updates
 
     def _follow_outside_prices(self) -> None:
-        for symbol in self._symbols:
-            quote = prices.last(symbol)
-            if quote is not None and quote.source != FEED_SOURCE:
-                if quote.price != self._feed.last(symbol):
-                    self._feed.set_price(symbol, quote.price)
+        """The venue's last price differs from the walk's only when someone else set it."""
+        for symbol, (value, _) in store.quotes(self._symbols).items():
+            if value != self._feed.last(symbol):
+                self._feed.set_price(symbol, value)
 
 
 def current() -> PaperFeed:
@@ -119,7 +120,7 @@ def subscribe(symbol: str) -> None:
     its symbol rather than the walk's default start."""
     feed = current()
     now = datetime.now(UTC)
-    if not feed.resumed and prices.last(symbol) is None:
+    if not feed.resumed and _venue_price(symbol) is None:
         _resume(feed, now)
     feed.subscribe(symbol, now)
 
@@ -132,11 +133,16 @@ def tick(now: datetime) -> list[PriceUpdate]:
     return feed.tick(now)
 
 
-def _resume(feed: PaperFeed, now: datetime) -> None:
-    # Imported here: the paper broker imports this module to subscribe its symbols.
-    from app.brokers.paper.broker import live_symbols
+def _venue_price(symbol: str) -> Decimal | None:
+    found = store.quotes([symbol]).get(symbol)
+    return found[0] if found else None
 
-    for symbol, start in live_symbols().items():
+
+def _resume(feed: PaperFeed, now: datetime) -> None:
+    symbols = store.live_symbols()
+    known = store.quotes(symbols)
+    for symbol in sorted(symbols):
+        start = known[symbol][0] if symbol in known else None
         try:
             feed.subscribe(symbol, now, start)
         except ValueError:

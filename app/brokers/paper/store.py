@@ -1,215 +1,258 @@
-"""The paper venue's database side: engine events into rows, and rows back into an engine.
+"""The paper venue's books in its own tables: engine events into rows, rows back into an engine.
 
-`save` writes one batch of matching-engine events into the shared tables — `orders`,
-`fills`, `positions`, `trades`, the account's cash and the audit log — in the current
-`db.session` and commits once, so a batch is all there or not at all. It commits the
-session as it finds it: callers hold no half-done work in it (order rows are committed
-before the broker call, DESIGN §1.3).
+Only the paper adapter calls this module, and it touches only the `paper_*` tables
+(tables.py). What the venue did reaches DeskPilot's orders, fills, positions and trades as
+a `BrokerReport` through the ledger, exactly as Tradovate's fills do.
 
-Order rows, as the paper venue keeps them:
+`save` writes one batch of matching-engine events into the current session without
+committing: the adapter commits once, after the ledger has applied the same batch, so the
+venue's books and DeskPilot's ledger change together or not at all. Each save raises the
+account's `version` from the one its engine was loaded at; a save from a copy that another
+process has changed since is refused with `StaleBook` (nothing written) and the adapter
+reloads and redoes the call.
 
-- The caller inserts a row (status `pending`, no broker order id) and commits before the
-  call. Once the venue holds the order the row gets `broker_order_id` "paper-<client id>"
-  and the engine's status: `working`, or `pending` for a bracket exit held until its
-  entry fills. So `pending` with a broker order id is a held exit; `pending` without one
-  has not reached the venue (a crash before the call), and is never restored.
-- A bracket's or OCO pair's rows share `group_id`. Rows with role `take_profit` or
-  `stop_loss` and a group are reduce-only legs of that OCO group; the group's other row
-  (role `entry`, or whichever role the caller chose) is the parent a held exit waits for.
-- A stop-limit that has triggered and rests as a limit says so in `reason`
-  ("stop triggered at <price>"), which is how a restored engine knows; a request to
-  modify it does not overwrite that reason.
-
-Restoring (`load_state`): working and held rows oldest first; positions replayed exactly
-from the account's fills for every symbol whose row is open (a flat row keeps its
-realized P&L); cash from `broker_accounts.cash_balance`.
+Restoring (`load_book`): the working and held orders in the order they arrived; positions
+replayed exactly from the venue's fills for every symbol that is open (a flat one keeps
+its realized P&L); the cash.
 """
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select, union, update
 
 from app.brokers.base import BrokerFill, BrokerOrder
-from app.brokers.errors import BrokerError
+from app.brokers.errors import TemporaryBrokerError
+from app.brokers.paper.tables import PaperAccount, PaperFill, PaperOrder, PaperPosition, PaperQuote
 from app.domain import matching
 from app.domain.matching import (
-    MODIFIED_BY_REQUEST,
     Event,
-    OrderAccepted,
-    OrderActivated,
-    OrderCancelled,
     OrderFilled,
-    OrderModified,
-    OrderRejected,
     OrderTriggered,
     PositionChanged,
     RequestRejected,
     TradeClosed,
 )
-from app.domain.vocabulary import (
-    AuditCategory,
-    BrokerKind,
-    OrderRole,
-    OrderStatus,
-    OrderType,
-    Severity,
-    Side,
-)
+from app.domain.positions import Fill, Position
+from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
-from app.models import BrokerAccount, Fill, Order, Position
-from app.services.ledger import trades as ledger
-from app.services.ledger.trades import money, price, shown
-from app.services.records import audit
 
 logger = logging.getLogger(__name__)
 
 PAPER_ID_PREFIX = "paper-"
-TRIGGERED_PREFIX = "stop triggered at "
-EXIT_ROLES = (OrderRole.TAKE_PROFIT.value, OrderRole.STOP_LOSS.value)
+PRICE_QUANTUM = Decimal("1e-9")  # the Price columns' scale
+MONEY_QUANTUM = Decimal("1e-4")  # the Money columns' scale
+LIVE = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
 
 TermsLookup = Callable[[str], matching.TermsLike | None]
+
+
+class StaleBook(TemporaryBrokerError):
+    """Another process changed this paper account since its book was loaded here."""
 
 
 def paper_order_id(client_order_id: str) -> str:
     return f"{PAPER_ID_PREFIX}{client_order_id}"
 
 
-# Writing events.
+def price(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(PRICE_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def save(
-    account_id: int, events: Sequence[Event], cash: Decimal, *, stop_moves: bool = False
-) -> None:
-    """Apply one batch of engine events and the account's cash; commit once.
+def money(value: Decimal) -> Decimal:
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
-    With `stop_moves` (a batch of stop moves, the monitor's tick) the orders moved by
-    request are audited together, one entry per strategy naming each order and its new
-    stop, instead of one entry per order; each order's row still records its stop.
-    """
-    _Batch(account_id, events, stop_moves=stop_moves).apply(cash)
-    db.session.commit()
+
+# Accounts and versions.
+
+
+@dataclass(frozen=True)
+class Book:
+    """A paper account's book as stored: what an engine is built from."""
+
+    version: int
+    cash: Decimal
+    orders: tuple[matching.Order, ...]
+    positions: tuple[Position, ...]
+
+
+def version_of(account_id: int) -> int | None:
+    """The stored version of the account's book (None: the venue has not seen it yet)."""
+    return db.session.scalar(
+        select(PaperAccount.version).where(PaperAccount.account_id == account_id)
+    )
+
+
+def open_account(account_id: int, starting_cash: Decimal) -> None:
+    """Create the account's book with its starting cash, once (committed by the caller)."""
+    if db.session.get(PaperAccount, account_id) is None:
+        db.session.add(PaperAccount(account_id=account_id, cash=money(starting_cash), version=0))
+        db.session.flush()
+
+
+def load_book(account_id: int, terms: TermsLookup) -> Book:
+    """The account's book, read in one go."""
+    account = db.session.get(PaperAccount, account_id, populate_existing=True)
+    if account is None:
+        raise TemporaryBrokerError(f"paper account {account_id} has no book yet")
+    rows = db.session.scalars(
+        select(PaperOrder)
+        .where(PaperOrder.account_id == account_id, PaperOrder.status.in_(LIVE))
+        .order_by(PaperOrder.id)
+    )
+    return Book(
+        version=account.version,
+        cash=account.cash,
+        orders=tuple(_engine_order(row) for row in rows),
+        positions=_positions(account_id, terms),
+    )
+
+
+def _engine_order(row: PaperOrder) -> matching.Order:
+    return matching.Order(
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        qty=row.quantity,
+        order_type=OrderType(row.order_type),
+        limit_price=row.limit_price,
+        stop_price=row.stop_price,
+        oco_group=row.oco_group,
+        reduce_only=row.reduce_only,
+        parent_id=row.parent_id,
+        status=OrderStatus(row.status),
+        triggered=row.triggered,
+        filled_qty=row.filled_quantity,
+        avg_fill_price=row.avg_fill_price,
+    )
+
+
+def _positions(account_id: int, terms: TermsLookup) -> tuple[Position, ...]:
+    positions = []
+    rows = db.session.scalars(
+        select(PaperPosition)
+        .where(PaperPosition.account_id == account_id)
+        .order_by(PaperPosition.id)
+    )
+    for row in rows:
+        if not row.quantity:
+            positions.append(Position(row.symbol, realized_pnl=row.realized_pnl))
+            continue
+        spec = terms(row.symbol)
+        if spec is None:
+            raise TemporaryBrokerError(f"paper account {account_id}: unknown contract {row.symbol}")
+        replayed = Position.replay(row.symbol, _fills(account_id, row.symbol), spec.point_value)
+        if replayed.qty != row.quantity:
+            logger.error(
+                "paper account %s: %s fills add up to %s, the book says %s; the fills are kept",
+                account_id,
+                row.symbol,
+                replayed.qty,
+                row.quantity,
+            )
+        positions.append(replayed)
+    return tuple(positions)
+
+
+def _fills(account_id: int, symbol: str) -> list[Fill]:
+    rows = db.session.scalars(
+        select(PaperFill)
+        .where(PaperFill.account_id == account_id, PaperFill.symbol == symbol)
+        .order_by(PaperFill.id)
+    )
+    return [_fill_of(row) for row in rows]
+
+
+def _fill_of(row: PaperFill) -> Fill:
+    return Fill(
+        fill_id=row.fill_id,
+        client_order_id=row.client_order_id,
+        symbol=row.symbol,
+        side=Side(row.side),
+        qty=row.quantity,
+        price=row.price,
+        commission=row.commission,
+        time=row.filled_at,
+    )
+
+
+# Writing a batch.
+
+
+def save(account_id: int, loaded_version: int, events: Sequence[Event], cash: Decimal) -> int:
+    """Write one batch of engine events; the new version. StaleBook when another process
+    saved since `loaded_version` (nothing of this batch is kept then)."""
+    new_version = loaded_version + 1
+    claimed = db.session.execute(
+        update(PaperAccount)
+        .where(PaperAccount.account_id == account_id, PaperAccount.version == loaded_version)
+        .values(version=new_version, cash=money(cash))
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise StaleBook(f"paper account {account_id} changed in another process; reloading")
+    _Batch(account_id, events).write()
+    return new_version
 
 
 class _Batch:
     """One batch of events for one account, with the rows it touches loaded once."""
 
-    def __init__(
-        self, account_id: int, events: Sequence[Event], *, stop_moves: bool = False
-    ) -> None:
+    def __init__(self, account_id: int, events: Sequence[Event]) -> None:
         self.account_id = account_id
         self.events = events
-        # strategy id -> (row, order) moved by request, audited together; None: one by one
-        self.moved: dict[int | None, list[tuple[Order, matching.Order]]] | None = (
-            {} if stop_moves else None
-        )
-        wanted = {_client_order_id(event) for event in events} - {None}
-        wanted |= {event.trade.exit_order_id for event in events if isinstance(event, TradeClosed)}
-        self.rows: dict[str, Order] = {
-            row.client_order_id: row
-            for row in db.session.scalars(
-                select(Order).where(
-                    Order.account_id == account_id, Order.client_order_id.in_(wanted)
+        wanted = {order.client_order_id for order in _orders_in(events)}
+        self.rows: dict[str, PaperOrder] = {}
+        if wanted:
+            self.rows = {
+                row.client_order_id: row
+                for row in db.session.scalars(
+                    select(PaperOrder).where(PaperOrder.client_order_id.in_(wanted))
                 )
-            )
-        }
-        self.positions: dict[str, Position] = {}
-        self.last_filled: dict[str, Order] = {}  # symbol -> row of the latest fill
-        self.round_trip_strategy: dict[str, int | None] = {}  # symbol -> strategy of a close
+            }
+        self.positions: dict[str, PaperPosition] = {}
 
-    def apply(self, cash: Decimal) -> None:
-        handlers = {
-            OrderAccepted: self._accepted,
-            OrderActivated: self._activated,
-            OrderTriggered: self._triggered,
-            OrderModified: self._modified,
-            OrderRejected: self._rejected,
-            OrderCancelled: self._cancelled,
-            RequestRejected: self._request_rejected,
-            OrderFilled: self._filled,
-            PositionChanged: self._position_changed,
-            TradeClosed: self._trade_closed,
-        }
+    def write(self) -> None:
         for event in self.events:
-            handlers[type(event)](event)
-        self._audit_moves()
-        account = db.session.get(BrokerAccount, self.account_id)
-        if account is not None and account.cash_balance != money(cash):
-            account.cash_balance = money(cash)
-
-    # Orders.
-
-    def _accepted(self, event: OrderAccepted) -> None:
-        self._sync(event.order)
-
-    def _activated(self, event: OrderActivated) -> None:
-        self._sync(event.order)
-
-    def _triggered(self, event: OrderTriggered) -> None:
-        row = self._sync(event.order)
-        row.reason = f"{TRIGGERED_PREFIX}{shown(event.price)}"
-
-    def _modified(self, event: OrderModified) -> None:
-        row = self._sync(event.order)
-        if not event.order.triggered:
-            row.reason = event.reason
-        if self.moved is not None and event.reason == MODIFIED_BY_REQUEST:
-            self.moved.setdefault(row.strategy_id, []).append((row, event.order))
-            return
-        self._audit(row, f"{_describe(event.order)} modified: {event.reason}")
-
-    def _audit_moves(self) -> None:
-        """One entry per strategy for the orders moved by request in this batch."""
-        for strategy_id, moved in (self.moved or {}).items():
-            if len(moved) == 1:
-                row, order = moved[0]
-                self._audit(row, f"{_describe(order)} modified: {MODIFIED_BY_REQUEST}")
+            if isinstance(event, (RequestRejected, TradeClosed)):
+                continue  # a refused request changes nothing; a trade is the ledger's
+            if isinstance(event, PositionChanged):
+                self._position(event.position)
                 continue
-            symbols = ", ".join(sorted({order.symbol for _, order in moved}))
-            audit.record(
-                AuditCategory.ORDER,
-                f"{len(moved)} stops modified: {MODIFIED_BY_REQUEST} ({symbols})",
-                data={
-                    "stops": {order.client_order_id: shown(order.stop_price) for _, order in moved},
-                },
-                account_id=self.account_id,
-                strategy_id=strategy_id,
-            )
+            self._order(event.order)
+            if isinstance(event, OrderFilled):
+                self._fill(event.fill)
 
-    def _rejected(self, event: OrderRejected) -> None:
-        row = self._sync(event.order)
-        row.reason = event.reason
-        self._audit(
-            row, f"{_describe(event.order)} rejected: {event.reason}", severity=Severity.WARNING
-        )
+    def _order(self, order: matching.Order) -> None:
+        row = self.rows.get(order.client_order_id)
+        if row is None:
+            row = PaperOrder(account_id=self.account_id, client_order_id=order.client_order_id)
+            db.session.add(row)
+            self.rows[order.client_order_id] = row
+        row.symbol = order.symbol
+        row.side = order.side.value
+        row.quantity = order.qty
+        row.order_type = order.order_type.value
+        row.limit_price = price(order.limit_price)
+        row.stop_price = price(order.stop_price)
+        row.oco_group = order.oco_group
+        row.reduce_only = order.reduce_only
+        row.parent_id = order.parent_id
+        row.status = order.status.value
+        row.triggered = order.triggered
+        row.filled_quantity = order.filled_qty
+        row.avg_fill_price = price(order.avg_fill_price)
 
-    def _cancelled(self, event: OrderCancelled) -> None:
-        row = self._sync(event.order)
-        row.reason = event.reason
-        self._audit(row, f"{_describe(event.order)} cancelled: {event.reason}")
-
-    def _request_rejected(self, event: RequestRejected) -> None:
-        row = self.rows.get(event.client_order_id)
-        audit.record(
-            AuditCategory.ORDER,
-            f"{event.request} of {event.client_order_id} refused: {event.reason}",
-            severity=Severity.WARNING,
-            data={"client_order_id": event.client_order_id, "request": event.request},
-            account_id=self.account_id,
-            strategy_id=row.strategy_id if row is not None else None,
-        )
-
-    def _filled(self, event: OrderFilled) -> None:
-        row = self._sync(event.order)
-        fill = event.fill
+    def _fill(self, fill: Fill) -> None:
         db.session.add(
-            Fill(
+            PaperFill(
                 account_id=self.account_id,
-                order_id=row.id,
-                broker_fill_id=fill.fill_id,
+                fill_id=fill.fill_id,
+                client_order_id=fill.client_order_id,
                 symbol=fill.symbol,
                 side=fill.side.value,
                 quantity=fill.qty,
@@ -218,396 +261,148 @@ class _Batch:
                 filled_at=fill.time,
             )
         )
-        self.last_filled[fill.symbol] = row
-        self._audit(
-            row,
-            f"{fill.symbol} {fill.side} {fill.qty} @ {shown(fill.price)} filled ({row.role})",
-            data={"fill_id": fill.fill_id, "price": shown(fill.price), "qty": fill.qty},
-        )
 
-    # Positions and trades.
-
-    def _position_changed(self, event: PositionChanged) -> None:
-        position = event.position
-        row = self._position_row(position.symbol)
-        before = row.quantity or 0
-        if before:
-            self.round_trip_strategy[position.symbol] = row.strategy_id
-        reopened = position.qty and (before == 0 or (before > 0) != (position.qty > 0))
-        opener = self.last_filled.get(position.symbol)
-        if reopened and opener is not None:
-            row.strategy_id = opener.strategy_id
-        row.quantity = position.qty
-        row.avg_price = price(position.avg_price)
-        row.realized_pnl = money(position.realized_pnl)
-        row.opened_at = position.opened_at if position.qty else None
-
-    def _trade_closed(self, event: TradeClosed) -> None:
-        trade = event.trade
-        closer = self.rows.get(trade.exit_order_id)
-        strategy_id = self.round_trip_strategy.get(trade.symbol)
-        ledger.record_trade(self.account_id, trade, closer, strategy_id)
-
-    # Rows.
-
-    def _sync(self, order: matching.Order) -> Order:
-        """Bring the order's row to the engine's view of it."""
-        row = self.rows.get(order.client_order_id) or self._missing_row(order)
-        row.status = order.status.value
-        row.quantity = order.qty
-        row.limit_price = price(order.limit_price)
-        row.stop_price = price(order.stop_price)
-        row.filled_quantity = order.filled_qty
-        row.avg_fill_price = price(order.avg_fill_price)
-        if order.status is not OrderStatus.REJECTED:
-            row.broker_order_id = paper_order_id(order.client_order_id)
-        return row
-
-    def _missing_row(self, order: matching.Order) -> Order:
-        logger.warning(
-            "paper account %s: no order row for %s; recording it as a manual order",
-            self.account_id,
-            order.client_order_id,
-        )
-        row = Order(
-            account_id=self.account_id,
-            client_order_id=order.client_order_id,
-            symbol=order.symbol,
-            side=order.side.value,
-            quantity=order.qty,
-            order_type=order.order_type.value,
-            role=OrderRole.MANUAL.value,
-            group_id=order.oco_group,
-            status=order.status.value,
-            filled_quantity=0,
-        )
-        db.session.add(row)
-        db.session.flush()  # its id is needed by the fill rows
-        self.rows[order.client_order_id] = row
-        return row
-
-    def _position_row(self, symbol: str) -> Position:
-        row = self.positions.get(symbol)
+    def _position(self, position: Position) -> None:
+        row = self.positions.get(position.symbol)
         if row is None:
             row = db.session.scalar(
-                select(Position).where(
-                    Position.account_id == self.account_id, Position.symbol == symbol
+                select(PaperPosition).where(
+                    PaperPosition.account_id == self.account_id,
+                    PaperPosition.symbol == position.symbol,
                 )
             )
             if row is None:
-                row = Position(account_id=self.account_id, symbol=symbol, quantity=0)
+                row = PaperPosition(account_id=self.account_id, symbol=position.symbol)
                 db.session.add(row)
-            self.positions[symbol] = row
-        return row
-
-    def _audit(
-        self,
-        row: Order,
-        message: str,
-        *,
-        severity: Severity = Severity.INFO,
-        data: dict | None = None,
-    ) -> None:
-        audit.record(
-            AuditCategory.ORDER,
-            message,
-            severity=severity,
-            data={"client_order_id": row.client_order_id, "role": row.role, **(data or {})},
-            account_id=self.account_id,
-            strategy_id=row.strategy_id,
-        )
+            self.positions[position.symbol] = row
+        row.quantity = position.qty
+        row.realized_pnl = money(position.realized_pnl)
 
 
-def _client_order_id(event: Event) -> str | None:
-    if isinstance(event, RequestRejected):
-        return event.client_order_id
-    order = getattr(event, "order", None)
-    return order.client_order_id if order is not None else None
+def _orders_in(events: Iterable[Event]) -> Iterable[matching.Order]:
+    for event in events:
+        order = getattr(event, "order", None)
+        if order is not None:
+            yield order
 
 
-def _describe(order: matching.Order) -> str:
-    """What the order is, in a trader's words: "MESZ6 sell 2 limit 6010"."""
-    prices = [shown(p) for p in (order.stop_price, order.limit_price) if p is not None]
-    return " ".join([order.symbol, order.side, str(order.qty), order.order_type, *prices])
+# What the venue reports.
 
 
-# Order rows the broker reads before acting.
-
-
-def order_row(client_order_id: str) -> Order | None:
-    return db.session.scalar(select(Order).where(Order.client_order_id == client_order_id))
-
-
-def at_venue(row: Order | None) -> bool:
-    """Whether the venue has seen this order (held it, filled it, or refused it)."""
-    if row is None:
-        return False
-    return row.status != OrderStatus.PENDING.value or row.broker_order_id is not None
-
-
-def broker_order_from_row(row: Order) -> BrokerOrder:
+def broker_order(order: matching.Order, reason: str | None = None) -> BrokerOrder:
+    placed = order.status is not OrderStatus.REJECTED
     return BrokerOrder(
-        client_order_id=row.client_order_id,
-        broker_order_id=row.broker_order_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        qty=row.quantity,
-        order_type=OrderType(row.order_type),
-        status=OrderStatus(row.status),
-        limit_price=row.limit_price,
-        stop_price=row.stop_price,
-        filled_qty=row.filled_quantity or 0,
-        avg_fill_price=row.avg_fill_price,
-        reason=row.reason,
+        client_order_id=order.client_order_id,
+        broker_order_id=paper_order_id(order.client_order_id) if placed else None,
+        symbol=order.symbol,
+        side=order.side,
+        qty=order.qty,
+        order_type=order.order_type,
+        status=order.status,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        filled_qty=order.filled_qty,
+        avg_fill_price=order.avg_fill_price,
+        reason=reason,
     )
 
 
-def join_group(
-    account_id: int, client_order_ids: Sequence[str], default: str, *, legs: Iterable[str]
-) -> str:
-    """The group the rows share: the first group id they carry, else `default`.
+def event_reason(event: Event) -> str | None:
+    """What a person reads on the order after this event."""
+    if isinstance(event, OrderTriggered):
+        return f"stop triggered at {format(event.price.normalize(), 'f')}"
+    return getattr(event, "reason", None)
 
-    Rows without a group get it (committed with the next `save`). A leg whose role is not
-    take_profit/stop_loss is worked as an OCO leg now but restored as a plain order.
-    """
-    rows = {
-        row.client_order_id: row
-        for row in db.session.scalars(
-            select(Order).where(
-                Order.account_id == account_id, Order.client_order_id.in_(client_order_ids)
-            )
+
+def broker_fill(fill: Fill) -> BrokerFill:
+    return BrokerFill(
+        broker_fill_id=fill.fill_id,
+        client_order_id=fill.client_order_id,
+        broker_order_id=paper_order_id(fill.client_order_id),
+        symbol=fill.symbol,
+        side=fill.side,
+        qty=fill.qty,
+        price=price(fill.price),
+        commission=money(fill.commission),
+        time=fill.time,
+    )
+
+
+def reported_orders(events: Sequence[Event]) -> tuple[BrokerOrder, ...]:
+    """Each order the batch touched, as the last event about it left it, with the last
+    reason given for it (a stop-limit triggered and filled in one batch says so)."""
+    last: dict[str, BrokerOrder] = {}
+    for event in events:
+        order = getattr(event, "order", None)
+        if order is not None:
+            earlier = last.get(order.client_order_id)
+            reason = event_reason(event) or (earlier.reason if earlier else None)
+            last[order.client_order_id] = broker_order(order, reason)
+    return tuple(last.values())
+
+
+def reported_fills(events: Sequence[Event]) -> tuple[BrokerFill, ...]:
+    return tuple(broker_fill(e.fill) for e in events if isinstance(e, OrderFilled))
+
+
+# Reads for the port.
+
+
+def find_order(account_id: int, client_order_id: str) -> BrokerOrder | None:
+    """The venue's view of one of our orders; None when it never reached the venue."""
+    row = db.session.scalar(
+        select(PaperOrder).where(
+            PaperOrder.account_id == account_id, PaperOrder.client_order_id == client_order_id
         )
-    }
-    found = [rows[c].group_id for c in client_order_ids if c in rows and rows[c].group_id]
-    group = found[0] if found else default
-    for client_order_id in client_order_ids:
-        row = rows.get(client_order_id)
-        if row is None:
-            continue
-        if row.group_id is None:
-            row.group_id = group
-        elif row.group_id != group:
-            logger.warning("order %s is in group %s, not %s", client_order_id, row.group_id, group)
-    for client_order_id in legs:
-        row = rows.get(client_order_id)
-        if row is not None and row.role not in EXIT_ROLES:
-            logger.warning(
-                "OCO leg %s has role %s: it will not be restored as an OCO leg",
-                client_order_id,
-                row.role,
-            )
-    return group
-
-
-def cancel_unsent(account_id: int, client_order_id: str, reason: str) -> None:
-    """Close a row the venue never needed (a flatten of a flat symbol); commit."""
-    row = order_row(client_order_id)
-    if row is None or row.account_id != account_id or at_venue(row):
-        return
-    row.status = OrderStatus.CANCELLED.value
-    row.reason = reason
-    audit.record(
-        AuditCategory.ORDER,
-        f"{row.symbol} {row.role} order cancelled: {reason}",
-        data={"client_order_id": client_order_id, "role": row.role},
-        account_id=account_id,
-        strategy_id=row.strategy_id,
     )
-    db.session.commit()
+    return None if row is None else broker_order(_engine_order(row), row.reason)
 
 
 def fills_since(account_id: int, since: datetime) -> list[BrokerFill]:
     """The account's fills at or after `since`, oldest first."""
-    query = (
-        select(Fill, Order.client_order_id, Order.broker_order_id)
-        .outerjoin(Order, Fill.order_id == Order.id)
-        .where(Fill.account_id == account_id, Fill.filled_at >= since)
-        .order_by(Fill.filled_at, Fill.id)
-    )
-    return [
-        BrokerFill(
-            broker_fill_id=fill.broker_fill_id,
-            client_order_id=client_order_id,
-            broker_order_id=broker_order_id,
-            symbol=fill.symbol,
-            side=Side(fill.side),
-            qty=fill.quantity,
-            price=fill.price,
-            commission=fill.commission,
-            time=fill.filled_at,
-        )
-        for fill, client_order_id, broker_order_id in db.session.execute(query)
-    ]
-
-
-def last_fill_prices(account_id: int, symbols: Iterable[str]) -> dict[str, Decimal]:
-    """The price of the account's latest fill per symbol, where there is one."""
-    latest: dict[str, Decimal] = {}
-    for symbol in symbols:
-        value = db.session.scalar(
-            select(Fill.price)
-            .where(Fill.account_id == account_id, Fill.symbol == symbol)
-            .order_by(Fill.id.desc())
-            .limit(1)
-        )
-        if value is not None:
-            latest[symbol] = value
-    return latest
-
-
-# Restoring an engine.
-
-
-@dataclass(frozen=True)
-class EngineState:
-    cash: Decimal
-    orders: tuple[matching.Order, ...]
-    positions: tuple[matching.Position, ...]
-
-
-def _live_order_filter():
-    """Rows the venue holds: working, or pending with a paper id (a held bracket exit)."""
-    return or_(
-        Order.status == OrderStatus.WORKING.value,
-        and_(Order.status == OrderStatus.PENDING.value, Order.broker_order_id.is_not(None)),
-    )
-
-
-def active_paper_account_ids() -> list[int]:
-    """Paper accounts with orders at the venue or an open position: those a price can move."""
-    paper = select(BrokerAccount.id).where(BrokerAccount.broker == BrokerKind.PAPER.value)
-    with_orders = select(Order.account_id).where(Order.account_id.in_(paper), _live_order_filter())
-    with_positions = select(Position.account_id).where(
-        Position.account_id.in_(paper), Position.quantity != 0
-    )
-    return sorted(set(db.session.scalars(with_orders.union(with_positions))))
-
-
-def load_state(account_id: int, terms: TermsLookup) -> EngineState:
-    """A paper account's cash, working and held orders and positions, from its rows."""
-    account = db.session.get(BrokerAccount, account_id)
-    if account is None or account.broker != BrokerKind.PAPER.value:
-        raise BrokerError(f"account {account_id} is not a paper account")
-    cash = account.cash_balance
-    if cash is None:
-        cash = account.starting_balance or Decimal(0)
-    return EngineState(cash, _live_orders(account_id), _positions(account_id, terms))
-
-
-def _live_orders(account_id: int) -> tuple[matching.Order, ...]:
-    rows = list(
-        db.session.scalars(
-            select(Order)
-            .where(Order.account_id == account_id, _live_order_filter())
-            .order_by(Order.id)
-        )
-    )
-    parents = _group_parents(account_id, {row.group_id for row in rows if row.group_id})
-    live = {row.client_order_id for row in rows}
-    orders = []
-    for row in rows:
-        order = _engine_order(row, parents)
-        if order.status is OrderStatus.PENDING and order.parent_id not in live:
-            logger.error(
-                "paper account %s: held exit %s waits for %s, which is not working; "
-                "it is left out of the book",
-                account_id,
-                row.client_order_id,
-                order.parent_id,
-            )
-            continue
-        orders.append(order)
-    return tuple(orders)
-
-
-def _group_parents(account_id: int, groups: set[str]) -> dict[str, str]:
-    """group id -> client order id of the group's parent (its row that is not an exit)."""
-    if not groups:
-        return {}
-    query = select(Order.group_id, Order.client_order_id).where(
-        Order.account_id == account_id,
-        Order.group_id.in_(groups),
-        Order.role.not_in(EXIT_ROLES),
-    )
-    parents: dict[str, str] = {}
-    for group_id, client_order_id in db.session.execute(query.order_by(Order.id)):
-        parents.setdefault(group_id, client_order_id)
-    return parents
-
-
-@dataclass(frozen=True)
-class Links:
-    """How a row ties into other orders at the venue."""
-
-    oco_group: str | None
-    reduce_only: bool
-
-
-def links(row: Order | None) -> Links:
-    """Take-profit and stop-loss rows are reduce-only, and OCO legs of their group."""
-    if row is None or row.role not in EXIT_ROLES:
-        return Links(None, False)
-    return Links(row.group_id, True)
-
-
-def _engine_order(row: Order, parents: dict[str, str]) -> matching.Order:
-    linked = links(row)
-    order_type = OrderType(row.order_type)
-    reason = row.reason or ""
-    return matching.Order(
-        client_order_id=row.client_order_id,
-        symbol=row.symbol,
-        side=Side(row.side),
-        qty=row.quantity,
-        order_type=order_type,
-        limit_price=row.limit_price,
-        stop_price=row.stop_price,
-        oco_group=linked.oco_group,
-        reduce_only=linked.reduce_only,
-        parent_id=parents.get(linked.oco_group) if linked.oco_group else None,
-        status=OrderStatus(row.status),
-        triggered=order_type is OrderType.STOP_LIMIT and reason.startswith(TRIGGERED_PREFIX),
-    )
-
-
-def _positions(account_id: int, terms: TermsLookup) -> tuple[matching.Position, ...]:
     rows = db.session.scalars(
-        select(Position).where(Position.account_id == account_id).order_by(Position.id)
+        select(PaperFill)
+        .where(PaperFill.account_id == account_id, PaperFill.filled_at >= since)
+        .order_by(PaperFill.filled_at, PaperFill.id)
     )
-    positions = []
-    for row in rows:
-        if not row.quantity:
-            positions.append(
-                matching.Position(row.symbol, realized_pnl=row.realized_pnl or Decimal(0))
-            )
-            continue
-        spec = terms(row.symbol)
-        if spec is None:
-            raise BrokerError(f"paper account {account_id}: unknown contract {row.symbol}")
-        position = matching.Position.replay(
-            row.symbol, _fills(account_id, row.symbol), spec.point_value
+    return [broker_fill(_fill_of(row)) for row in rows]
+
+
+def active_account_ids() -> list[int]:
+    """Paper accounts with live orders or an open position: those a price can move."""
+    with_orders = select(PaperOrder.account_id).where(PaperOrder.status.in_(LIVE))
+    with_positions = select(PaperPosition.account_id).where(PaperPosition.quantity != 0)
+    return sorted(set(db.session.scalars(union(with_orders, with_positions))))
+
+
+def live_symbols() -> set[str]:
+    """Symbols that some paper order or open position still needs quoted."""
+    with_orders = select(PaperOrder.symbol).where(PaperOrder.status.in_(LIVE))
+    with_positions = select(PaperPosition.symbol).where(PaperPosition.quantity != 0)
+    return set(db.session.scalars(union(with_orders, with_positions)))
+
+
+# Quotes.
+
+
+def quotes(symbols: Iterable[str]) -> dict[str, tuple[Decimal, datetime]]:
+    """The venue's last price and its time per symbol, where it has one."""
+    wanted = sorted(set(symbols))
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(PaperQuote.symbol, PaperQuote.price, PaperQuote.quoted_at).where(
+            PaperQuote.symbol.in_(wanted)
         )
-        if position.qty != row.quantity:
-            logger.error(
-                "paper account %s: %s fills add up to %s, the position row says %s; "
-                "the fills are kept",
-                account_id,
-                row.symbol,
-                position.qty,
-                row.quantity,
-            )
-        positions.append(position)
-    return tuple(positions)
-
-
-def _fills(account_id: int, symbol: str) -> list[matching.Fill]:
-    query = (
-        select(Fill, Order.client_order_id)
-        .outerjoin(Order, Fill.order_id == Order.id)
-        .where(Fill.account_id == account_id, Fill.symbol == symbol)
-        .order_by(Fill.id)
     )
-    return [
-        ledger.domain_fill(fill, client_order_id)
-        for fill, client_order_id in db.session.execute(query)
-    ]
+    return {symbol: (value, time) for symbol, value, time in rows}
+
+
+def write_quote(symbol: str, value: Decimal, time: datetime) -> None:
+    """Keep the last price of `symbol` (not committed here)."""
+    row = db.session.get(PaperQuote, symbol)
+    if row is None:
+        db.session.add(PaperQuote(symbol=symbol, price=price(value), quoted_at=time))
+    else:
+        row.price = price(value)
+        row.quoted_at = time

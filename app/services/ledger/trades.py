@@ -1,14 +1,10 @@
-"""Ledger rows every venue writes alike: column rounding, exit reasons and closed trades.
-
-Shared by the paper venue (brokers/paper_store) and the position poller (reconcile), so a
-round trip closed at the paper broker and one mirrored from a real broker read the same.
-"""
+"""Ledger rows: column rounding, exit reasons and closed trades, for every broker alike."""
 
 import logging
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from app.domain import matching
-from app.domain.matching import ClosedTrade
+from app.domain import positions
+from app.domain.positions import ClosedTrade
 from app.domain.vocabulary import AuditCategory, ExitReason, OrderRole, Side
 from app.extensions import db
 from app.models import Fill, Order, Trade
@@ -101,9 +97,9 @@ def record_trade(
     return row
 
 
-def domain_fill(row: Fill, client_order_id: str | None) -> matching.Fill:
+def domain_fill(row: Fill, client_order_id: str | None) -> positions.Fill:
     """A stored fill as the domain books it; a fill of no order of ours stands for itself."""
-    return matching.Fill(
+    return positions.Fill(
         fill_id=row.broker_fill_id,
         client_order_id=client_order_id or row.broker_fill_id,
         symbol=row.symbol,

@@ -19,7 +19,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import or_, select
 
 from app.brokers.base import Broker
@@ -28,6 +27,7 @@ from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderTy
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position, RiskLimits, SystemState
 from app.models.system import SYSTEM_STATE_ID
+from app.services.ledger import reports
 from app.services.ledger.reconcile import reconcile_account
 from app.services.protection import advanced_orders
 from app.services.records import audit, events
@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 HALT_PREFIX = "kill switch:"
 CANCEL_REASON = "cancelled by the kill switch"
 LOCK_WAIT_SECONDS = 10  # an alert or manual order in flight on the account finishes first
-_REVISION_SEEN = "deskpilot.kill_switch_revision"
 
 # One sweep at a time in this process: a double click must not flatten twice at once.
 _sweep_lock = threading.Lock()
@@ -127,17 +126,6 @@ def status() -> SwitchState:
     )
 
 
-def changed_elsewhere() -> bool:
-    """True once when another process has engaged or re-armed the switch since this app
-    last looked: its in-memory broker state (the paper books) may be stale."""
-    revision = db.session.scalar(
-        select(SystemState.revision).where(SystemState.id == SYSTEM_STATE_ID)
-    )
-    seen = current_app.extensions.get(_REVISION_SEEN)
-    current_app.extensions[_REVISION_SEEN] = revision
-    return seen is not None and revision != seen
-
-
 def _state_row(refresh: bool = False) -> SystemState:
     query = select(SystemState).where(SystemState.id == SYSTEM_STATE_ID)
     if refresh:
@@ -152,7 +140,6 @@ def _state_row(refresh: bool = False) -> SystemState:
 
 def _bump(state: SystemState) -> None:
     state.revision = (state.revision or 0) + 1
-    current_app.extensions[_REVISION_SEEN] = state.revision
 
 
 # --- engage and re-arm -------------------------------------------------------------------
@@ -420,16 +407,17 @@ class _Sweep:
         try:
             answer = self.broker.flatten(symbol, row.client_order_id)
         except OrderRejected as exc:
-            orders.mark_refused([row], OrderStatus.REJECTED, exc.message)
+            reports.mark_refused([row], OrderStatus.REJECTED, exc.message)
             self.result.fail(f"{symbol} not flattened: {exc.message}")
             return False
         except BrokerError as exc:
-            orders.mark_refused([row], OrderStatus.FAILED, exc.message)
+            reports.mark_refused([row], OrderStatus.FAILED, exc.message)
             self.result.fail(f"{symbol} not flattened: {exc.message}")
             return False
-        if answer is None:  # flat already: the adapter closed the row and the orders
+        if answer is None:  # flat already, and the symbol's orders cancelled: nothing sent
+            reports.cancel_unsent(row, f"{symbol} was already flat")
             return True
-        orders.record_answers([row], [answer])
+        reports.record_answers([row], [answer])
         if held:
             self.result.flattened_positions += 1
         return True

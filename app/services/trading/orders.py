@@ -1,8 +1,9 @@
-"""Placing, cancelling and changing orders at a broker, with our rows kept in step.
+"""Placing, cancelling and changing orders at a broker: our intent rows and the calls.
 
-Shared by the alert pipeline and the trader's manual orders. The rule everywhere: the
-order row (with its client order id) is committed before the broker call, and the
-broker's answer — or its refusal, with the reason — is recorded on the row after it.
+Shared by the alert pipeline, the trader's manual orders and the protections. The rule
+everywhere: the order row (with its client order id) is committed before the broker call,
+and the broker's answer — or its refusal, with the reason — is recorded on the row after
+it by the ledger (services.ledger.reports), the one writer of an order's broker state.
 """
 
 import logging
@@ -21,11 +22,13 @@ from app.domain.oco import exit_prices
 from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Severity, Side
 from app.extensions import db
 from app.models import Order
-from app.services.records import audit, events
+from app.services.ledger import reports
+from app.services.records import audit
 
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
+EXIT_ROLES = (OrderRole.TAKE_PROFIT.value, OrderRole.STOP_LOSS.value)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ def refuse(
     """Record an order that was never sent, with why (rejected by us, or failed: no broker)."""
     row = new_row(intent, attribution, status=status.value, reason=reason)
     db.session.add(row)
+    db.session.flush()
+    reports.announce([row])
     audit.record(
         AuditCategory.RISK if reason.startswith("risk:") else AuditCategory.ORDER,
         f"{intent.contract.code} {intent.side.value} {intent.qty} refused: {reason}",
@@ -102,7 +107,6 @@ def refuse(
         strategy_id=attribution.strategy_id,
     )
     db.session.commit()
-    _publish(row)
     return row
 
 
@@ -180,12 +184,12 @@ def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
     try:
         answers = call()
     except OrderRejected as exc:
-        mark_refused(rows, OrderStatus.REJECTED, exc.message)
+        reports.mark_refused(rows, OrderStatus.REJECTED, exc.message)
         return rows
     except BrokerError as exc:
-        mark_refused(rows, OrderStatus.FAILED, exc.message)
+        reports.mark_refused(rows, OrderStatus.FAILED, exc.message)
         return rows
-    record_answers(rows, answers)
+    reports.record_answers(rows, answers)
     return rows
 
 
@@ -195,13 +199,19 @@ def place_row(broker: Broker, row: Order) -> Order:
 
 
 def place_oco_rows(broker: Broker, first: Order, second: Order) -> list[Order]:
-    """Commit two exit rows, place them as an OCO pair at the broker, record the answers."""
+    """Commit two exit rows in one group, place them as an OCO pair at the broker, record
+    the answers."""
+    group = first.group_id or second.group_id or f"oco-{first.client_order_id}"
+    first.group_id = second.group_id = group
     return _send(
         broker, [first, second], lambda: broker.place_oco(request_of(first), request_of(second))
     )
 
 
 def request_of(order: Order) -> OrderRequest:
+    """The broker's request for a row: exits (take profit, stop loss) only reduce the
+    position and cancel the other orders of their group when they fill."""
+    exit_ = order.role in EXIT_ROLES
     return OrderRequest(
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -210,58 +220,9 @@ def request_of(order: Order) -> OrderRequest:
         order_type=OrderType(order.order_type),
         limit_price=order.limit_price,
         stop_price=order.stop_price,
+        reduce_only=exit_,
+        oco_group=order.group_id if exit_ else None,
     )
-
-
-def _reload(rows: list[Order]) -> None:
-    """Re-read the rows in one query: a price tick on another thread may have moved them."""
-    db.session.scalars(
-        select(Order)
-        .where(Order.id.in_([row.id for row in rows]))
-        .execution_options(populate_existing=True)
-    ).all()
-
-
-def mark_refused(rows: list[Order], status: OrderStatus, reason: str) -> None:
-    """Record a refusal on the rows the broker did not already settle."""
-    _reload(rows)
-    for row in rows:
-        if row.status == OrderStatus.PENDING.value:
-            row.status = status.value
-            row.reason = reason
-    first = rows[0]
-    audit.record(
-        AuditCategory.ORDER,
-        f"{first.symbol} {first.side} {first.quantity} {status.value}: {reason}",
-        severity=Severity.WARNING if status is OrderStatus.REJECTED else Severity.ERROR,
-        account_id=first.account_id,
-        strategy_id=first.strategy_id,
-    )
-    db.session.commit()
-    for row in rows:
-        _publish(row)
-
-
-def record_answers(rows: list[Order], answers: list[BrokerOrder]) -> None:
-    """Copy the broker's view onto our rows without moving a settled row backwards."""
-    by_id = {answer.client_order_id: answer for answer in answers}
-    _reload(rows)
-    for row in rows:
-        answer = by_id.get(row.client_order_id)
-        if answer is None:
-            continue
-        row.broker_order_id = answer.broker_order_id or row.broker_order_id
-        if row.status in OPEN_STATUSES:
-            row.status = answer.status.value
-            row.quantity = answer.qty
-            row.limit_price = answer.limit_price
-            row.stop_price = answer.stop_price
-        row.filled_quantity = max(row.filled_quantity or 0, answer.filled_qty)
-        row.avg_fill_price = answer.avg_fill_price or row.avg_fill_price
-        row.reason = answer.reason or row.reason
-    db.session.commit()
-    for row in rows:
-        _publish(row)
 
 
 def _rebase_exits(broker: Broker, intent: OrderIntent, entry: Order, rows: list[Order]) -> None:
@@ -302,7 +263,7 @@ def modify(broker: Broker, row: Order, **changes) -> bool:
         )
         db.session.commit()
         return False
-    record_answers([row], [answer])
+    reports.record_answers([row], [answer])
     return True
 
 
@@ -332,7 +293,7 @@ def modify_stops(
             strategy_id=row.strategy_id,
         )
     if moved:
-        record_answers([row for row, _ in moved], [answer for _, answer in moved])
+        reports.record_answers([row for row, _ in moved], [answer for _, answer in moved])
     else:
         db.session.commit()
     return errors
@@ -355,7 +316,7 @@ def cancel(broker: Broker, row: Order, reason: str) -> Order:
         )
         db.session.commit()
         raise
-    record_answers([row], [answer])
+    reports.record_answers([row], [answer])
     if row.reason is None and row.status == OrderStatus.CANCELLED.value:
         row.reason = reason
         db.session.commit()
@@ -388,19 +349,3 @@ def cancel_orphaned_exits(broker: Broker, account_id: int, symbol: str, keep_gro
                 cancel(broker, row, "position closed or reversed")
             except BrokerError:
                 continue
-
-
-def _publish(row: Order) -> None:
-    events.publish(
-        "order",
-        {
-            "id": row.id,
-            "account_id": row.account_id,
-            "symbol": row.symbol,
-            "side": row.side,
-            "qty": row.quantity,
-            "role": row.role,
-            "status": row.status,
-            "reason": row.reason,
-        },
-    )
