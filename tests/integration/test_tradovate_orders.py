@@ -15,11 +15,10 @@ from app.brokers.tradovate import market_data
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position
-from app.services.market import prices
 from app.services.setup.access import broker_for
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
-from tests.fakes.tradovate_md import FakeMarketDataServer
+from tests.fakes.tradovate_md import FakeMarketDataServer, heard_quotes  # noqa: F401 (heard)
 
 MARKET_DATA = tradovate_broker._market_data  # the fake_tradovate fixture turns it off
 
@@ -454,7 +453,7 @@ def test_an_answer_in_an_unexpected_shape_is_a_broker_error(desk):
         desk.broker().positions()
 
 
-def test_an_alert_starts_market_data_on_the_rest_session_token(desk, app, monkeypatch):
+def test_an_alert_starts_market_data_on_the_rest_session_token(desk, app, monkeypatch, heard):
     mes = front("MES")
     feed = FakeMarketDataServer(token="md-token-from-rest").start()
     desk.fake.md_token = "md-token-from-rest"
@@ -464,11 +463,12 @@ def test_an_alert_starts_market_data_on_the_rest_session_token(desk, app, monkey
         desk.send({"action": "buy", "quantity": 1})
         contract_id = desk.fake.contracts[mes]["id"]
         assert feed.wait_for(lambda: feed.subscribed(contract_id))
+        assert desk.broker().last_price(mes) is None
         feed.push_quote(contract_id, trade="5001.25")
-        assert feed.wait_for(
-            lambda: prices.last(mes) is not None and prices.last(mes).price == Decimal("5001.25")
-        )
-        assert prices.last(mes).source == "tradovate"
+        assert feed.wait_for(lambda: desk.broker().last_price(mes) == Decimal("5001.25"))
+        assert [(symbol, price, source) for symbol, price, _, source in heard] == [
+            (mes, Decimal("5001.25"), "tradovate")
+        ]
     finally:
         market_data.shutdown()
         feed.stop()

@@ -55,7 +55,6 @@ from app.domain.contracts import SPECS
 from app.domain.vocabulary import AuditCategory, Environment, OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import BrokerAccount, Order
-from app.services.market import prices
 from app.services.records import audit
 
 logger = logging.getLogger(__name__)
@@ -253,15 +252,16 @@ class TradovateBroker(Broker):
         return wire.account_state(snapshot, unrealized)
 
     def _open_pnl(self) -> Decimal:
-        """Open P&L from positions when the snapshot omits it: (last - netPrice) x vpp x netPos."""
+        """Open P&L from positions when the snapshot omits it: (last - netPrice) x vpp x netPos,
+        at market data's last trade (a position without one counts 0)."""
         total = Decimal(0)
         for position in self.positions():
-            quote = prices.last(position.symbol)
-            if quote is None or position.avg_price is None:
+            last = self.last_price(position.symbol)
+            if last is None or position.avg_price is None:
                 continue
             point = self.contracts.get(position.symbol).point_value
             if point is not None:
-                total += (quote.price - position.avg_price) * point * position.qty
+                total += (last - position.avg_price) * point * position.qty
         return total
 
     @_translated
@@ -496,11 +496,13 @@ class TradovateBroker(Broker):
     # Quotes.
 
     def last_price(self, symbol: str) -> Decimal | None:
-        quote = prices.last(symbol)
-        return quote.price if quote else None
+        """The last trade Tradovate market data reported; None while it is off or quiet."""
+        module = _market_data()
+        return module.last_price(symbol) if module is not None else None
 
     def subscribe_quotes(self, symbol: str) -> None:
-        """Ask Tradovate market data to keep `symbol` in the price cache, if it is built in.
+        """Ask Tradovate market data to keep quoting `symbol`, if it is built in: its last
+        trades go to the services (app.brokers.listeners) and answer `last_price`.
 
         A market-data failure never stops an order: it is logged, and prices keep coming
         from alerts.
