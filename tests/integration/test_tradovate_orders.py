@@ -6,15 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from app.brokers.base import OrderRequest
 from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
 from app.brokers.tradovate import broker as tradovate_broker
-from app.brokers.tradovate import market_data
+from app.brokers.tradovate import market_data, wire
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
-from app.models import BrokerAccount, Order, Position
+from app.models import BrokerAccount, Position
 from app.services.setup.access import broker_for
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
@@ -96,7 +95,9 @@ def test_alert_places_a_bracket_through_placeoso_with_the_account_fields(desk):
         assert row["broker_order_id"] == str(desk.fake.order_for(row["client_order_id"])["id"])
     assert set(desk.fake.placed.values()) == {1}
     assert desk.fake.calls("order/placeorder") == []
-    assert db.session.get(BrokerAccount, desk.account["id"]).broker_account_spec == "DEMO720001"
+    # The account's name is resolved once per process and kept by the adapter.
+    assert desk.broker().broker_account() == wire.AccountRef(720001, "DEMO720001")
+    assert len(desk.fake.calls("account/list")) == 1
 
 
 def test_exits_move_to_the_entry_fill_with_modifyorder_carrying_qty_and_type(desk):
@@ -165,30 +166,16 @@ def test_take_profit_fill_cancels_the_stop_and_fills_read_back_with_our_ids(desk
 
 def test_working_orders_read_terms_from_versions_and_map_ids_back_to_ours(desk):
     mes = front("MES")
-    # A row that never learned its broker id (its answer was lost): found by its command.
-    row = Order(
-        account_id=desk.account["id"],
-        client_order_id="dp-lost-1",
-        symbol=mes,
-        side="buy",
-        quantity=2,
-        order_type="limit",
-        limit_price=Decimal("4990.5"),
-        role="manual",
-        status="pending",
-    )
-    db.session.add(row)
-    db.session.commit()
     broker = desk.broker()
     broker.place_order(
-        request("dp-lost-1", qty=2, order_type=OrderType.LIMIT, limit_price=Decimal("4990.5"))
+        request("dp-lim-1", qty=2, order_type=OrderType.LIMIT, limit_price=Decimal("4990.5"))
     )
     foreign = desk.fake.seed_order(
         720001, mes, action="Sell", orderQty=1, orderType="Stop", stopPrice=Decimal(4980)
     )
     by_id = {o.client_order_id: o for o in broker.working_orders()}
-    assert set(by_id) == {"dp-lost-1", f"tradovate-{foreign}"}
-    mine = by_id["dp-lost-1"]
+    assert set(by_id) == {"dp-lim-1", f"tradovate-{foreign}"}
+    mine = by_id["dp-lim-1"]
     assert (mine.qty, mine.order_type, mine.limit_price, mine.symbol, mine.side) == (
         2,
         OrderType.LIMIT,
@@ -202,10 +189,55 @@ def test_working_orders_read_terms_from_versions_and_map_ids_back_to_ours(desk):
         Decimal(4980),
         Side.SELL,
     )
-    commands = len(desk.fake.calls("command/list"))
+    # Ours was known since it was placed; the foreign one was looked up once, and is
+    # remembered as foreign.
+    assert len(desk.fake.calls("command/list")) == 1
     broker.working_orders()
-    # The foreign order is remembered as foreign; only our unmapped row asks again.
-    assert len(desk.fake.calls("command/list")) == commands + 1
+    assert len(desk.fake.calls("command/list")) == 1
+
+
+def test_after_a_restart_our_orders_are_found_by_their_commands(desk):
+    mes = front("MES")
+    desk.broker().place_order(
+        request("dp-lim-2", order_type=OrderType.LIMIT, limit_price=Decimal("4990.5"))
+    )
+    foreign = desk.fake.seed_order(720001, mes, action="Buy", orderQty=1, orderType="Market")
+    desk.fake.set_price(mes, "4990.25")  # both fill
+    tradovate_broker.DIRECTORY.clear()  # a new process: it has met no order yet
+    broker = desk.broker()
+    fills = broker.fills_since(datetime.now(UTC) - timedelta(minutes=1))
+    assert {(f.client_order_id, f.broker_order_id) for f in fills} == {
+        ("dp-lim-2", str(desk.fake.order_for("dp-lim-2")["id"])),
+        (None, str(foreign)),
+    }
+    assert len(desk.fake.calls("command/list")) == 1
+    broker.fills_since(datetime.now(UTC) - timedelta(minutes=1))
+    assert len(desk.fake.calls("command/list")) == 1
+
+
+def test_cancel_and_modify_find_our_order_after_a_restart(desk):
+    placed = desk.broker().place_order(
+        request(
+            "dp-rest-9",
+            side=Side.SELL,
+            qty=2,
+            order_type=OrderType.LIMIT,
+            limit_price=Decimal(5100),
+        )
+    )
+    tradovate_broker.DIRECTORY.clear()
+    moved = desk.broker().modify_order("dp-rest-9", limit_price=Decimal("5101.25"))
+    assert (moved.client_order_id, moved.broker_order_id) == ("dp-rest-9", placed.broker_order_id)
+    assert (moved.limit_price, moved.qty) == (Decimal("5101.25"), 2)
+    assert len(desk.fake.calls("command/list")) == 1
+    cancelled = desk.broker().cancel_order("dp-rest-9")
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert desk.fake.bodies("order/cancelorder") == [
+        {"orderId": int(placed.broker_order_id), "isAutomated": True}
+    ]
+    assert len(desk.fake.calls("command/list")) == 1  # remembered since
+    with pytest.raises(UnknownOrder, match="holds no order dp-never-sent"):
+        desk.broker().cancel_order("dp-never-sent")
 
 
 def test_rejection_text_reaches_the_order_row(desk):
@@ -233,11 +265,19 @@ def test_another_account_is_chosen_by_its_tradovate_id(app, api, make_account, f
         credentials=dict(TRADOVATE_CREDENTIALS),
         broker_account_id="720002",
     )
+    first = make_account("First", broker="tradovate", credentials=dict(TRADOVATE_CREDENTIALS))
     with app.app_context():
         broker = broker_for(db.session.get(BrokerAccount, account["id"]))
-        broker.place_order(request("dp-second-1"))
+        broker.place_order(
+            request("dp-second-1", order_type=OrderType.LIMIT, limit_price=Decimal(4900))
+        )
+        other = broker_for(db.session.get(BrokerAccount, first["id"]))
+        # The same login trades 720001 too: its adapter must not touch 720002's order.
+        with pytest.raises(UnknownOrder, match="belongs to another Tradovate account"):
+            other.cancel_order("dp-second-1")
     [body] = fake_tradovate.bodies("order/placeorder")
     assert (body["accountId"], body["accountSpec"]) == (720002, "DEMO720002")
+    assert fake_tradovate.calls("order/cancelorder") == []
 
 
 def test_manual_limit_order_cancel_and_price_only_modify(desk, api):
@@ -379,13 +419,13 @@ def test_contract_terms_fall_back_to_the_built_in_table(desk):
     assert len(desk.fake.calls("product/find")) == 5
 
 
-def test_a_second_place_for_the_same_row_sends_nothing(desk, app):
+def test_a_second_place_for_the_same_order_sends_nothing(desk, app):
     desk.send({"action": "buy", "quantity": 1})
-    row = db.session.scalars(select(Order)).one()
+    entry = desk.orders()["entry"]
     again = desk.broker().place_order(
-        OrderRequest(row.client_order_id, row.symbol, Side.BUY, 1, OrderType.MARKET)
+        OrderRequest(entry["client_order_id"], entry["symbol"], Side.BUY, 1, OrderType.MARKET)
     )
-    assert again.broker_order_id == row.broker_order_id
+    assert again.broker_order_id == entry["broker_order_id"]
     assert len(desk.fake.calls("order/placeorder")) == 1
 
 

@@ -427,12 +427,29 @@ class _Sweep:
             orders.mark_refused([row], OrderStatus.FAILED, exc.message)
             self.result.fail(f"{symbol} not flattened: {exc.message}")
             return False
-        if answer is None:  # flat already: the adapter closed the row and the orders
+        if answer is None:  # flat already: the broker cancelled the orders, sent nothing
+            self._close_unsent(row, f"{symbol} was already flat")
             return True
         orders.record_answers([row], [answer])
         if held:
             self.result.flattened_positions += 1
         return True
+
+    def _close_unsent(self, row: Order, reason: str) -> None:
+        """Close a kill row the broker never needed; adapters leave our rows to us."""
+        db.session.refresh(row)
+        if row.status != OrderStatus.PENDING.value:
+            return  # already closed (the paper venue still closes it itself)
+        row.status = OrderStatus.CANCELLED.value
+        row.reason = reason
+        audit.record(
+            AuditCategory.ORDER,
+            f"{row.symbol} {row.role} order cancelled: {reason}",
+            data={"client_order_id": row.client_order_id, "role": row.role},
+            account_id=row.account_id,
+            strategy_id=row.strategy_id,
+        )
+        db.session.commit()
 
     def _strategy_of(self, symbol: str) -> int | None:
         return db.session.scalar(
