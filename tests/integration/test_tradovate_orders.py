@@ -19,6 +19,8 @@ from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 from tests.fakes.tradovate_md import FakeMarketDataServer, heard_quotes  # noqa: F401 (heard)
 
+FEES = {"commission": Decimal("0.25"), "exchangeFee": Decimal("0.35"), "nfaFee": Decimal("0.02")}
+
 MARKET_DATA = tradovate_broker._market_data  # the fake_tradovate fixture turns it off
 
 
@@ -162,6 +164,43 @@ def test_take_profit_fill_cancels_the_stop_and_fills_read_back_with_our_ids(desk
     ]
     assert all(f.broker_fill_id and f.symbol == mes for f in fills)
     assert broker.fills_since(datetime.now(UTC) + timedelta(minutes=1)) == []
+
+
+def test_fills_carry_tradovates_fees_summed_exactly(desk):
+    mes = front("MES")
+    desk.fake.fees = dict(FEES)
+    desk.fake.set_price(mes, "5000")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    broker = desk.broker()
+    broker.place_order(request("dp-fee-1"))
+    broker.place_order(request("dp-fee-2", side=Side.SELL, qty=3))
+    fills = broker.fills_since(since)
+    assert [(f.client_order_id, f.qty, f.commission) for f in fills] == [
+        ("dp-fee-1", 1, Decimal("0.62")),  # 0.25 + 0.35 + 0.02 per side and contract
+        ("dp-fee-2", 3, Decimal("1.86")),
+    ]
+    assert all(type(f.commission) is Decimal for f in fills)
+    [read] = desk.fake.calls("fillFee/items")  # one read for the batch
+    assert sorted(read.query["ids"].split(",")) == sorted(f.broker_fill_id for f in fills)
+
+
+def test_fees_not_posted_yet_read_none_and_a_later_read_has_them(desk):
+    mes = front("MES")
+    desk.fake.fees = dict(FEES)
+    desk.fake.hold_fees = True
+    desk.fake.set_price(mes, "5000")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    broker = desk.broker()
+    broker.place_order(request("dp-fee-3", qty=2))
+    [fill] = broker.fills_since(since)
+    assert (fill.client_order_id, fill.qty, fill.commission) == ("dp-fee-3", 2, None)
+    desk.fake.post_fees()
+    [fill] = broker.fills_since(since)
+    assert fill.commission == Decimal("1.24")
+    # Tradovate failing the fee read leaves the fees unknown, never the fills unread.
+    desk.fake.fail_next("fillFee/items", status=503, times=3)
+    [fill] = broker.fills_since(since)
+    assert (fill.client_order_id, fill.commission) == ("dp-fee-3", None)
 
 
 def test_working_orders_read_terms_from_versions_and_map_ids_back_to_ours(desk):
@@ -463,6 +502,7 @@ def test_market_data_module_absence_is_tolerated(monkeypatch):
 
 def test_the_position_poller_mirrors_a_bracket_exit_from_tradovate(desk, app, api):
     mes = front("MES")
+    desk.fake.fees = dict(FEES)
     desk.fake.set_price(mes, "5000")
     desk.send(
         {
@@ -483,7 +523,9 @@ def test_the_position_poller_mirrors_a_bracket_exit_from_tradovate(desk, app, ap
     assert orders["stop_loss"]["status"] == "cancelled"
     [trade] = api.get(f"/api/trades?account_id={desk.account['id']}").get_json()["items"]
     assert (trade["exit_reason"], trade["qty"], trade["exit_price"]) == ("take_profit", 2, "5002.5")
-    assert trade["pnl"] == "25.00"  # 2.5 points x $5 x 2
+    assert trade["gross_pnl"] == "25.00"  # 2.5 points x $5 x 2
+    assert trade["commission"] == "2.48"  # Tradovate's fees: 0.62 per contract and side
+    assert trade["pnl"] == "22.52"
     assert api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"] == []
 
 

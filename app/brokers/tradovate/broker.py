@@ -15,6 +15,10 @@ process never saw (after a restart, or an order whose answer was lost) is looked
 client order id; one made elsewhere (Tradovate's own site: its New command has no
 clOrdId) with "tradovate-<id>", and its fills with client_order_id None.
 
+Fees. A Fill carries none; each fill's fees are its FillFee (reference "Fees on fills"),
+read with `/fillFee/items` and summed exactly into `BrokerFill.commission`, which is None
+while Tradovate has not posted them.
+
 Exits: a bracket is `/order/placeoso` (take profit as bracket1, stop loss as bracket2,
 both GTC so a protective stop outlives the session); an OCO pair is `/order/placeoco`.
 Tradovate takes the bracket's quantity and symbol from the entry, so exits must close
@@ -57,6 +61,7 @@ logger = logging.getLogger(__name__)
 EXIT_TIME_IN_FORCE = "GTC"
 OPEN = (OrderStatus.WORKING, OrderStatus.PENDING)
 FOREIGN_PREFIX = "tradovate-"
+FEE_BATCH = 100  # fill ids per /fillFee/items read: keeps the URL short
 
 
 class UnknownContract(BrokerError):
@@ -328,12 +333,37 @@ class TradovateBroker(Broker):
                 continue
             fills.append(fill)
         ours = self._client_ids({int(fill["orderId"]) for fill in fills})
+        fees = self._fees([int(fill["id"]) for fill in fills])
         answers = []
         for fill in fills:
             symbol = self.contracts.name_of(fill["contractId"])
             client_order_id = ours.get(int(fill["orderId"]))
-            answers.append(wire.broker_fill(fill, symbol, client_order_id))
+            answers.append(
+                wire.broker_fill(fill, symbol, client_order_id, fees.get(int(fill["id"])))
+            )
         return sorted(answers, key=lambda fill: (fill.time, fill.broker_fill_id))
+
+    def _fees(self, fill_ids: list[int]) -> dict[int, Decimal]:
+        """Fill id → its total fees, for the fills whose FillFee Tradovate has posted.
+
+        One `/fillFee/items` read per FEE_BATCH fills. A read that fails for a while leaves
+        its fills' fees unknown (None) rather than failing the fills: they are read again
+        on the next poll.
+        """
+        fees: dict[int, Decimal] = {}
+        for start in range(0, len(fill_ids), FEE_BATCH):
+            batch = fill_ids[start : start + FEE_BATCH]
+            try:
+                data = self.rest.get("fillFee/items", {"ids": ",".join(map(str, batch))})
+            except (TemporaryBrokerError, NotFoundAtTradovate) as exc:
+                logger.warning(
+                    "Tradovate fees of %d fills not read (%s); read again later",
+                    len(batch),
+                    exc.message,
+                )
+                continue
+            fees.update(wire.fill_fees(data))
+        return fees
 
     # Orders.
 
