@@ -78,6 +78,13 @@ class BrokerOrder:
 
 @dataclass(frozen=True)
 class BrokerFill:
+    """One execution at the venue, with the fees the broker charged for it.
+
+    `commission` is the fill's total fees, exact. None: the broker has not posted this
+    fill's fees yet; read again later (a fill is never booked as free while its fees are
+    unknown).
+    """
+
     broker_fill_id: str
     client_order_id: str | None  # None for fills of orders placed outside DeskPilot
     broker_order_id: str | None
@@ -85,7 +92,7 @@ class BrokerFill:
     side: Side
     qty: int
     price: Decimal
-    commission: Decimal
+    commission: Decimal | None
     time: datetime
 
 

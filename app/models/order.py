@@ -65,5 +65,6 @@ class Fill(Base):
     side: Mapped[str] = mapped_column(String(4))
     quantity: Mapped[int] = mapped_column(Integer)
     price: Mapped[Decimal] = mapped_column(Price())
-    commission: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    # The broker's fees; None until it has posted them (Tradovate posts them after the fill).
+    commission: Mapped[Decimal | None] = mapped_column(Money())
     filled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -18,6 +18,10 @@ What it does, as Tradovate does it (section numbers are the reference's):
 - A simple exchange: `set_price(symbol, price)` fills working orders the price reaches
   (market at once when a price is known, limits at or better, stops once touched,
   stop-limits as limits once touched) and keeps positions, P&L and cash.
+- Fees ("Fees on fills"): each fill gets a FillFee (id = the fill's id, every fee field
+  a number or null) from `fees`, the amounts per contract by field (none by default: a
+  free account). With `hold_fees` set, fills get none until `post_fees()`, as when
+  Tradovate has not posted them yet.
 - §4 trouble on demand: `penalize_next` (p-ticket/p-time, or p-captcha), `fail_next` with
   an HTTP status (429 with an empty body, 423, 5xx), `timeout=True` (answer after the
   client gave up, without doing anything) or `drop=True` (do it, then answer too late:
@@ -58,6 +62,15 @@ BAD_LOGIN = (
     "Incorrect username or password. Please try again, noting that passwords are case-sensitive."
 )
 OPEN = {"Working", "Suspended", "PendingNew"}
+FEE_FIELDS = (
+    "clearingFee",
+    "exchangeFee",
+    "nfaFee",
+    "brokerageFee",
+    "ipFee",
+    "commission",
+    "orderRoutingFee",
+)
 STARTING_CASH = Decimal("50000")
 
 
@@ -173,6 +186,10 @@ class FakeTradovate:
         self.versions: list[dict] = []
         self.commands: list[dict] = []
         self.fills: list[dict] = []
+        self.fees: dict[str, Decimal] = {}  # per contract, by FillFee field
+        self.hold_fees = False
+        self.fill_fees: dict[int, dict] = {}
+        self._held_fees: list[dict] = []
         self.positions: dict[tuple[int, int], dict] = {}
         self.realized: Counter[int] = Counter()
         self._ids = itertools.count(900001)
@@ -303,6 +320,13 @@ class FakeTradovate:
                 None,
             )
             self._fill(order_id, Decimal(str(price)))
+
+    def post_fees(self) -> None:
+        """Post the FillFees held back by `hold_fees`."""
+        with self.lock:
+            for fill in self._held_fees:
+                self._post_fee(fill)
+            self._held_fees.clear()
 
     def seed_order(self, account_id: int, symbol: str, **terms) -> int:
         """A working order made outside DeskPilot (no clOrdId); `terms` as a placeorder's."""
@@ -452,6 +476,9 @@ class FakeTradovate:
             return [v for v in self.versions if v["orderId"] in mine]
         if entity == "fill":
             return [f for f in self.fills if f["orderId"] in mine]
+        if entity == "fillfee":
+            ids = {f["id"] for f in self.fills if f["orderId"] in mine}
+            return [fee for fill_id, fee in self.fill_fees.items() if fill_id in ids]
         if entity == "command":
             return [c for c in self.commands if c["orderId"] in mine]
         return None
@@ -818,20 +845,23 @@ class FakeTradovate:
         state = self.exchange[order_id]
         qty = int(state.version["orderQty"])
         now = _now()
-        self.fills.append(
-            {
-                "id": next(self._ids),
-                "orderId": order_id,
-                "contractId": order["contractId"],
-                "timestamp": _stamp(now),
-                "tradeDate": _trade_date(now),
-                "action": order["action"],
-                "qty": qty,
-                "price": price,
-                "active": True,
-                "finallyPaired": 0,
-            }
-        )
+        fill = {
+            "id": next(self._ids),
+            "orderId": order_id,
+            "contractId": order["contractId"],
+            "timestamp": _stamp(now),
+            "tradeDate": _trade_date(now),
+            "action": order["action"],
+            "qty": qty,
+            "price": price,
+            "active": True,
+            "finallyPaired": 0,
+        }
+        self.fills.append(fill)
+        if self.hold_fees:
+            self._held_fees.append(fill)
+        else:
+            self._post_fee(fill)
         order["ordStatus"] = "Filled"
         self._book(order["accountId"], order["contractId"], order["action"], qty, price, now)
         if state.oco_with is not None:
@@ -839,6 +869,15 @@ class FakeTradovate:
         for child in state.children:
             if self.orders[child]["ordStatus"] == "Suspended":
                 self.orders[child]["ordStatus"] = "Working"
+
+    def _post_fee(self, fill: dict) -> None:
+        """The fill's FillFee: each field `fees` names times the quantity, the others null."""
+        fee: dict = {"id": fill["id"]}
+        for name in FEE_FIELDS:
+            per_contract = self.fees.get(name)
+            fee[name] = None if per_contract is None else per_contract * fill["qty"]
+            fee[f"{name}CurrencyId"] = None if per_contract is None else 1
+        self.fill_fees[fill["id"]] = fee
 
     def _book(self, account_id, contract_id, action, qty, price: Decimal, now: datetime) -> None:
         key = (account_id, contract_id)

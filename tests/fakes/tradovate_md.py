@@ -5,7 +5,8 @@ with `a[{"i":id,"s":200}]` (or `s:401` and an error string in `d`), answers
 `md/subscribeQuote` / `md/unsubscribeQuote`, and pushes `a[{"e":"md","d":{"quotes":[...]}}]`.
 Tests drive it: `push_quote`, `send_heartbeat` (or `heartbeat_interval` for `h` frames on a
 timer), `send_shutdown`, `send_close`, `drop()`; and read what the client sent from
-`received`. Prices are written into the JSON text exactly as given, so a client that parses
+`received`. The `heard` fixture collects what the client hands to app.brokers.listeners.
+Prices are written into the JSON text exactly as given, so a client that parses
 through float shows up. Served by Werkzeug's threaded server, each connection upgraded with
 simple_websocket.Server.
 """
@@ -22,6 +23,8 @@ import pytest
 import simple_websocket
 from simple_websocket import ConnectionClosed
 from werkzeug.serving import WSGIRequestHandler, make_server
+
+from app.brokers import listeners
 
 DEFAULT_TOKEN = "fake-md-access-token"
 
@@ -270,3 +273,17 @@ def fake_md_server():
     server = FakeMarketDataServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(name="heard")
+def heard_quotes():
+    """The quotes adapters hand to app.brokers.listeners, as the services receive them:
+    (symbol, price, time, source). Afterwards quotes are dropped again, as unconnected."""
+    quotes: list[tuple] = []
+    listeners.connect(quotes=lambda *quote: quotes.append(quote), reports=_ignore)
+    yield quotes
+    listeners.connect(quotes=lambda *quote: None, reports=_ignore)
+
+
+def _ignore(report) -> None:
+    """Reports are not what these tests listen for."""

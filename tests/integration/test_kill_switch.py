@@ -451,6 +451,26 @@ def test_kill_switch_flattens_a_tradovate_account_and_a_paper_one(app, desk, tra
     assert desk.alert(trend, {"action": "sell", "quantity": 1}).status_code == 423
 
 
+def test_a_flat_tradovate_symbol_with_a_working_order_has_its_kill_order_closed_unsent(
+    app, desk, tradovate
+):
+    fake, account, _, _ = tradovate
+    nq = front("NQ")
+    fake.seed_order(720001, nq, action="Sell", orderQty=1, orderType="Limit", price=Decimal(30000))
+
+    answer = desk.engage()
+
+    assert answer["failures"] == [], answer
+    assert open_at_fake(fake, 720001) == []
+    [kill] = [o for o in desk.orders(account) if o["role"] == "kill" and o["symbol"] == nq]
+    assert (kill["status"], kill["reason"], kill["broker_order_id"]) == (
+        "cancelled",
+        f"{nq} was already flat",
+        None,
+    )
+    assert len(fake.calls("order/liquidateposition")) == 2  # MES and MNQ only
+
+
 def test_a_tradovate_login_refused_is_reported_and_the_others_are_flattened(
     app, desk, tradovate, make_account
 ):

@@ -10,6 +10,7 @@ import pytest
 
 from app import create_app
 from app.brokers.paper.broker import reset_venues
+from app.brokers.tradovate import broker as tradovate_broker
 from app.extensions import db
 from app.models import AdvancedOrder, Order
 from app.services.market import prices
@@ -120,6 +121,7 @@ def test_a_restart_mid_trail_at_tradovate_resumes_and_modifies_the_same_order(de
     with app.app_context():
         monitor.forget()
         reset_venues()
+    tradovate_broker.DIRECTORY.clear()  # the new process knows no Tradovate order id yet
     prices.clear()
     db.session.remove()
     restarted = create_app(make_config(tmp_path, TRADOVATE_API_URL=desk.fake.url))

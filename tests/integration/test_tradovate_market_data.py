@@ -10,12 +10,12 @@ import pytest
 
 from app.brokers.tradovate import market_data
 from app.brokers.tradovate.market_data import MarketDataClient
-from app.services.market import prices
 from tests.conftest import make_config
-from tests.fakes.tradovate_md import (  # noqa: F401  (fake_md is a fixture)
+from tests.fakes.tradovate_md import (  # noqa: F401  (fake_md and heard are fixtures)
     DEFAULT_TOKEN,
     FakeMarketDataServer,
     fake_md_server,
+    heard_quotes,
 )
 
 MES, MNQ = 3570918, 3570921
@@ -76,7 +76,7 @@ def test_authorizes_with_the_token_then_subscribes_by_contract_id(fake_md, make_
     assert status["last_message_at"] is not None
 
 
-def test_quotes_land_in_the_price_cache_as_exact_decimals(fake_md, make_client):
+def test_last_trades_go_to_the_listeners_as_exact_decimals(fake_md, make_client, heard):
     client = make_client(fake_md.url)
     client.start()
     client.subscribe("MESZ6", MES)
@@ -85,21 +85,22 @@ def test_quotes_land_in_the_price_cache_as_exact_decimals(fake_md, make_client):
 
     fake_md.push_quote(MES, trade="5012.25", bid="5012.00", ask="5012.50")
     fake_md.push_quote(MNQ, trade="18405.123456789012345678", timestamp="2026-11-20T15:30:01Z")
-    assert wait_for(lambda: prices.last("MNQZ6") is not None and prices.last("MESZ6"))
+    assert wait_for(lambda: len(heard) == 2)
 
-    mes = prices.last("MESZ6")
-    assert mes.price == D("5012.25") and str(mes.price) == "5012.25"
-    assert mes.source == "tradovate"
-    assert mes.time == datetime(2026, 11, 20, 15, 30, 0, 250000, tzinfo=UTC)
-    assert prices.last("MNQZ6").price == D("18405.123456789012345678")
+    quotes = {symbol: (price, time, source) for symbol, price, time, source in heard}
+    price, time, source = quotes["MESZ6"]
+    assert price == D("5012.25") and str(price) == "5012.25" and source == "tradovate"
+    assert time == datetime(2026, 11, 20, 15, 30, 0, 250000, tzinfo=UTC)
+    assert quotes["MNQZ6"][0] == D("18405.123456789012345678")
+    assert client.last_price("MNQZ6") == D("18405.123456789012345678")
     book = client.top_of_book("MESZ6")
     assert (book.bid, book.ask, book.last) == (D("5012.00"), D("5012.50"), D("5012.25"))
 
-    # A quote without a trade moves the book, not the last price.
+    # A quote without a trade moves the book, not the last price, and is not handed on.
     fake_md.push_quote(MES, bid="5012.25", ask="5012.75")
     assert wait_for(lambda: client.top_of_book("MESZ6").bid == D("5012.25"))
-    assert prices.last("MESZ6").price == D("5012.25")
-    assert client.top_of_book("MESZ6").last == D("5012.25")
+    assert client.last_price("MESZ6") == D("5012.25")
+    assert len(heard) == 2
 
 
 def test_heartbeats_are_sent_at_the_interval(fake_md, make_client):
@@ -131,8 +132,8 @@ def test_dropped_connection_reconnects_reauthorizes_and_resubscribes(fake_md, ma
     assert endpoints == ["authorize", "md/subscribeQuote", "md/subscribeQuote"]
     assert requests_of(fake_md, 2)[0][2] == DEFAULT_TOKEN
     fake_md.push_quote(MNQ, trade="18400.50")
-    assert wait_for(lambda: prices.last("MNQZ6") is not None)
-    assert prices.last("MNQZ6").price == D("18400.50")
+    assert wait_for(lambda: client.last_price("MNQZ6") is not None)
+    assert client.last_price("MNQZ6") == D("18400.50")
     status = client.status()
     assert status["connected"] and status["reconnects"] == 1
 
@@ -300,9 +301,10 @@ def test_registry_skips_until_a_contract_lookup_is_registered(registry, caplog):
     assert "no contract lookup registered" in caplog.text
     assert registry.client() is None
     assert registry.status()["state"] == "off"
+    assert registry.last_price("MESZ6") is None
 
 
-def test_registry_subscribes_through_the_adapters_lookup(fake_md, registry, tmp_path):
+def test_registry_subscribes_through_the_adapters_lookup(fake_md, registry, tmp_path, heard):
     from app import create_app
 
     app = create_app(
@@ -320,9 +322,13 @@ def test_registry_subscribes_through_the_adapters_lookup(fake_md, registry, tmp_
     assert wait_for(lambda: fake_md.subscribed(MES))
     running = registry.client()
     assert running.url == fake_md.url and running.stale_after == 7.5
+    assert registry.last_price("MESZ6") is None
     fake_md.push_quote(MES, trade="4999.75")
-    assert wait_for(lambda: prices.last("MESZ6") is not None)
-    assert prices.last("MESZ6").price == D("4999.75")
+    assert wait_for(lambda: registry.last_price("MESZ6") is not None)
+    assert registry.last_price("MESZ6") == D("4999.75")
+    assert [(symbol, price, source) for symbol, price, _, source in heard] == [
+        ("MESZ6", D("4999.75"), "tradovate")
+    ]
     assert registry.status()["subscriptions"] == ["MESZ6"]
     assert registry.is_stale("MESZ6") is False
 

@@ -6,20 +6,20 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from app.brokers.base import OrderRequest
 from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
 from app.brokers.tradovate import broker as tradovate_broker
-from app.brokers.tradovate import market_data
+from app.brokers.tradovate import market_data, wire
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
-from app.models import BrokerAccount, Order, Position
-from app.services.market import prices
+from app.models import BrokerAccount, Position
 from app.services.setup.access import broker_for
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
-from tests.fakes.tradovate_md import FakeMarketDataServer
+from tests.fakes.tradovate_md import FakeMarketDataServer, heard_quotes  # noqa: F401 (heard)
+
+FEES = {"commission": Decimal("0.25"), "exchangeFee": Decimal("0.35"), "nfaFee": Decimal("0.02")}
 
 MARKET_DATA = tradovate_broker._market_data  # the fake_tradovate fixture turns it off
 
@@ -97,7 +97,9 @@ def test_alert_places_a_bracket_through_placeoso_with_the_account_fields(desk):
         assert row["broker_order_id"] == str(desk.fake.order_for(row["client_order_id"])["id"])
     assert set(desk.fake.placed.values()) == {1}
     assert desk.fake.calls("order/placeorder") == []
-    assert db.session.get(BrokerAccount, desk.account["id"]).broker_account_spec == "DEMO720001"
+    # The account's name is resolved once per process and kept by the adapter.
+    assert desk.broker().broker_account() == wire.AccountRef(720001, "DEMO720001")
+    assert len(desk.fake.calls("account/list")) == 1
 
 
 def test_exits_move_to_the_entry_fill_with_modifyorder_carrying_qty_and_type(desk):
@@ -164,32 +166,55 @@ def test_take_profit_fill_cancels_the_stop_and_fills_read_back_with_our_ids(desk
     assert broker.fills_since(datetime.now(UTC) + timedelta(minutes=1)) == []
 
 
+def test_fills_carry_tradovates_fees_summed_exactly(desk):
+    mes = front("MES")
+    desk.fake.fees = dict(FEES)
+    desk.fake.set_price(mes, "5000")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    broker = desk.broker()
+    broker.place_order(request("dp-fee-1"))
+    broker.place_order(request("dp-fee-2", side=Side.SELL, qty=3))
+    fills = broker.fills_since(since)
+    assert [(f.client_order_id, f.qty, f.commission) for f in fills] == [
+        ("dp-fee-1", 1, Decimal("0.62")),  # 0.25 + 0.35 + 0.02 per side and contract
+        ("dp-fee-2", 3, Decimal("1.86")),
+    ]
+    assert all(type(f.commission) is Decimal for f in fills)
+    [read] = desk.fake.calls("fillFee/items")  # one read for the batch
+    assert sorted(read.query["ids"].split(",")) == sorted(f.broker_fill_id for f in fills)
+
+
+def test_fees_not_posted_yet_read_none_and_a_later_read_has_them(desk):
+    mes = front("MES")
+    desk.fake.fees = dict(FEES)
+    desk.fake.hold_fees = True
+    desk.fake.set_price(mes, "5000")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    broker = desk.broker()
+    broker.place_order(request("dp-fee-3", qty=2))
+    [fill] = broker.fills_since(since)
+    assert (fill.client_order_id, fill.qty, fill.commission) == ("dp-fee-3", 2, None)
+    desk.fake.post_fees()
+    [fill] = broker.fills_since(since)
+    assert fill.commission == Decimal("1.24")
+    # Tradovate failing the fee read leaves the fees unknown, never the fills unread.
+    desk.fake.fail_next("fillFee/items", status=503, times=3)
+    [fill] = broker.fills_since(since)
+    assert (fill.client_order_id, fill.commission) == ("dp-fee-3", None)
+
+
 def test_working_orders_read_terms_from_versions_and_map_ids_back_to_ours(desk):
     mes = front("MES")
-    # A row that never learned its broker id (its answer was lost): found by its command.
-    row = Order(
-        account_id=desk.account["id"],
-        client_order_id="dp-lost-1",
-        symbol=mes,
-        side="buy",
-        quantity=2,
-        order_type="limit",
-        limit_price=Decimal("4990.5"),
-        role="manual",
-        status="pending",
-    )
-    db.session.add(row)
-    db.session.commit()
     broker = desk.broker()
     broker.place_order(
-        request("dp-lost-1", qty=2, order_type=OrderType.LIMIT, limit_price=Decimal("4990.5"))
+        request("dp-lim-1", qty=2, order_type=OrderType.LIMIT, limit_price=Decimal("4990.5"))
     )
     foreign = desk.fake.seed_order(
         720001, mes, action="Sell", orderQty=1, orderType="Stop", stopPrice=Decimal(4980)
     )
     by_id = {o.client_order_id: o for o in broker.working_orders()}
-    assert set(by_id) == {"dp-lost-1", f"tradovate-{foreign}"}
-    mine = by_id["dp-lost-1"]
+    assert set(by_id) == {"dp-lim-1", f"tradovate-{foreign}"}
+    mine = by_id["dp-lim-1"]
     assert (mine.qty, mine.order_type, mine.limit_price, mine.symbol, mine.side) == (
         2,
         OrderType.LIMIT,
@@ -203,10 +228,55 @@ def test_working_orders_read_terms_from_versions_and_map_ids_back_to_ours(desk):
         Decimal(4980),
         Side.SELL,
     )
-    commands = len(desk.fake.calls("command/list"))
+    # Ours was known since it was placed; the foreign one was looked up once, and is
+    # remembered as foreign.
+    assert len(desk.fake.calls("command/list")) == 1
     broker.working_orders()
-    # The foreign order is remembered as foreign; only our unmapped row asks again.
-    assert len(desk.fake.calls("command/list")) == commands + 1
+    assert len(desk.fake.calls("command/list")) == 1
+
+
+def test_after_a_restart_our_orders_are_found_by_their_commands(desk):
+    mes = front("MES")
+    desk.broker().place_order(
+        request("dp-lim-2", order_type=OrderType.LIMIT, limit_price=Decimal("4990.5"))
+    )
+    foreign = desk.fake.seed_order(720001, mes, action="Buy", orderQty=1, orderType="Market")
+    desk.fake.set_price(mes, "4990.25")  # both fill
+    tradovate_broker.DIRECTORY.clear()  # a new process: it has met no order yet
+    broker = desk.broker()
+    fills = broker.fills_since(datetime.now(UTC) - timedelta(minutes=1))
+    assert {(f.client_order_id, f.broker_order_id) for f in fills} == {
+        ("dp-lim-2", str(desk.fake.order_for("dp-lim-2")["id"])),
+        (None, str(foreign)),
+    }
+    assert len(desk.fake.calls("command/list")) == 1
+    broker.fills_since(datetime.now(UTC) - timedelta(minutes=1))
+    assert len(desk.fake.calls("command/list")) == 1
+
+
+def test_cancel_and_modify_find_our_order_after_a_restart(desk):
+    placed = desk.broker().place_order(
+        request(
+            "dp-rest-9",
+            side=Side.SELL,
+            qty=2,
+            order_type=OrderType.LIMIT,
+            limit_price=Decimal(5100),
+        )
+    )
+    tradovate_broker.DIRECTORY.clear()
+    moved = desk.broker().modify_order("dp-rest-9", limit_price=Decimal("5101.25"))
+    assert (moved.client_order_id, moved.broker_order_id) == ("dp-rest-9", placed.broker_order_id)
+    assert (moved.limit_price, moved.qty) == (Decimal("5101.25"), 2)
+    assert len(desk.fake.calls("command/list")) == 1
+    cancelled = desk.broker().cancel_order("dp-rest-9")
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert desk.fake.bodies("order/cancelorder") == [
+        {"orderId": int(placed.broker_order_id), "isAutomated": True}
+    ]
+    assert len(desk.fake.calls("command/list")) == 1  # remembered since
+    with pytest.raises(UnknownOrder, match="holds no order dp-never-sent"):
+        desk.broker().cancel_order("dp-never-sent")
 
 
 def test_rejection_text_reaches_the_order_row(desk):
@@ -234,11 +304,19 @@ def test_another_account_is_chosen_by_its_tradovate_id(app, api, make_account, f
         credentials=dict(TRADOVATE_CREDENTIALS),
         broker_account_id="720002",
     )
+    first = make_account("First", broker="tradovate", credentials=dict(TRADOVATE_CREDENTIALS))
     with app.app_context():
         broker = broker_for(db.session.get(BrokerAccount, account["id"]))
-        broker.place_order(request("dp-second-1"))
+        broker.place_order(
+            request("dp-second-1", order_type=OrderType.LIMIT, limit_price=Decimal(4900))
+        )
+        other = broker_for(db.session.get(BrokerAccount, first["id"]))
+        # The same login trades 720001 too: its adapter must not touch 720002's order.
+        with pytest.raises(UnknownOrder, match="belongs to another Tradovate account"):
+            other.cancel_order("dp-second-1")
     [body] = fake_tradovate.bodies("order/placeorder")
     assert (body["accountId"], body["accountSpec"]) == (720002, "DEMO720002")
+    assert fake_tradovate.calls("order/cancelorder") == []
 
 
 def test_manual_limit_order_cancel_and_price_only_modify(desk, api):
@@ -380,13 +458,13 @@ def test_contract_terms_fall_back_to_the_built_in_table(desk):
     assert len(desk.fake.calls("product/find")) == 5
 
 
-def test_a_second_place_for_the_same_row_sends_nothing(desk, app):
+def test_a_second_place_for_the_same_order_sends_nothing(desk, app):
     desk.send({"action": "buy", "quantity": 1})
-    row = db.session.scalars(select(Order)).one()
+    entry = desk.orders()["entry"]
     again = desk.broker().place_order(
-        OrderRequest(row.client_order_id, row.symbol, Side.BUY, 1, OrderType.MARKET)
+        OrderRequest(entry["client_order_id"], entry["symbol"], Side.BUY, 1, OrderType.MARKET)
     )
-    assert again.broker_order_id == row.broker_order_id
+    assert again.broker_order_id == entry["broker_order_id"]
     assert len(desk.fake.calls("order/placeorder")) == 1
 
 
@@ -424,6 +502,7 @@ def test_market_data_module_absence_is_tolerated(monkeypatch):
 
 def test_the_position_poller_mirrors_a_bracket_exit_from_tradovate(desk, app, api):
     mes = front("MES")
+    desk.fake.fees = dict(FEES)
     desk.fake.set_price(mes, "5000")
     desk.send(
         {
@@ -444,7 +523,9 @@ def test_the_position_poller_mirrors_a_bracket_exit_from_tradovate(desk, app, ap
     assert orders["stop_loss"]["status"] == "cancelled"
     [trade] = api.get(f"/api/trades?account_id={desk.account['id']}").get_json()["items"]
     assert (trade["exit_reason"], trade["qty"], trade["exit_price"]) == ("take_profit", 2, "5002.5")
-    assert trade["pnl"] == "25.00"  # 2.5 points x $5 x 2
+    assert trade["gross_pnl"] == "25.00"  # 2.5 points x $5 x 2
+    assert trade["commission"] == "2.48"  # Tradovate's fees: 0.62 per contract and side
+    assert trade["pnl"] == "22.52"
     assert api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"] == []
 
 
@@ -454,7 +535,7 @@ def test_an_answer_in_an_unexpected_shape_is_a_broker_error(desk):
         desk.broker().positions()
 
 
-def test_an_alert_starts_market_data_on_the_rest_session_token(desk, app, monkeypatch):
+def test_an_alert_starts_market_data_on_the_rest_session_token(desk, app, monkeypatch, heard):
     mes = front("MES")
     feed = FakeMarketDataServer(token="md-token-from-rest").start()
     desk.fake.md_token = "md-token-from-rest"
@@ -464,11 +545,12 @@ def test_an_alert_starts_market_data_on_the_rest_session_token(desk, app, monkey
         desk.send({"action": "buy", "quantity": 1})
         contract_id = desk.fake.contracts[mes]["id"]
         assert feed.wait_for(lambda: feed.subscribed(contract_id))
+        assert desk.broker().last_price(mes) is None
         feed.push_quote(contract_id, trade="5001.25")
-        assert feed.wait_for(
-            lambda: prices.last(mes) is not None and prices.last(mes).price == Decimal("5001.25")
-        )
-        assert prices.last(mes).source == "tradovate"
+        assert feed.wait_for(lambda: desk.broker().last_price(mes) == Decimal("5001.25"))
+        assert [(symbol, price, source) for symbol, price, _, source in heard] == [
+            (mes, Decimal("5001.25"), "tradovate")
+        ]
     finally:
         market_data.shutdown()
         feed.stop()

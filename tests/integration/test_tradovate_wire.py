@@ -250,3 +250,23 @@ def test_commands_map_our_clordids_to_order_ids():
     ]
     assert wire.new_order_ids(commands, ["dp-a", "dp-b"]) == {"dp-a": 10}
     assert wire.command_client_ids(commands, [10, 11]) == {10: "dp-a"}
+
+
+def test_fill_fees_sum_the_non_null_amounts_exactly():
+    # As the transport decodes it: JSON numbers as Decimals, so 0.1 + 0.2 is 0.3.
+    answer = json.loads(
+        '[{"id": 11, "clearingFee": 0.1, "exchangeFee": 0.2, "nfaFee": null, "commission": 0},'
+        ' {"id": 12, "commission": 0.25, "exchangeFee": 0.35, "nfaFee": 0.02, "ipFee": null},'
+        ' {"id": 13, "clearingFee": null},'
+        ' {"id": 14, "commission": "n/a", "exchangeFee": 0.35}]',
+        parse_float=Decimal,
+    )
+    fees = wire.fill_fees(answer)
+    assert fees == {11: Decimal("0.3"), 12: Decimal("0.62"), 13: Decimal(0)}
+    assert str(fees[12]) == "0.62"  # 14 has an amount that is no number: not known, not 0
+
+
+def test_a_fill_carries_its_fees_or_none_while_they_are_not_posted():
+    fill = {"id": 11, "orderId": 5, "action": "Sell", "qty": 2, "price": Decimal("5012.25")}
+    assert wire.broker_fill(fill, "MESZ6", "dp-1", Decimal("1.24")).commission == Decimal("1.24")
+    assert wire.broker_fill(fill, "MESZ6", None, None).commission is None

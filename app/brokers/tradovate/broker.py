@@ -1,18 +1,23 @@
 """TradovateBroker: the Broker port over Tradovate's REST API.
 
-`TradovateBroker(account)` is cheap to make per call, like PaperBroker: the login lives in
+`TradovateBroker(access)` is cheap to make per call, like PaperBroker: the login lives in
 rest.py's process-wide session registry, and what never changes while the process runs
-(which Tradovate account a login trades, contract ids and names, product terms) is kept
-in `DIRECTORY`.
+(which Tradovate account a login trades and its name, contract ids and names, product
+terms, which order is whose) is kept in `DIRECTORY`. The adapter never reads or writes
+DeskPilot's tables (DESIGN §2): it answers, and the services record.
 
-Ids. Our rows carry our client order id (sent as `clOrdId`) and, once Tradovate answers,
-its order id as `broker_order_id`. Tradovate's Order entity has no clOrdId; the Command
-that created the order has (reference §3.1 and the Command entity of the official C#
-sample's swagger), so an order whose answer was lost is found again in `/command/list`.
-Reading orders and fills, Tradovate ids map back to ours through our rows, then through
-the commands for a row that never learned its broker id. An order of ours reads with our
-client order id; one made elsewhere (Tradovate's own site) with "tradovate-<id>", and its
-fills with client_order_id None.
+Ids. Our client order id goes out as `clOrdId`. Tradovate's Order entity has no clOrdId;
+the Command that created the order has (reference §3.1 and the Command entity of the
+official C# sample's swagger). So our id ↔ Tradovate's order id is remembered in
+`DIRECTORY` when we place an order and whenever a command read names one; an id this
+process never saw (after a restart, or an order whose answer was lost) is looked up in
+`/command/list`, the narrowest read that carries clOrdId. An order of ours reads with our
+client order id; one made elsewhere (Tradovate's own site: its New command has no
+clOrdId) with "tradovate-<id>", and its fills with client_order_id None.
+
+Fees. A Fill carries none; each fill's fees are its FillFee (reference "Fees on fills"),
+read with `/fillFee/items` and summed exactly into `BrokerFill.commission`, which is None
+while Tradovate has not posted them.
 
 Exits: a bracket is `/order/placeoso` (take profit as bracket1, stop loss as bracket2,
 both GTC so a protective stop outlives the session); an OCO pair is `/order/placeoco`.
@@ -28,9 +33,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-
-from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.brokers.base import (
     AccountAccess,
@@ -52,17 +54,14 @@ from app.brokers.errors import (
 from app.brokers.tradovate import wire
 from app.brokers.tradovate.rest import NotFoundAtTradovate, TradovateRest, client_for
 from app.domain.contracts import SPECS
-from app.domain.vocabulary import AuditCategory, Environment, OrderStatus, OrderType, Side
-from app.extensions import db
-from app.models import BrokerAccount, Order
-from app.services.market import prices
-from app.services.records import audit
+from app.domain.vocabulary import Environment, OrderStatus, OrderType, Side
 
 logger = logging.getLogger(__name__)
 
 EXIT_TIME_IN_FORCE = "GTC"
 OPEN = (OrderStatus.WORKING, OrderStatus.PENDING)
 FOREIGN_PREFIX = "tradovate-"
+FEE_BATCH = 100  # fill ids per /fillFee/items read: keeps the URL short
 
 
 class UnknownContract(BrokerError):
@@ -78,9 +77,27 @@ class Directory:
         self.contracts: dict[tuple[str, str], wire.TradovateContract] = {}
         self.contract_names: dict[tuple[str, int], str] = {}
         self.products: dict[tuple[str, str], dict | None] = {}
-        # Orders found not to be ours: their New command carries no clOrdId of our rows.
-        # Rows are committed before the call, so this never changes for an order.
+        # Our client order id <-> Tradovate's order id: by server and Tradovate account one
+        # way (another account's order is never taken for this one's), by server the other
+        # (order ids are the server's). An order's New command never changes, so neither
+        # does a pair once known.
+        self.order_ids: dict[tuple[str, int, str], int] = {}
+        self.client_ids: dict[tuple[str, int], str] = {}
+        # Orders whose New command carries no clOrdId: made outside DeskPilot, or a
+        # liquidation (placed without one) that this process did not make.
         self.foreign_orders: set[tuple[str, int]] = set()
+
+    def remember_order(
+        self, base_url: str, account_id: int, client_order_id: str, order_id: int
+    ) -> None:
+        with self.lock:
+            self.order_ids[(base_url, account_id, client_order_id)] = order_id
+            self.client_ids[(base_url, order_id)] = client_order_id
+            self.foreign_orders.discard((base_url, order_id))
+
+    def mark_foreign(self, base_url: str, order_ids: set[int]) -> None:
+        with self.lock:
+            self.foreign_orders.update((base_url, order_id) for order_id in order_ids)
 
     def clear(self) -> None:
         with self.lock:
@@ -88,6 +105,8 @@ class Directory:
             self.contracts.clear()
             self.contract_names.clear()
             self.products.clear()
+            self.order_ids.clear()
+            self.client_ids.clear()
             self.foreign_orders.clear()
 
 
@@ -195,17 +214,16 @@ class TradovateBroker(Broker):
 
     def __init__(self, access: AccountAccess, *, rest: TradovateRest | None = None) -> None:
         self.access = access
-        self.account_id = access.account_id
         self.environment = access.environment
         self._wanted = access.broker_account_id
-        self._stored_spec: str | None = None
         self.rest = rest or client_for(access)
         self.contracts = Contracts(self.rest)
 
     # The account at Tradovate.
 
     def broker_account(self) -> wire.AccountRef:
-        """Which Tradovate account this is (id and name), resolved once per process."""
+        """Which Tradovate account this is (id and name, the accountSpec of its orders),
+        resolved once per process and kept in DIRECTORY, never in our tables."""
         key = (self.rest.session_key, str(self._wanted or ""))
         ref = DIRECTORY.accounts.get(key)
         if ref is None:
@@ -218,24 +236,7 @@ class TradovateBroker(Broker):
             accounts = wire.parse_accounts(self.rest.get("account/list"))
             ref = wire.choose_account(accounts, self._wanted)
             DIRECTORY.accounts[key] = ref
-        if ref.name != self._stored_spec:
-            self._store_spec(ref.name)
         return ref
-
-    def _store_spec(self, name: str) -> None:
-        """Keep the account's name (the accountSpec of its orders) on our row."""
-        try:
-            db.session.execute(
-                update(BrokerAccount)
-                .where(BrokerAccount.id == self.account_id)
-                .values(broker_account_spec=name)
-            )
-            db.session.commit()
-        except SQLAlchemyError:
-            db.session.rollback()
-            logger.warning("account %s: Tradovate account name not stored", self.account_id)
-            return
-        self._stored_spec = name
 
     # Queries.
 
@@ -253,15 +254,16 @@ class TradovateBroker(Broker):
         return wire.account_state(snapshot, unrealized)
 
     def _open_pnl(self) -> Decimal:
-        """Open P&L from positions when the snapshot omits it: (last - netPrice) x vpp x netPos."""
+        """Open P&L from positions when the snapshot omits it: (last - netPrice) x vpp x netPos,
+        at market data's last trade (a position without one counts 0)."""
         total = Decimal(0)
         for position in self.positions():
-            quote = prices.last(position.symbol)
-            if quote is None or position.avg_price is None:
+            last = self.last_price(position.symbol)
+            if last is None or position.avg_price is None:
                 continue
             point = self.contracts.get(position.symbol).point_value
             if point is not None:
-                total += (quote.price - position.avg_price) * point * position.qty
+                total += (last - position.avg_price) * point * position.qty
         return total
 
     @_translated
@@ -331,12 +333,37 @@ class TradovateBroker(Broker):
                 continue
             fills.append(fill)
         ours = self._client_ids({int(fill["orderId"]) for fill in fills})
+        fees = self._fees([int(fill["id"]) for fill in fills])
         answers = []
         for fill in fills:
             symbol = self.contracts.name_of(fill["contractId"])
             client_order_id = ours.get(int(fill["orderId"]))
-            answers.append(wire.broker_fill(fill, symbol, client_order_id))
+            answers.append(
+                wire.broker_fill(fill, symbol, client_order_id, fees.get(int(fill["id"])))
+            )
         return sorted(answers, key=lambda fill: (fill.time, fill.broker_fill_id))
+
+    def _fees(self, fill_ids: list[int]) -> dict[int, Decimal]:
+        """Fill id → its total fees, for the fills whose FillFee Tradovate has posted.
+
+        One `/fillFee/items` read per FEE_BATCH fills. A read that fails for a while leaves
+        its fills' fees unknown (None) rather than failing the fills: they are read again
+        on the next poll.
+        """
+        fees: dict[int, Decimal] = {}
+        for start in range(0, len(fill_ids), FEE_BATCH):
+            batch = fill_ids[start : start + FEE_BATCH]
+            try:
+                data = self.rest.get("fillFee/items", {"ids": ",".join(map(str, batch))})
+            except (TemporaryBrokerError, NotFoundAtTradovate) as exc:
+                logger.warning(
+                    "Tradovate fees of %d fills not read (%s); read again later",
+                    len(batch),
+                    exc.message,
+                )
+                continue
+            fees.update(wire.fill_fees(data))
+        return fees
 
     # Orders.
 
@@ -473,8 +500,7 @@ class TradovateBroker(Broker):
         )
         if net == 0:
             self._cancel_working(ref, contract)
-            self._close_unsent(client_order_id, f"{symbol} was already flat")
-            return None
+            return None  # nothing was sent for `client_order_id`: the caller closes its row
         try:
             # Not retried: a second liquidation could close twice. Tradovate cancels the
             # symbol's working orders itself (§3.4).
@@ -496,11 +522,13 @@ class TradovateBroker(Broker):
     # Quotes.
 
     def last_price(self, symbol: str) -> Decimal | None:
-        quote = prices.last(symbol)
-        return quote.price if quote else None
+        """The last trade Tradovate market data reported; None while it is off or quiet."""
+        module = _market_data()
+        return module.last_price(symbol) if module is not None else None
 
     def subscribe_quotes(self, symbol: str) -> None:
-        """Ask Tradovate market data to keep `symbol` in the price cache, if it is built in.
+        """Ask Tradovate market data to keep quoting `symbol`, if it is built in: its last
+        trades go to the services (app.brokers.listeners) and answer `last_price`.
 
         A market-data failure never stops an order: it is logged, and prices keep coming
         from alerts.
@@ -521,60 +549,50 @@ class TradovateBroker(Broker):
 
     # Helpers: our ids and Tradovate's.
 
-    def _row(self, client_order_id: str) -> Order | None:
-        return db.session.scalar(select(Order).where(Order.client_order_id == client_order_id))
-
     def _already_placed(self, client_order_id: str) -> BrokerOrder | None:
-        """A repeated call for an order Tradovate already has: its state, nothing sent."""
-        row = self._row(client_order_id)
-        if row is None:
-            return None
-        if row.account_id != self.account_id:
-            raise OrderRejected(f"order {client_order_id} belongs to another account")
-        if row.broker_order_id and row.broker_order_id.isdigit():
-            return self._view(int(row.broker_order_id), client_order_id)
-        return None
+        """A repeated call for an order this process knows: its state, nothing sent."""
+        order_id = DIRECTORY.order_ids.get(self._order_key(client_order_id))
+        return self._view(order_id, client_order_id) if order_id is not None else None
 
     def _order_id(self, client_order_id: str) -> int:
-        """Tradovate's id of our order: from our row, else from the command that made it."""
-        row = self._row(client_order_id)
-        if row is not None and row.account_id != self.account_id:
-            raise UnknownOrder(f"order {client_order_id} belongs to another account")
-        if row is not None and row.broker_order_id and row.broker_order_id.isdigit():
-            return int(row.broker_order_id)
+        """Tradovate's id of our order: remembered, else from the command that made it
+        (checked to be this account's: commands are the login's, across its accounts)."""
+        base, account_id, _ = key = self._order_key(client_order_id)
+        order_id = DIRECTORY.order_ids.get(key)
+        if order_id is not None:
+            return order_id
         found = wire.new_order_ids(self.rest.get("command/list"), [client_order_id])
-        if client_order_id not in found:
+        order_id = found.get(client_order_id)
+        if order_id is None:
             raise UnknownOrder(f"Tradovate holds no order {client_order_id}")
-        return found[client_order_id]
+        self._order_item(order_id, client_order_id)
+        DIRECTORY.remember_order(base, account_id, client_order_id, order_id)
+        return order_id
+
+    def _order_key(self, client_order_id: str) -> tuple[str, int, str]:
+        return (self.rest.base_url, self.broker_account().id, client_order_id)
 
     def _client_ids(self, order_ids: set[int]) -> dict[int, str]:
-        """Tradovate order id → our client order id, for the ids that are ours."""
-        if not order_ids:
-            return {}
-        rows = db.session.execute(
-            select(Order.broker_order_id, Order.client_order_id).where(
-                Order.account_id == self.account_id,
-                Order.broker_order_id.in_([str(i) for i in order_ids]),
-            )
-        )
-        found = {int(broker_id): client_id for broker_id, client_id in rows}
+        """Tradovate order id → our client order id, for the ids that are ours.
+
+        Ids this process has not met are looked up once in the commands; those whose New
+        command has no clOrdId are remembered as foreign, so they cost no further read.
+        """
         base = self.rest.base_url
+        found = {
+            i: DIRECTORY.client_ids[(base, i)]
+            for i in order_ids
+            if (base, i) in DIRECTORY.client_ids
+        }
         unknown = {i for i in order_ids - found.keys() if (base, i) not in DIRECTORY.foreign_orders}
-        if unknown:
-            # Rows that never learned their broker id (an answer lost, a crash after the call).
-            candidates = wire.command_client_ids(self.rest.get("command/list"), unknown)
-            if candidates:
-                by_client = {client_id: order_id for order_id, client_id in candidates.items()}
-                for client_id in db.session.scalars(
-                    select(Order.client_order_id).where(
-                        Order.account_id == self.account_id,
-                        Order.client_order_id.in_(list(by_client)),
-                    )
-                ):
-                    found[by_client[client_id]] = client_id
-            with DIRECTORY.lock:
-                DIRECTORY.foreign_orders.update((base, i) for i in unknown - found.keys())
-        return found
+        if not unknown:
+            return found
+        named = wire.command_client_ids(self.rest.get("command/list"), unknown)
+        account_id = self.broker_account().id  # the ids asked are this account's orders
+        for order_id, client_order_id in named.items():
+            DIRECTORY.remember_order(base, account_id, client_order_id, order_id)
+        DIRECTORY.mark_foreign(base, unknown - named.keys())
+        return {**found, **named}
 
     def _reconciler(
         self, client_order_ids: list[str], fields: tuple[str, ...]
@@ -599,12 +617,15 @@ class TradovateBroker(Broker):
     # Helpers: reading orders.
 
     def _order_item(self, order_id: int, client_order_id: str) -> dict:
+        """The Order entity, if it is this account's: a login may trade several accounts."""
         try:
             order = self.rest.get("order/item", {"id": order_id})
         except NotFoundAtTradovate as exc:
             raise UnknownOrder(f"Tradovate holds no order {client_order_id}") from exc
         if not isinstance(order, dict):
             raise UnknownOrder(f"Tradovate holds no order {client_order_id}")
+        if order.get("accountId") != self.broker_account().id:
+            raise UnknownOrder(f"order {client_order_id} belongs to another Tradovate account")
         return order
 
     def _version(self, order_id: int) -> dict:
@@ -633,7 +654,14 @@ class TradovateBroker(Broker):
         """The orders just placed, with their state when Tradovate says it at once.
 
         The order is placed whatever this read does: a failed read answers "working".
+        The ids are remembered first, so cancel and modify find the orders either way.
         """
+        account_id = self.broker_account().id
+        for order_id, request in placed:
+            if order_id is not None:
+                DIRECTORY.remember_order(
+                    self.rest.base_url, account_id, request.client_order_id, order_id
+                )
         ids = [order_id for order_id, _ in placed if order_id is not None]
         orders: dict[int, dict] = {}
         fills: dict[int, list[dict]] = {}
@@ -693,24 +721,6 @@ class TradovateBroker(Broker):
             raise BrokerError(
                 f"Tradovate did not cancel every {contract.name} order: " + "; ".join(failures)
             )
-
-    def _close_unsent(self, client_order_id: str, reason: str) -> None:
-        """Close a row Tradovate never needed (a flatten of a flat symbol), as paper does."""
-        row = self._row(client_order_id)
-        if row is None or row.account_id != self.account_id or row.broker_order_id:
-            return
-        if row.status != OrderStatus.PENDING.value:
-            return
-        row.status = OrderStatus.CANCELLED.value
-        row.reason = reason
-        audit.record(
-            AuditCategory.ORDER,
-            f"{row.symbol} {row.role} order cancelled: {reason}",
-            data={"client_order_id": client_order_id, "role": row.role},
-            account_id=self.account_id,
-            strategy_id=row.strategy_id,
-        )
-        db.session.commit()
 
 
 # --- module helpers -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tradovate market data: one WebSocket that keeps the price cache fed with last trades.
+"""Tradovate market data: one WebSocket that hands every last trade to the services.
 
 Protocol (reference/tradovate.md §5, §5.2). The server frames are `o` (open), `h`
 (heartbeat), `a[...]` (a JSON array of messages) and `c[code, "reason"]` (close). A
@@ -9,9 +9,11 @@ request is four `\\n`-separated lines, `endpoint`, `id`, query (empty here) and 
 `md/subscribeQuote` / `md/unsubscribeQuote` take `{"symbol": <contract id>}`; quotes
 name only the `contractId`, so the client keeps contract id -> our code ("MESZ6").
 
-Each quote's `Trade` price goes to the price cache (source "tradovate") as an exact
-Decimal parsed from the wire text; `Bid`/`Offer` are kept in the client's top of book
-(`top_of_book(symbol)`). The cache holds one price per symbol and every subscriber (the
+Each quote's `Trade` price goes to `app.brokers.listeners.quote` (source "tradovate"),
+where the services keep their price cache, as an exact Decimal parsed from the wire text.
+The client keeps the latest quote of each symbol itself too (`top_of_book(symbol)`, with
+`Bid`/`Offer`), so the adapter answers `last_price` without reading the services' cache.
+Only trades are handed on: the cache holds one price per symbol and every subscriber (the
 paper engine, P&L) reads it as a print, so a bid or an ask must not land there.
 
 One daemon thread per client does all socket I/O: connect, authorize, subscribe, read,
@@ -60,7 +62,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from app.services.market import prices
+from app.brokers import listeners
 
 logger = logging.getLogger(__name__)
 
@@ -285,7 +287,7 @@ class MarketDataClient:
         url: str,
         token_provider: TokenProvider,
         *,
-        on_quote: QuoteSink = prices.update,
+        on_quote: QuoteSink = listeners.quote,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         heartbeat_interval: float = HEARTBEAT_SECONDS,
@@ -357,7 +359,7 @@ class MarketDataClient:
             self._retry_at = None
 
     def subscribe(self, symbol: str, contract_id: int) -> None:
-        """Keep quotes of `contract_id` flowing into the cache under `symbol` ("MESZ6").
+        """Keep quotes of `contract_id` flowing under `symbol` ("MESZ6").
 
         Quotes name only the contract id, so subscribing needs it (reference §5.2).
         """
@@ -391,6 +393,11 @@ class MarketDataClient:
     def top_of_book(self, symbol: str) -> TopOfBook | None:
         with self._lock:
             return self._books.get(symbol)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The last trade heard for `symbol`; None before the first or once unsubscribed."""
+        book = self.top_of_book(symbol)
+        return book.last if book is not None else None
 
     def status(self) -> dict[str, Any]:
         """The connection as the status indicator shows it."""
@@ -774,6 +781,13 @@ def unsubscribe(symbol: str) -> None:
 def client() -> MarketDataClient | None:
     """The process-wide client, once a subscription started it."""
     return _client
+
+
+def last_price(symbol: str) -> Decimal | None:
+    """The process-wide client's last trade of `symbol`; None while market data is off."""
+    with _registry_lock:
+        running = _client
+    return running.last_price(symbol) if running is not None else None
 
 
 def is_stale(symbol: str) -> bool:

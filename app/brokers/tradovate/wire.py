@@ -48,6 +48,16 @@ READ_ORDER_TYPES = {
     "TrailingStop": OrderType.STOP,
     "TrailingStopLimit": OrderType.STOP_LIMIT,
 }
+# A FillFee's amounts (reference "Fees on fills"); each is a number or null.
+FEE_FIELDS = (
+    "clearingFee",
+    "exchangeFee",
+    "nfaFee",
+    "brokerageFee",
+    "ipFee",
+    "commission",
+    "orderRoutingFee",
+)
 # Tradovate still holds these orders: they can be modified or cancelled.
 OPEN_ORD_STATUSES = frozenset(
     {"Working", "PendingNew", "PendingReplace", "PendingCancel", "Suspended"}
@@ -570,7 +580,11 @@ def broker_position(position: dict, symbol: str) -> BrokerPosition:
     return BrokerPosition(symbol, int(position["netPos"]), decimal(position.get("netPrice")))
 
 
-def broker_fill(fill: dict, symbol: str, client_order_id: str | None) -> BrokerFill:
+def broker_fill(
+    fill: dict, symbol: str, client_order_id: str | None, fees: Decimal | None
+) -> BrokerFill:
+    """A Fill as a BrokerFill; `fees` from its FillFee (the Fill itself carries none, §3.1),
+    None while Tradovate has not posted them."""
     return BrokerFill(
         broker_fill_id=str(fill["id"]),
         client_order_id=client_order_id,
@@ -579,10 +593,41 @@ def broker_fill(fill: dict, symbol: str, client_order_id: str | None) -> BrokerF
         side=SIDES[str(fill["action"])],
         qty=int(fill["qty"]),
         price=decimal(fill["price"]) or Decimal(0),
-        # Fill carries no fee (§3.1); commissions are Tradovate's fillFee entity, not read yet.
-        commission=Decimal(0),
+        commission=fees,
         time=parse_time(fill.get("timestamp")) or datetime.min.replace(tzinfo=UTC),
     )
+
+
+def fill_fees(data: Any) -> dict[int, Decimal]:
+    """Fill id → its total fees, from FillFee entities (reference "Fees on fills").
+
+    A FillFee's id is its fill's id. A fill missing from the answer has no FillFee yet, or
+    one that cannot be read: either way its fees are not known, never taken as 0.
+    """
+    totals: dict[int, Decimal] = {}
+    for fee in items(data):
+        fill_id = _int(fee.get("id"))
+        total = _fee_total(fee)
+        if fill_id is not None and total is not None:
+            totals[fill_id] = total
+    return totals
+
+
+def _fee_total(fee: dict) -> Decimal | None:
+    """The sum of a FillFee's non-null amounts, exact; None (logged) when one is no number."""
+    total = Decimal(0)
+    for name in FEE_FIELDS:
+        value = fee.get(name)
+        if value is None:
+            continue
+        amount = decimal(value)
+        if amount is None:
+            logger.warning(
+                "Tradovate fill fee %s: %s=%r is not a number", fee.get("id"), name, value
+            )
+            return None
+        total += amount
+    return total
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ trades, a broker's answer to a call, the position poller's reading of Tradovate.
 - **Fills** are inserted once by broker fill id (a report seen twice changes nothing). A
   fill is ours when its client order id, or else its broker order id, names an order row
   of the account; a fill stored before its order was known is linked when seen again.
+  Fees a broker had not posted yet (commission None) are completed when a later report
+  carries them: the fill, and the trade it already closed, take them then.
 - **Positions** move through the domain's exact average-cost accounting
   (`positions.apply_fill`) in time order with the contract's point value, from the open
   round trip rebuilt exactly from the stored fills, so partial exits and averages stay
@@ -210,7 +212,10 @@ class LedgerBatch:
             row = stored.get(fill.broker_fill_id)
             if row is None:
                 new.append((fill, order))
-            elif row.order_id is None and order is not None:
+                continue
+            if row.commission is None and fill.commission is not None:
+                self._complete_fees(row, money(fill.commission))
+            if row.order_id is None and order is not None:
                 row.order_id = order.id
                 relinked.append((row, order))
                 logger.info(
@@ -220,6 +225,27 @@ class LedgerBatch:
                     order.client_order_id,
                 )
         return new, relinked
+
+    def _complete_fees(self, row: Fill, commission: Decimal) -> None:
+        """Fees posted after the fill: onto the fill, and onto the trade it already closed
+        (a round trip still open takes them from the fill when it closes)."""
+        row.commission = commission
+        self.changes.fills.append((row, None))
+        trade = db.session.scalar(
+            select(Trade)
+            .where(
+                Trade.account_id == self.account_id,
+                Trade.symbol == row.symbol,
+                Trade.entry_time <= row.filled_at,
+                Trade.exit_time >= row.filled_at,
+            )
+            .order_by(Trade.exit_time)
+            .limit(1)
+        )
+        if trade is not None:
+            trade.commission = money(trade.commission + commission)
+            trade.pnl = money(trade.gross_pnl - trade.commission)
+            self.changes.trades.append(trade)
 
     def _insert_fill(self, fill: BrokerFill, order: Order | None) -> None:
         if order is not None and order.broker_order_id is None and fill.broker_order_id:
@@ -232,7 +258,7 @@ class LedgerBatch:
             side=fill.side.value,
             quantity=fill.qty,
             price=price(fill.price),
-            commission=money(fill.commission),
+            commission=None if fill.commission is None else money(fill.commission),
             filled_at=fill.time,
         )
         db.session.add(row)
@@ -443,7 +469,7 @@ def _domain_fill(fill: BrokerFill, order: Order | None) -> positions.Fill:
         side=fill.side,
         qty=fill.qty,
         price=price(fill.price),
-        commission=money(fill.commission),
+        commission=money(fill.commission or Decimal(0)),  # unposted fees: completed later
         time=fill.time,
     )
 

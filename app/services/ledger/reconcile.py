@@ -75,11 +75,20 @@ class ReconcileReport:
 
 
 def fill_cursor(account: BrokerAccount) -> datetime:
-    """Where the next read of the account's fills starts: derived from the database."""
+    """Where the next read of the account's fills starts: derived from the database, and
+    far enough back to read again the fills whose fees the broker had not yet posted."""
     latest = db.session.scalar(
         select(func.max(Fill.filled_at)).where(Fill.account_id == account.id)
     )
-    return (latest if latest is not None else account.created_at) - FILL_OVERLAP
+    unposted = db.session.scalar(
+        select(func.min(Fill.filled_at)).where(
+            Fill.account_id == account.id, Fill.commission.is_(None)
+        )
+    )
+    start = latest if latest is not None else account.created_at
+    if unposted is not None:
+        start = min(start, unposted)
+    return start - FILL_OVERLAP
 
 
 def reconcile_account(account: BrokerAccount, broker: Broker, now: datetime) -> ReconcileReport:

@@ -106,6 +106,6 @@ def domain_fill(row: Fill, client_order_id: str | None) -> positions.Fill:
         side=Side(row.side),
         qty=row.quantity,
         price=row.price,
-        commission=row.commission,
+        commission=row.commission or Decimal(0),  # fees not posted yet count as none
         time=row.filled_at,
     )

@@ -717,7 +717,8 @@ def _last(symbol: str) -> Decimal | None:
 
 
 def _market_price(broker: Broker, symbol: str, fallback: Decimal | None = None) -> Decimal:
-    market = broker.last_price(symbol) or fallback
+    """The venue's last price, else the last one DeskPilot heard (alerts, quotes)."""
+    market = broker.last_price(symbol) or _last(symbol) or fallback
     if market is None:
         raise Unprocessable(
             f"No price is known for {symbol} yet; try again when quotes arrive.", code="no_price"
