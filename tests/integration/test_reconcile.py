@@ -13,7 +13,12 @@ from app.brokers.errors import BrokerAuthError, TemporaryBrokerError
 from app.domain.vocabulary import BrokerKind, OrderRole, OrderStatus, OrderType, Side
 from app.extensions import db
 from app.models import AuditEntry, BrokerAccount, Fill, Order, Position, Trade
-from app.services.ledger.reconcile import FILL_OVERLAP, NO_LONGER_WORKING, reconcile_account
+from app.services.ledger.reconcile import (
+    FILL_OVERLAP,
+    NO_LONGER_WORKING,
+    fill_cursor,
+    reconcile_account,
+)
 from app.services.market import prices
 from app.services.records import events
 from app.services.setup import accounts, strategies
@@ -69,7 +74,7 @@ class PortDouble(Broker):
         *,
         symbol: str = "ESZ6",
         order: Order | None = None,
-        commission: str = "0",
+        commission: str | None = "0",
         at: datetime | None = None,
         broker_order_id: str | None = None,
         client_order_id: str | None = None,
@@ -83,7 +88,7 @@ class PortDouble(Broker):
             side=side,
             qty=qty,
             price=D(price),
-            commission=D(commission),
+            commission=None if commission is None else D(commission),
             time=at or T0 + timedelta(seconds=self.count),
         )
         self.fills.append(fill)
@@ -471,6 +476,56 @@ def test_a_round_trip_closes_one_trade_with_exact_pnl(
     assert (trade.exit_reason, trade.strategy_id) == ("take_profit", strategy_id)
     position = desk.position(symbol)
     assert (position.quantity, position.avg_price, position.realized_pnl) == (0, None, D(gross))
+
+
+def post_fees(broker: PortDouble, commission: str) -> None:
+    """The broker posts the fees of every fill it had reported without them."""
+    broker.fills = [
+        replace(f, commission=D(commission)) if f.commission is None else f for f in broker.fills
+    ]
+
+
+def test_fees_posted_after_the_trade_closed_complete_its_net_pnl(desk, broker):
+    buy = make_order(desk.account, BUY, 1)
+    broker.fill(BUY, 1, "6000", order=buy, commission=None)
+    sell = make_order(desk.account, SELL, 1, role=OrderRole.TAKE_PROFIT)
+    broker.fill(SELL, 1, "6004", order=sell, commission=None)
+    desk.reconcile()
+    (trade,) = desk.trades()
+    assert (trade.gross_pnl, trade.commission, trade.pnl) == (D(200), 0, D(200))
+    assert [f.commission for f in db.session.scalars(select(Fill))] == [None, None]
+
+    post_fees(broker, "0.62")
+    desk.reconcile()
+    desk.reconcile()  # read again: nothing more changes
+
+    db.session.refresh(trade)
+    assert (trade.gross_pnl, trade.commission, trade.pnl) == (D(200), D("1.24"), D("198.76"))
+    assert [f.commission for f in db.session.scalars(select(Fill))] == [D("0.62"), D("0.62")]
+
+
+def test_fees_posted_while_the_position_is_open_count_when_it_closes(desk, broker):
+    buy = make_order(desk.account, BUY, 1)
+    broker.fill(BUY, 1, "6000", order=buy, commission=None)
+    desk.reconcile()
+    post_fees(broker, "0.62")
+    desk.reconcile()
+    sell = make_order(desk.account, SELL, 1, role=OrderRole.STOP_LOSS)
+    broker.fill(SELL, 1, "5998", order=sell, commission="0.62")
+
+    desk.reconcile()
+
+    (trade,) = desk.trades()
+    assert (trade.gross_pnl, trade.commission, trade.pnl) == (D(-100), D("1.24"), D("-101.24"))
+
+
+def test_the_fill_cursor_reaches_back_to_fees_not_yet_posted(desk, broker):
+    broker.fill(BUY, 1, "6000", order=make_order(desk.account, BUY, 1), commission=None)
+    early = broker.fills[0].time
+    broker.fill(SELL, 1, "6001", at=T0 + timedelta(hours=2), order=None, broker_order_id="x")
+    desk.reconcile()
+
+    assert fill_cursor(desk.account) == early - FILL_OVERLAP
 
 
 @pytest.mark.parametrize(
