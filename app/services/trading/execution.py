@@ -32,7 +32,7 @@ from app.domain.signals import (
     parse_signal,
     read_passphrase,
 )
-from app.domain.sizing import Intent, Sizing, target_position
+from app.domain.sizing import Intent, Sizing, governing_intent, target_position
 from app.domain.vocabulary import (
     AuditCategory,
     EventStatus,
@@ -41,6 +41,7 @@ from app.domain.vocabulary import (
     OrderType,
     Severity,
     Side,
+    StrategyMode,
 )
 from app.errors import AppError, Conflict, InvalidInput, Locked, Unauthorized, Unprocessable
 from app.extensions import db
@@ -174,6 +175,7 @@ def _defaults(strategy: Strategy) -> SignalDefaults:
         trailing_stop=parse_trailing(strategy.trailing_stop, "trailing_stop")
         if strategy.trailing_stop
         else None,
+        position_sync=_position_sync(strategy),
     )
 
 
@@ -362,11 +364,7 @@ def _trade_for(
                 outcome.skipped = "no working entry orders to cancel"
             return outcome
         current = held.get(contract.code, 0)
-        sizing = Sizing(trader.quantity_multiplier, trader.fixed_quantity)
-        target = target_position(
-            Intent(signal.action.value), current, sizing, signal.quantity, signal.position_size
-        )
-        delta = target - current
+        delta = _target(trader, strategy, signal, current) - current
         if delta == 0:
             outcome.skipped = f"position already {current:+d} {contract.code}; nothing to order"
             return outcome
@@ -383,6 +381,7 @@ def _trade_for(
             return outcome
         rows = orders.place(broker, intent, attribution)
         outcome.orders.extend(rows)
+        target = current + delta
         if target == 0 or (current != 0 and (target > 0) != (current > 0)):
             orders.cancel_orphaned_exits(broker, trader.account_id, contract.code, rows[0].group_id)
         if signal.trailing_stop is not None and intent.role is OrderRole.ENTRY:
@@ -390,6 +389,19 @@ def _trade_for(
             trail = protections.trail_entry(broker, rows[0], signal.trailing_stop, now)
             outcome.orders.extend(trail)
     return outcome
+
+
+def _position_sync(strategy: Strategy) -> bool:
+    return strategy.mode == StrategyMode.POSITION_SYNC
+
+
+def _target(trader: Trader, strategy: Strategy, signal: Signal, current: int) -> int:
+    """The position this trader should hold after the alert, from its actual `current`."""
+    sizing = Sizing(trader.quantity_multiplier, trader.fixed_quantity)
+    intent = governing_intent(
+        Intent(signal.action.value), _position_sync(strategy), signal.position_size
+    )
+    return target_position(intent, current, sizing, signal.quantity, signal.position_size)
 
 
 def _intent(trader, signal: Signal, contract: Contract, current: int, delta: int) -> OrderIntent:
