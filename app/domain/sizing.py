@@ -45,6 +45,16 @@ def governing_intent(action: Intent, position_sync: bool, target: int | None) ->
     return action
 
 
+def stated_change(intent: Intent, sizing: Sizing, quantity: int | None) -> int | None:
+    """The signed change an alert asks for on its own, without the position: buy and sell
+    state theirs; exit, reverse and a target depend on the position held (None)."""
+    if intent is Intent.BUY:
+        return sizing.scale(quantity or 0)
+    if intent is Intent.SELL:
+        return -sizing.scale(quantity or 0)
+    return None
+
+
 def target_position(
     intent: Intent, current: int, sizing: Sizing, quantity: int | None, target: int | None
 ) -> int:

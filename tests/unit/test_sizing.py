@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.sizing import Intent, Sizing, governing_intent, target_position
+from app.domain.sizing import (
+    Intent,
+    Sizing,
+    governing_intent,
+    stated_change,
+    target_position,
+)
 
 ONE = Sizing()
 
@@ -58,6 +64,23 @@ def test_a_position_sync_buy_from_flat_ends_at_the_target_not_the_quantity():
     assert target_position(intent, 0, ONE, 1, 2) == 2
     assert target_position(intent, 2, ONE, 1, 2) == 2  # the same alert again: nothing
     assert target_position(governing_intent(Intent.SELL, True, 2), 3, ONE, 3, 2) == 2
+
+
+@pytest.mark.parametrize(
+    ("intent", "sizing", "qty", "expected"),
+    [
+        (Intent.BUY, ONE, 2, 2),
+        (Intent.SELL, ONE, 2, -2),
+        (Intent.SELL, Sizing(Decimal(3)), 1, -3),
+        (Intent.BUY, Sizing(fixed_quantity=4), 1, 4),
+        (Intent.BUY, Sizing(Decimal("0.5")), 1, 0),
+        (Intent.EXIT, ONE, 2, None),  # how much to close depends on the position
+        (Intent.REVERSE, ONE, 2, None),
+        (Intent.SYNC, ONE, None, None),
+    ],
+)
+def test_stated_change_is_known_only_for_buy_and_sell(intent, sizing, qty, expected):
+    assert stated_change(intent, sizing, qty) == expected
 
 
 def test_fractional_multiplier_rounds_down():
