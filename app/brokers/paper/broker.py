@@ -379,6 +379,13 @@ class PaperBroker(Broker):
     def fills_since(self, since: datetime) -> list[BrokerFill]:
         return paper_store.fills_since(self.account_id, since)
 
+    def find_order(self, client_order_id: str) -> BrokerOrder | None:
+        with self._book():  # not read halfway through a save
+            row = paper_store.order_row(client_order_id)
+            if not paper_store.at_venue(row) or row.account_id != self.account_id:
+                return None
+            return paper_store.broker_order_from_row(row)
+
     # Orders.
 
     def place_order(self, request: OrderRequest) -> BrokerOrder:
