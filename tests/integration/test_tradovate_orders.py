@@ -534,6 +534,13 @@ def test_an_exit_alert_on_an_unreadable_account_invents_no_order(desk, api):
     assert desk.fake.calls("order/placeorder") == [] and not desk.fake.placed
 
 
+def test_a_cancel_alert_on_an_unreadable_account_fails_with_the_reason(desk, api):
+    _positions_unreadable(desk)
+    answer = desk.send({"action": "cancel"})
+    assert answer["status"] == "failed" and answer["orders"] == []
+    assert "could not read" in answer["reason"] and "HTTP 502" in answer["reason"]
+
+
 def test_a_manual_sell_on_an_unreadable_account_fails_as_that_sell(desk, api):
     _positions_unreadable(desk)
     response = api.post(

@@ -430,7 +430,9 @@ def _unread(
         f"read the position from the broker: {exc.message}"
     )
     outcome = TraderOutcome(trader.account_id)
-    change = stated_change(_governing(strategy, signal), _sizing(trader), signal.quantity)
+    change = None
+    if signal.action is not SignalAction.CANCEL:  # a cancel names no order of its own
+        change = stated_change(_governing(strategy, signal), _sizing(trader), signal.quantity)
     if not change:
         outcome.failure = reason
         return outcome
