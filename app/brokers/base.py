@@ -144,6 +144,11 @@ class Broker(ABC):
     def fills_since(self, since: datetime) -> list[BrokerFill]: ...
 
     @abstractmethod
+    def find_order(self, client_order_id: str) -> BrokerOrder | None:
+        """Our order as the broker holds it, by our client order id; None: the broker never
+        received it. How a restart settles an order a crash left `pending`."""
+
+    @abstractmethod
     def place_order(self, request: OrderRequest) -> BrokerOrder:
         """Place one order; raises OrderRejected with the broker's words when refused."""
 

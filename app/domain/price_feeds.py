@@ -13,7 +13,7 @@ import logging
 import random
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from os import PathLike
@@ -67,9 +67,13 @@ class FeedError(DomainValidationError):
 
 @dataclass(frozen=True)
 class PriceUpdate:
+    """A price at `time`, when it reaches the market; a replayed one also carries the time
+    it was recorded at, for logs only (a fill dated by the file could precede its entry)."""
+
     symbol: str
     price: Decimal
     time: datetime
+    recorded_at: datetime | None = None
 
 
 def contract_root(symbol: str) -> str:
@@ -180,9 +184,10 @@ class SimulatedFeed(PriceFeed):
 class ReplayFeed(PriceFeed):
     """Recorded prices played back in time order, one recorded moment per `step`.
 
-    A step hands out every row of the next timestamp and ignores `now`, so a replay runs
-    at one moment per paper tick whatever the gaps in the file; the updates keep their
-    recorded time. Once played out, `step` returns nothing and `exhausted` is true.
+    A step hands out every row of the next timestamp, so a replay runs at one moment per
+    paper tick whatever the gaps in the file. The prices happen now: each update is dated
+    `now`, its recorded time kept beside it (`recorded_at`), while `updates` is the
+    recording as read. Once played out, `step` returns nothing and `exhausted` is true.
     """
 
     def __init__(self, updates: Iterable[PriceUpdate]) -> None:
@@ -234,7 +239,7 @@ class ReplayFeed(PriceFeed):
             self._next += 1
         for update in batch:
             self._last[update.symbol] = update.price
-        return batch
+        return [replace(update, time=now, recorded_at=update.time) for update in batch]
 
 
 def _parse_row(row: dict[str | None, str | None], line: int) -> PriceUpdate:

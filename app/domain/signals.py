@@ -37,6 +37,10 @@ section leaves open are settled here:
   market_position short; flat means 0; a size that contradicts market_position is
   refused. market_position is derived from the size's sign when absent. A sync to long
   or short needs a size.
+- For a position-sync strategy (`SignalDefaults.position_sync`) the target governs even
+  beside an action (execution decides with sizing.governing_intent), so a target of flat
+  opens nothing; buy, sell or reverse without a target are refused, since adding blindly
+  would undo the self-healing; exit (flat) and cancel need no target.
 - time: ISO 8601 (a naive time is UTC) or epoch seconds or milliseconds, as a number or
   a string, between 2000 and 2100.
 
@@ -99,6 +103,7 @@ class SignalDefaults:
     take_profit: ExitSpec | None = None
     stop_loss: ExitSpec | None = None
     trailing_stop: TrailingSpec | None = None
+    position_sync: bool = False  # the strategy's mode: the alert's target governs
 
 
 @dataclass(frozen=True)
@@ -391,7 +396,9 @@ def _build(
 ) -> Signal:
     market_position, position_size = _target(payload)
     action = _action(payload, market_position, position_size)
-    closes_only = _closes_only(action, position_size)
+    if defaults.position_sync:
+        _require_target(action, position_size)
+    closes_only = _closes_only(action, position_size, defaults.position_sync)
     order_type = _order_type(payload, defaults, action, closes_only)
     price = _price(payload, order_type)
     take_profit, stop_loss, trailing_stop = _exits(payload, defaults, closes_only, price)
@@ -436,6 +443,21 @@ def _action(
             "action", f"must be buy, sell, exit, reverse or cancel, got {_shown(value)}"
         )
     return _ACTIONS[word]
+
+
+def _require_target(action: SignalAction, position_size: int | None) -> None:
+    """A position-sync strategy orders toward a target; an alert that only adds has none."""
+    if position_size is None and action in (
+        SignalAction.BUY,
+        SignalAction.SELL,
+        SignalAction.REVERSE,
+    ):
+        raise SignalError(
+            "position_size",
+            "is required: this strategy is in position-sync mode, so each alert must give "
+            "the target position (market_position and position_size, as TradingView's "
+            f"strategy placeholders do); '{action}' alone would not heal a missed alert",
+        )
 
 
 def _add_direction(market_position: MarketPosition | None) -> SignalAction:
@@ -507,9 +529,10 @@ def _quantity(payload: _Payload, defaults: SignalDefaults, action: SignalAction)
     return parse_quantity(defaults.quantity, "quantity", defaults.max_quantity)
 
 
-def _closes_only(action: SignalAction, position_size: int | None) -> bool:
+def _closes_only(action: SignalAction, position_size: int | None, position_sync: bool) -> bool:
     """True for signals that open nothing: exits, syncs to flat and cancels."""
-    if action is SignalAction.SYNC:
+    governed_by_target = position_sync and position_size is not None
+    if action is SignalAction.SYNC or (governed_by_target and action is not SignalAction.CANCEL):
         return position_size == 0
     return action in (SignalAction.EXIT, SignalAction.CANCEL)
 

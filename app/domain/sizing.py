@@ -32,6 +32,29 @@ class Sizing:
         return int((Decimal(quantity) * self.multiplier).to_integral_value(ROUND_FLOOR))
 
 
+def governing_intent(action: Intent, position_sync: bool, target: int | None) -> Intent:
+    """Which part of the alert decides the order (DESIGN §4).
+
+    TradingView's strategy message carries both an action and the strategy's new position.
+    In position-sync mode the target governs whenever the alert states one, so a missed
+    or repeated alert heals itself against the broker's position; in orders mode, and
+    when no target is stated, the action does.
+    """
+    if position_sync and target is not None:
+        return Intent.SYNC
+    return action
+
+
+def stated_change(intent: Intent, sizing: Sizing, quantity: int | None) -> int | None:
+    """The signed change an alert asks for on its own, without the position: buy and sell
+    state theirs; exit, reverse and a target depend on the position held (None)."""
+    if intent is Intent.BUY:
+        return sizing.scale(quantity or 0)
+    if intent is Intent.SELL:
+        return -sizing.scale(quantity or 0)
+    return None
+
+
 def target_position(
     intent: Intent, current: int, sizing: Sizing, quantity: int | None, target: int | None
 ) -> int:

@@ -11,7 +11,9 @@ Leader lock, chosen by configuration:
 - Otherwise, the process that takes an exclusive `fcntl.flock` on `instance/scheduler.lock`
   runs the jobs and holds the lock for its lifetime; any other process sharing that
   instance folder (a second worker, a CLI command) skips the scheduler. This coordinates
-  processes on one host only.
+  processes on one host only. That process first settles the alerts a crash left
+  `received` (alert_recovery), before it serves any; under a shared lease a job settles
+  those old enough that no live process can still be handling them.
 
 The scheduler starts when SCHEDULER_ENABLED is on, and never under TESTING unless a test
 asks (`allow_testing=True`).
@@ -28,14 +30,19 @@ from typing import IO
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from app.workers import monitor, paper_feed, position_poller
+from app.workers import alert_recovery, monitor, paper_feed, position_poller
 from app.workers.leader import Elector, lease_for
 
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "scheduler.lock"
 MISFIRE_GRACE_SECONDS = 30
-JOB_REGISTRATIONS = (paper_feed.register, position_poller.register, monitor.register)
+JOB_REGISTRATIONS = (
+    paper_feed.register,
+    position_poller.register,
+    monitor.register,
+    alert_recovery.register,
+)
 _EXTENSION = "deskpilot.scheduler"
 
 
@@ -87,6 +94,7 @@ def init_scheduler(app: Flask, *, allow_testing: bool = False) -> BackgroundSche
     if lock is None:
         logger.info("another process holds %s; this one runs no scheduled jobs", lock_path)
         return None
+    alert_recovery.settle_at_start(app)  # before create_app returns, so before any alert
     scheduler = _scheduler_with_jobs(app)
     scheduler.start()
     app.extensions[_EXTENSION] = _Running(scheduler, lock)

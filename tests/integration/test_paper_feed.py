@@ -13,11 +13,11 @@ from app.brokers.paper.broker import PaperBroker, reset_venues
 from app.domain.price_feeds import FeedError, SimulatedFeed
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
-from app.models import Order
+from app.models import Fill, Order
 from app.services.market import prices
 from app.workers import paper_feed as paper_feed_job
 from app.workers.jobs import job_status, run_job
-from tests.conftest import make_config
+from tests.conftest import front, make_config
 
 T0 = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 MES_TICKS = {"MES": D("0.25"), "CL": D("0.01")}
@@ -98,7 +98,8 @@ def test_a_replay_feed_plays_one_recorded_moment_per_tick(tmp_path):
             ("MESZ6", D("6000.25")),
             ("ESZ6", D("6000.50")),
         ]
-        assert prices.last("ESZ6").time == T0  # the recorded time, not the tick's
+        assert prices.last("ESZ6").time == at(100)  # the tick's time, never the file's
+        assert first[0].recorded_at == T0  # the recording's time rides beside it
         assert [u.price for u in paper_feed.tick(at(101))] == [D(6001)]
         assert paper_feed.tick(at(102)) == []
     db.engine.dispose()
@@ -177,3 +178,47 @@ def test_the_job_runs_in_an_app_context_and_records_failures(app, monkeypatch, c
     run_job(app, "paper_feed", paper_feed_job.tick)
     assert job_status(app)["paper_feed"].last_error == "RuntimeError: feed exploded"
     assert "job paper_feed failed" in caplog.text and "Traceback" in caplog.text
+
+
+def test_replayed_prices_fill_at_the_real_clock_whatever_the_file_says(app, api, tmp_path):
+    """A replay recorded in the past: fills, the trade and the cache are dated when they
+    happen, so an exit is never dated before its entry."""
+    mes = front("MES")
+    recording = tmp_path / "old.csv"
+    recording.write_text(
+        "time,symbol,price\n"
+        f"2020-06-01T14:30:00Z,{mes},5000\n"
+        f"2020-06-01T14:30:01Z,{mes},4998\n"
+        f"2020-06-01T14:30:02Z,{mes},4990\n"
+    )
+    app.config["PAPER_FEED"] = f"replay:{recording}"
+    account = api.post("/api/accounts", {"name": "Replay", "broker": "paper"}).get_json()
+    started = datetime.now(UTC)
+    run_job(app, "paper_feed", paper_feed_job.tick)  # 5000
+    entry = api.post(
+        "/api/orders",
+        {
+            "account_id": account["id"],
+            "symbol": "MES1!",
+            "side": "buy",
+            "qty": 1,
+            "order_type": "limit",
+            "limit_price": "4998",
+            "stop_loss": {"points": 4},
+        },
+    )
+    assert entry.status_code == 201 and entry.get_json()["status"] == "working"
+    run_job(app, "paper_feed", paper_feed_job.tick)  # 4998: the entry fills
+    run_job(app, "paper_feed", paper_feed_job.tick)  # 4990: the stop fills
+    finished = datetime.now(UTC)
+    [trade] = api.get(f"/api/trades?account_id={account['id']}").get_json()["items"]
+    assert trade["exit_reason"] == "stop_loss"
+    assert (D(trade["entry_price"]), D(trade["exit_price"])) == (D(4998), D(4990))
+    entry_time = datetime.fromisoformat(trade["entry_time"])
+    exit_time = datetime.fromisoformat(trade["exit_time"])
+    assert started <= entry_time <= exit_time <= finished
+    with app.app_context():
+        fills = db.session.scalars(select(Fill).order_by(Fill.id)).all()
+        assert [f.price for f in fills] == [D(4998), D(4990)]
+        assert all(started <= f.filled_at <= finished for f in fills)
+    assert started <= prices.last(mes).time <= finished

@@ -147,6 +147,10 @@ class PortDouble(Broker):
         self._then("fills_since")
         return answer
 
+    def find_order(self, client_order_id: str) -> BrokerOrder | None:
+        self._read("find_order")
+        return self.orders.get(client_order_id)
+
     # The port: trading, which reconciliation never does.
 
     def place_order(self, request):

@@ -580,3 +580,57 @@ def test_manual_order_and_close_with_a_failing_login_are_4xx_with_the_reason(
     closing = api.post(f"/api/positions/{position_id}/close")
     assert closing.status_code == 409
     assert closing.get_json()["error"]["code"] == "broker_error"
+
+
+def _positions_unreadable(desk):
+    desk.broker().positions()  # signed in: only the read of the position fails
+    desk.fake.fail_next("position/list", status=502, times=3)
+
+
+def _stored_event(api, event_id):
+    return api.get(f"/api/webhook-events/{event_id}").get_json()
+
+
+def test_a_sell_alert_on_an_unreadable_account_records_that_sell_as_failed(desk, api):
+    _positions_unreadable(desk)
+    answer = desk.send({"action": "sell", "quantity": 2})
+    assert answer["status"] == "failed"
+    [order] = answer["orders"]
+    assert (order["side"], order["qty"], order["status"]) == ("sell", 2, "failed")
+    assert "could not read" in order["reason"] and "HTTP 502" in order["reason"]
+    assert "nothing was sent" in answer["reason"]
+    event = _stored_event(api, answer["event_id"])
+    assert event["status"] == "failed" and "HTTP 502" in event["reason"]
+    assert desk.fake.calls("order/placeorder") == [] and not desk.fake.placed
+
+
+def test_an_exit_alert_on_an_unreadable_account_invents_no_order(desk, api):
+    _positions_unreadable(desk)
+    answer = desk.send({"action": "exit"})
+    assert answer["status"] == "failed" and answer["orders"] == []
+    assert "could not read" in answer["reason"] and "HTTP 502" in answer["reason"]
+    assert "Tradovate demo" in answer["reason"]  # which account failed
+    event = _stored_event(api, answer["event_id"])
+    assert event["status"] == "failed" and event["reason"] == answer["reason"]
+    assert desk.orders() == {}
+    assert desk.fake.calls("order/placeorder") == [] and not desk.fake.placed
+
+
+def test_a_cancel_alert_on_an_unreadable_account_fails_with_the_reason(desk, api):
+    _positions_unreadable(desk)
+    answer = desk.send({"action": "cancel"})
+    assert answer["status"] == "failed" and answer["orders"] == []
+    assert "could not read" in answer["reason"] and "HTTP 502" in answer["reason"]
+
+
+def test_a_manual_sell_on_an_unreadable_account_fails_as_that_sell(desk, api):
+    _positions_unreadable(desk)
+    response = api.post(
+        "/api/orders",
+        {"account_id": desk.account["id"], "symbol": "MES1!", "side": "sell", "qty": 3},
+    )
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    assert (order["side"], order["qty"], order["status"]) == ("sell", 3, "failed")
+    assert "could not read" in order["reason"] and "HTTP 502" in order["reason"]
+    assert not desk.fake.placed

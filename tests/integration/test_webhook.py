@@ -235,6 +235,81 @@ def test_position_sync_orders_only_the_difference(desk, api):
         assert desk.positions().get(mes, {"qty": 0})["qty"] == expected
 
 
+def _sync_mode(desk, api):
+    api.put(f"/api/strategies/{desk.strategy['id']}", {"mode": "position-sync"})
+
+
+def _sent(answer) -> list[tuple[str, int]]:
+    return [(o["side"], o["qty"]) for o in answer["orders"]]
+
+
+def test_position_sync_target_governs_an_alert_that_also_names_an_action(desk, api):
+    _sync_mode(desk, api)
+    alert = {"action": "buy", "market_position": "long", "position_size": "2", "price": "5000"}
+    first = desk.send({**alert, "id": "tv-1"}).get_json()
+    assert first["status"] == "executed" and _sent(first) == [("buy", 2)]
+    assert desk.positions()[front("MES")]["qty"] == 2
+    again = desk.send({**alert, "id": "tv-2"}).get_json()
+    assert again["status"] == "executed" and again["orders"] == []
+    assert desk.positions()[front("MES")]["qty"] == 2
+    assert len(desk.orders()) == 1
+
+
+def test_position_sync_reduces_to_the_target_whatever_the_quantity_says(desk, api):
+    desk.send({"action": "buy", "quantity": 3, "price": "5000", "id": "open"})
+    _sync_mode(desk, api)
+    answer = desk.send(
+        {
+            "action": "sell",
+            "quantity": "3",
+            "market_position": "long",
+            "position_size": "2",
+            "price": "5001",
+            "id": "reduce",
+        }
+    ).get_json()
+    assert _sent(answer) == [("sell", 1)]
+    assert answer["orders"][0]["role"] == "exit"
+    assert desk.positions()[front("MES")]["qty"] == 2
+
+
+@pytest.mark.parametrize("size", ["-2", "2"])
+def test_position_sync_short_target_signed_or_unsigned(desk, api, size):
+    _sync_mode(desk, api)
+    alert = {"action": "sell", "market_position": "short", "position_size": size}
+    answer = desk.send({**alert, "quantity": "5", "price": "5000", "id": "short"}).get_json()
+    assert _sent(answer) == [("sell", 2)]
+    assert desk.positions()[front("MES")]["qty"] == -2
+    flat = {"action": "buy", "market_position": "flat", "position_size": "0", "price": "4999"}
+    assert _sent(desk.send({**flat, "id": "flat"}).get_json()) == [("buy", 2)]
+    assert front("MES") not in desk.positions()
+
+
+def test_position_sync_refuses_an_alert_without_a_target(desk, api):
+    _sync_mode(desk, api)
+    response = desk.send({"action": "buy", "quantity": 1, "price": "5000"})
+    error = _place_nothing(desk, response, 400, "invalid_payload")
+    assert "position-sync" in error["fields"]["position_size"]
+    assert desk.orders() == []
+    [event] = api.get("/api/webhook-events").get_json()["items"]
+    assert event["status"] == "rejected" and "position_size" in event["reason"]
+
+
+def test_position_sync_exit_without_a_target_goes_flat(desk, api):
+    desk.send({"action": "buy", "quantity": 2, "price": "5000", "id": "open"})
+    _sync_mode(desk, api)
+    answer = desk.send({"action": "exit", "price": "5001", "id": "exit"}).get_json()
+    assert _sent(answer) == [("sell", 2)]
+    assert front("MES") not in desk.positions()
+
+
+def test_orders_mode_lets_the_action_govern_beside_a_target(desk):
+    alert = {"action": "buy", "quantity": 1, "market_position": "long", "position_size": "2"}
+    answer = desk.send({**alert, "price": "5000"}).get_json()
+    assert _sent(answer) == [("buy", 1)]
+    assert desk.positions()[front("MES")]["qty"] == 1
+
+
 def test_trader_multiplier_and_fixed_quantity(desk, api, make_account):
     other = make_account("Paper 2")
     api.put(f"/api/traders/{desk.trader['id']}", {"quantity_multiplier": "3"})

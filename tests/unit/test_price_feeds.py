@@ -182,10 +182,10 @@ REPLAY = """time,symbol,price
 
 def test_replay_plays_one_recorded_moment_per_step_in_time_order():
     feed = ReplayFeed.from_csv_text(REPLAY)
-    assert feed.step(at(100)) == [PriceUpdate("ESZ5", D("6000.00"), at(0))]
+    assert feed.step(at(100)) == [PriceUpdate("ESZ5", D("6000.00"), at(100), at(0))]
     assert feed.step(at(101)) == [
-        PriceUpdate("ESZ5", D("6000.25"), at(1)),
-        PriceUpdate("CLF6", D("70.12"), at(1)),
+        PriceUpdate("ESZ5", D("6000.25"), at(101), at(1)),
+        PriceUpdate("CLF6", D("70.12"), at(101), at(1)),
     ]
     assert (feed.last("ESZ5"), feed.last("CLF6")) == (D("6000.25"), D("70.12"))
     assert feed.step(at(102))[0].price == D("6001.50")

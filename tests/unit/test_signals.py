@@ -287,6 +287,42 @@ def test_an_action_keeps_its_target_for_position_sync_mode():
     assert signal.position_size == -1
 
 
+SYNCED = SignalDefaults(
+    max_quantity=100,
+    symbol="MES1!",
+    quantity=1,
+    order_type=OrderType.LIMIT,
+    stop_loss=ticks(8),
+    position_sync=True,
+)
+
+
+@pytest.mark.parametrize("action", ["buy", "sell", "reverse", "add"])
+def test_position_sync_refuses_an_action_without_a_target(action):
+    payload = {"action": action, "market_position": "long", "price": "5000"}
+    error = refused(payload, SYNCED)
+    assert error.field == "position_size" and "position-sync" in error.message
+
+
+@pytest.mark.parametrize("action", ["exit", "cancel"])
+def test_position_sync_takes_exit_and_cancel_without_a_target(action):
+    assert parse({"action": action}, SYNCED).action is SignalAction(action)
+
+
+def test_position_sync_keeps_the_action_and_its_target():
+    alert = {"action": "buy", "market_position": "long", "position_size": "2", "price": 5000}
+    signal = parse(alert, SYNCED)
+    assert (signal.action, signal.position_size) == (SignalAction.BUY, 2)
+
+
+def test_a_position_sync_target_of_flat_opens_nothing_beside_an_action():
+    signal = parse({"action": "sell", "market_position": "flat"}, SYNCED)
+    assert signal.order_type is OrderType.MARKET  # not the default limit without a price
+    assert (signal.take_profit, signal.stop_loss, signal.trailing_stop) == (None, None, None)
+    opening = parse({"action": "sell", "position_size": -1, "price": "5000"}, SYNCED)
+    assert (opening.order_type, opening.stop_loss) == (OrderType.LIMIT, ticks(8))
+
+
 def test_long_or_short_without_a_size_is_no_target():
     assert parse({"action": "buy", "market_position": "long"}).position_size is None
     error = refused({"market_position": "long"})

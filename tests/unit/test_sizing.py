@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.sizing import Intent, Sizing, target_position
+from app.domain.sizing import (
+    Intent,
+    Sizing,
+    governing_intent,
+    stated_change,
+    target_position,
+)
 
 ONE = Sizing()
 
@@ -33,6 +39,48 @@ ONE = Sizing()
 )
 def test_target_position(intent, current, sizing, qty, target, expected):
     assert target_position(intent, current, sizing, qty, target) == expected
+
+
+@pytest.mark.parametrize(
+    ("action", "position_sync", "target", "expected"),
+    [
+        (Intent.BUY, True, 2, Intent.SYNC),  # TradingView's message: action and target
+        (Intent.SELL, True, -2, Intent.SYNC),
+        (Intent.SELL, True, 0, Intent.SYNC),
+        (Intent.EXIT, True, 1, Intent.SYNC),
+        (Intent.EXIT, True, None, Intent.EXIT),  # no target stated: the action's own
+        (Intent.SYNC, True, 3, Intent.SYNC),
+        (Intent.BUY, False, 2, Intent.BUY),  # orders mode: the action governs
+        (Intent.REVERSE, False, -1, Intent.REVERSE),
+        (Intent.SYNC, False, 3, Intent.SYNC),  # no action at all: a target in either mode
+    ],
+)
+def test_governing_intent(action, position_sync, target, expected):
+    assert governing_intent(action, position_sync, target) is expected
+
+
+def test_a_position_sync_buy_from_flat_ends_at_the_target_not_the_quantity():
+    intent = governing_intent(Intent.BUY, True, 2)
+    assert target_position(intent, 0, ONE, 1, 2) == 2
+    assert target_position(intent, 2, ONE, 1, 2) == 2  # the same alert again: nothing
+    assert target_position(governing_intent(Intent.SELL, True, 2), 3, ONE, 3, 2) == 2
+
+
+@pytest.mark.parametrize(
+    ("intent", "sizing", "qty", "expected"),
+    [
+        (Intent.BUY, ONE, 2, 2),
+        (Intent.SELL, ONE, 2, -2),
+        (Intent.SELL, Sizing(Decimal(3)), 1, -3),
+        (Intent.BUY, Sizing(fixed_quantity=4), 1, 4),
+        (Intent.BUY, Sizing(Decimal("0.5")), 1, 0),
+        (Intent.EXIT, ONE, 2, None),  # how much to close depends on the position
+        (Intent.REVERSE, ONE, 2, None),
+        (Intent.SYNC, ONE, None, None),
+    ],
+)
+def test_stated_change_is_known_only_for_buy_and_sell(intent, sizing, qty, expected):
+    assert stated_change(intent, sizing, qty) == expected
 
 
 def test_fractional_multiplier_rounds_down():

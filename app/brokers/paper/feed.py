@@ -90,6 +90,13 @@ class PaperFeed:
             updates = self._feed.step(now)
         # Published outside the lock: subscribers fill orders and write to the database.
         for update in updates:
+            if update.recorded_at is not None:
+                logger.debug(
+                    "replayed %s %s (recorded at %s)",
+                    update.symbol,
+                    update.price,
+                    update.recorded_at.isoformat(),
+                )
             listeners.quote(update.symbol, update.price, update.time, FEED_SOURCE)
         return updates
 

@@ -365,6 +365,16 @@ class TradovateBroker(Broker):
             fees.update(wire.fill_fees(data))
         return fees
 
+    @_translated
+    def find_order(self, client_order_id: str) -> BrokerOrder | None:
+        """By our row's Tradovate id, else by the clOrdId of the command that placed it
+        (the look-up made before any resend)."""
+        try:
+            order_id = self._order_id(client_order_id)
+        except UnknownOrder:
+            return None
+        return self._view(order_id, client_order_id)
+
     # Orders.
 
     @_translated

@@ -67,7 +67,7 @@ ORD_STATUSES = {
     "Working": OrderStatus.WORKING,
     "PendingReplace": OrderStatus.WORKING,
     "PendingCancel": OrderStatus.WORKING,
-    # A bracket held until its entry fills: "pending with a broker order id" (paper_store).
+    # A bracket held until its entry fills: "pending" with a broker order id.
     "Suspended": OrderStatus.PENDING,
     "Filled": OrderStatus.FILLED,
     "Canceled": OrderStatus.CANCELLED,

@@ -31,7 +31,13 @@ from app.domain.signals import (
     parse_signal,
     read_passphrase,
 )
-from app.domain.sizing import Intent, Sizing, target_position
+from app.domain.sizing import (
+    Intent,
+    Sizing,
+    governing_intent,
+    stated_change,
+    target_position,
+)
 from app.domain.vocabulary import (
     AuditCategory,
     EventStatus,
@@ -40,6 +46,7 @@ from app.domain.vocabulary import (
     OrderType,
     Severity,
     Side,
+    StrategyMode,
 )
 from app.errors import AppError, Conflict, InvalidInput, Locked, Unauthorized, Unprocessable
 from app.extensions import db
@@ -83,9 +90,15 @@ class AlertResult:
     status: str
     event_id: int
     orders: list[dict]
+    reason: str | None = None  # the event's: what failed or was skipped, and why
 
     def to_json(self) -> dict:
-        return {"status": self.status, "event_id": self.event_id, "orders": self.orders}
+        return {
+            "status": self.status,
+            "event_id": self.event_id,
+            "orders": self.orders,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -97,6 +110,7 @@ class TraderOutcome:
     refusal: str | None = None  # risk refused (nothing sent)
     halted: bool = False
     skipped: str | None = None  # nothing to do (already at target)
+    failure: str | None = None  # nothing sent, and no order the alert alone states
 
     @property
     def accepted(self) -> bool:
@@ -174,6 +188,7 @@ def _defaults(strategy: Strategy) -> SignalDefaults:
         trailing_stop=parse_trailing(strategy.trailing_stop, "trailing_stop")
         if strategy.trailing_stop
         else None,
+        position_sync=_position_sync(strategy),
     )
 
 
@@ -266,7 +281,8 @@ def _duplicate_result(original: WebhookEvent) -> AlertResult:
     rows = db.session.scalars(
         select(Order).where(Order.webhook_event_id == original.id).order_by(Order.id)
     )
-    return AlertResult(EventStatus.DUPLICATE.value, original.id, [order_json(o) for o in rows])
+    answer = [order_json(o) for o in rows]
+    return AlertResult(EventStatus.DUPLICATE.value, original.id, answer, original.reason)
 
 
 def _execute(strategy, signal: Signal, event, now: datetime, watch: Stopwatch) -> AlertResult:
@@ -346,13 +362,7 @@ def _trade_for(
             broker.subscribe_quotes(contract.code)
             held = {p.symbol: p.qty for p in broker.positions()}
         except BrokerError as exc:
-            failed = OrderIntent(
-                trader.account_id, contract, Side.BUY, signal.quantity or 1, OrderRole.ENTRY
-            )
-            outcome.orders.append(
-                orders.refuse(failed, attribution, exc.message, OrderStatus.FAILED)
-            )
-            return outcome
+            return _unread(trader, strategy, signal, contract, attribution, exc)
         if signal.action is SignalAction.CANCEL:
             for row in orders.working_rows(
                 trader.account_id, contract.code, (OrderRole.ENTRY,), strategy.id
@@ -362,11 +372,7 @@ def _trade_for(
                 outcome.skipped = "no working entry orders to cancel"
             return outcome
         current = held.get(contract.code, 0)
-        sizing = Sizing(trader.quantity_multiplier, trader.fixed_quantity)
-        target = target_position(
-            Intent(signal.action.value), current, sizing, signal.quantity, signal.position_size
-        )
-        delta = target - current
+        delta = _target(trader, strategy, signal, current) - current
         if delta == 0:
             outcome.skipped = f"position already {current:+d} {contract.code}; nothing to order"
             return outcome
@@ -383,12 +389,56 @@ def _trade_for(
             return outcome
         rows = orders.place(broker, intent, attribution)
         outcome.orders.extend(rows)
+        target = current + delta
         if target == 0 or (current != 0 and (target > 0) != (current > 0)):
             orders.cancel_orphaned_exits(broker, trader.account_id, contract.code, rows[0].group_id)
         if signal.trailing_stop is not None and intent.role is OrderRole.ENTRY:
             # The trail's stop order joins the answer; a working entry's trail waits for it.
             trail = protections.trail_entry(broker, rows[0], signal.trailing_stop, now)
             outcome.orders.extend(trail)
+    return outcome
+
+
+def _position_sync(strategy: Strategy) -> bool:
+    return strategy.mode == StrategyMode.POSITION_SYNC
+
+
+def _governing(strategy: Strategy, signal: Signal) -> Intent:
+    action = Intent(signal.action.value)
+    return governing_intent(action, _position_sync(strategy), signal.position_size)
+
+
+def _sizing(trader: Trader) -> Sizing:
+    return Sizing(trader.quantity_multiplier, trader.fixed_quantity)
+
+
+def _target(trader: Trader, strategy: Strategy, signal: Signal, current: int) -> int:
+    """The position this trader should hold after the alert, from its actual `current`."""
+    intent = _governing(strategy, signal)
+    return target_position(intent, current, _sizing(trader), signal.quantity, signal.position_size)
+
+
+def _unread(
+    trader: Trader, strategy, signal: Signal, contract: Contract, attribution, exc: BrokerError
+) -> TraderOutcome:
+    """The account could not be read, so nothing was sent. The failure is recorded as the
+    order the alert asked for only when the alert alone states its side and size (buy or
+    sell); an exit, a reversal or a target depends on the position nobody could read, so
+    no order is made up and the failure stays on the trader's outcome."""
+    reason = (
+        f"account {trader.account.name!r}: nothing was sent, because DeskPilot could not "
+        f"read the position from the broker: {exc.message}"
+    )
+    outcome = TraderOutcome(trader.account_id)
+    change = None
+    if signal.action is not SignalAction.CANCEL:  # a cancel names no order of its own
+        change = stated_change(_governing(strategy, signal), _sizing(trader), signal.quantity)
+    if not change:
+        outcome.failure = reason
+        return outcome
+    # Shaped as an opening order: whether it would have reduced a position is unknown.
+    intent = _intent(trader, signal, contract, 0, change)
+    outcome.orders.append(orders.refuse(intent, attribution, reason, OrderStatus.FAILED))
     return outcome
 
 
@@ -453,10 +503,10 @@ def _conclude(event: WebhookEvent, outcomes: list[TraderOutcome], watch: Stopwat
         status = EventStatus.PARTIALLY_EXECUTED
     else:
         status = EventStatus.FAILED
-    reasons = [o.skipped or o.refusal for o in outcomes if o.skipped or o.refusal]
+    reasons = [o.skipped or o.refusal or o.failure for o in outcomes]
     reasons += [r.reason for r in orders if r.status in ("rejected", "failed") and r.reason]
-    _finish(event, status, "; ".join(reasons) or None, watch)
-    return AlertResult(status.value, event.id, [order_json(o) for o in orders])
+    _finish(event, status, "; ".join(r for r in reasons if r) or None, watch)
+    return AlertResult(status.value, event.id, [order_json(o) for o in orders], event.reason)
 
 
 def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch) -> None:

@@ -60,7 +60,11 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
             broker.subscribe_quotes(contract.code)
             held = {p.symbol: p.qty for p in broker.positions()}
         except BrokerError as exc:
-            return [orders.refuse(intent, Attribution(), exc.message, OrderStatus.FAILED)]
+            reason = (
+                "nothing was sent, because DeskPilot could not read the position from the "
+                f"broker: {exc.message}"
+            )
+            return [orders.refuse(intent, Attribution(), reason, OrderStatus.FAILED)]
         signed = qty if side is Side.BUY else -qty
         proposed = ProposedOrder(contract.code, signed)
         if not reduces_only(proposed, held.get(contract.code, 0)):
