@@ -22,6 +22,7 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	./scripts/ensure-chromium.sh
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev

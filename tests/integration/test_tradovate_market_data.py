@@ -10,6 +10,7 @@ import pytest
 
 from app.brokers.tradovate import market_data
 from app.brokers.tradovate.market_data import MarketDataClient
+from app.services.market import prices
 from tests.conftest import make_config
 from tests.fakes.tradovate_md import (  # noqa: F401  (fake_md and heard are fixtures)
     DEFAULT_TOKEN,
@@ -304,7 +305,7 @@ def test_registry_skips_until_a_contract_lookup_is_registered(registry, caplog):
     assert registry.last_price("MESZ6") is None
 
 
-def test_registry_subscribes_through_the_adapters_lookup(fake_md, registry, tmp_path, heard):
+def test_registry_subscribes_through_the_adapters_lookup(fake_md, registry, tmp_path):
     from app import create_app
 
     app = create_app(
@@ -326,9 +327,9 @@ def test_registry_subscribes_through_the_adapters_lookup(fake_md, registry, tmp_
     fake_md.push_quote(MES, trade="4999.75")
     assert wait_for(lambda: registry.last_price("MESZ6") is not None)
     assert registry.last_price("MESZ6") == D("4999.75")
-    assert [(symbol, price, source) for symbol, price, _, source in heard] == [
-        ("MESZ6", D("4999.75"), "tradovate")
-    ]
+    # The app connected the adapters to the services: the trade is in the price cache.
+    quote = prices.last("MESZ6")
+    assert (quote.price, quote.source) == (D("4999.75"), "tradovate")
     assert registry.status()["subscriptions"] == ["MESZ6"]
     assert registry.is_stale("MESZ6") is False
 

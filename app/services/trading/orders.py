@@ -23,6 +23,7 @@ from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderTy
 from app.extensions import db
 from app.models import Order
 from app.services.ledger import reports
+from app.services.market import prices
 from app.services.records import audit
 
 logger = logging.getLogger(__name__)
@@ -120,12 +121,21 @@ def _entry_prices(intent: OrderIntent) -> Decimal | None:
     return intent.reference_price
 
 
+def _last_price(broker: Broker, symbol: str) -> Decimal | None:
+    """The broker's own last price, else the last one DeskPilot heard (an alert's)."""
+    found = broker.last_price(symbol)
+    if found is None:
+        quote = prices.last(symbol)
+        found = quote.price if quote is not None else None
+    return found
+
+
 def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list[Order]:
     """Place an order (bracketed when it has exits); returns the rows, answers recorded."""
     if not intent.wants_exits:
         entry = new_row(intent, attribution)
         return _send(broker, [entry], lambda: [broker.place_order(request_of(entry))])
-    reference = _entry_prices(intent) or broker.last_price(intent.contract.code)
+    reference = _entry_prices(intent) or _last_price(broker, intent.contract.code)
     try:
         if reference is None:
             raise DomainValidationError(
