@@ -7,7 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import BrokerKind, Environment, RiskMode
-from app.models.base import Base, Money, UTCDateTime, one_of, utcnow
+from app.models.base import Base, Money, UTCDateTime, enum_of, one_of, utcnow
 
 
 class BrokerAccount(Base):
@@ -16,8 +16,10 @@ class BrokerAccount(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    broker: Mapped[str] = mapped_column(String(16))
-    environment: Mapped[str] = mapped_column(String(8), default=Environment.DEMO.value)
+    broker: Mapped[BrokerKind] = mapped_column(enum_of(BrokerKind, 16))
+    environment: Mapped[Environment] = mapped_column(
+        enum_of(Environment, 8), default=Environment.DEMO
+    )
     # Fernet token of a JSON object; decrypted only inside the broker adapter.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     broker_account_id: Mapped[str | None] = mapped_column(String(64))
@@ -50,7 +52,7 @@ class RiskLimits(Base):
     window_start: Mapped[str | None] = mapped_column(String(5))
     window_end: Mapped[str | None] = mapped_column(String(5))
     window_timezone: Mapped[str | None] = mapped_column(String(64))
-    risk_mode: Mapped[str] = mapped_column(String(16), default=RiskMode.MODERATE.value)
+    risk_mode: Mapped[RiskMode] = mapped_column(enum_of(RiskMode, 16), default=RiskMode.MODERATE)
     halted: Mapped[bool] = mapped_column(Boolean, default=False)
     halted_reason: Mapped[str | None] = mapped_column(String(255))
     halted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -88,7 +88,7 @@ def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) ->
     state = poller_state(app)
     query = (
         select(BrokerAccount)
-        .where(BrokerAccount.enabled.is_(True), BrokerAccount.broker != BrokerKind.PAPER.value)
+        .where(BrokerAccount.enabled.is_(True), BrokerAccount.broker != BrokerKind.PAPER)
         .order_by(BrokerAccount.id)
     )
     failures: dict[int, str] = {}

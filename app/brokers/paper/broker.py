@@ -576,7 +576,7 @@ class PaperBroker(Broker):
                 raise BrokerError(f"no order row for {client_order_id}")
             if row.account_id != self.account_id:
                 raise OrderRejected(f"order {client_order_id} belongs to another account")
-            if row.status == OrderStatus.REJECTED.value:
+            if row.status == OrderStatus.REJECTED:
                 raise OrderRejected(row.reason or "rejected")
             answers.append(paper_store.broker_order_from_row(row))
         return answers

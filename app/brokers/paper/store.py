@@ -69,7 +69,7 @@ logger = logging.getLogger(__name__)
 
 PAPER_ID_PREFIX = "paper-"
 TRIGGERED_PREFIX = "stop triggered at "
-EXIT_ROLES = (OrderRole.TAKE_PROFIT.value, OrderRole.STOP_LOSS.value)
+EXIT_ROLES = (OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS)
 
 TermsLookup = Callable[[str], matching.TermsLike | None]
 
@@ -211,7 +211,7 @@ class _Batch:
                 order_id=row.id,
                 broker_fill_id=fill.fill_id,
                 symbol=fill.symbol,
-                side=fill.side.value,
+                side=fill.side,
                 quantity=fill.qty,
                 price=price(fill.price),
                 commission=money(fill.commission),
@@ -253,7 +253,7 @@ class _Batch:
     def _sync(self, order: matching.Order) -> Order:
         """Bring the order's row to the engine's view of it."""
         row = self.rows.get(order.client_order_id) or self._missing_row(order)
-        row.status = order.status.value
+        row.status = order.status
         row.quantity = order.qty
         row.limit_price = price(order.limit_price)
         row.stop_price = price(order.stop_price)
@@ -273,12 +273,12 @@ class _Batch:
             account_id=self.account_id,
             client_order_id=order.client_order_id,
             symbol=order.symbol,
-            side=order.side.value,
+            side=order.side,
             quantity=order.qty,
-            order_type=order.order_type.value,
-            role=OrderRole.MANUAL.value,
+            order_type=order.order_type,
+            role=OrderRole.MANUAL,
             group_id=order.oco_group,
-            status=order.status.value,
+            status=order.status,
             filled_quantity=0,
         )
         db.session.add(row)
@@ -342,7 +342,7 @@ def at_venue(row: Order | None) -> bool:
     """Whether the venue has seen this order (held it, filled it, or refused it)."""
     if row is None:
         return False
-    return row.status != OrderStatus.PENDING.value or row.broker_order_id is not None
+    return row.status != OrderStatus.PENDING or row.broker_order_id is not None
 
 
 def broker_order_from_row(row: Order) -> BrokerOrder:
@@ -404,7 +404,7 @@ def cancel_unsent(account_id: int, client_order_id: str, reason: str) -> None:
     row = order_row(client_order_id)
     if row is None or row.account_id != account_id or at_venue(row):
         return
-    row.status = OrderStatus.CANCELLED.value
+    row.status = OrderStatus.CANCELLED
     row.reason = reason
     audit.record(
         AuditCategory.ORDER,
@@ -468,14 +468,14 @@ class EngineState:
 def _live_order_filter():
     """Rows the venue holds: working, or pending with a paper id (a held bracket exit)."""
     return or_(
-        Order.status == OrderStatus.WORKING.value,
-        and_(Order.status == OrderStatus.PENDING.value, Order.broker_order_id.is_not(None)),
+        Order.status == OrderStatus.WORKING,
+        and_(Order.status == OrderStatus.PENDING, Order.broker_order_id.is_not(None)),
     )
 
 
 def active_paper_account_ids() -> list[int]:
     """Paper accounts with orders at the venue or an open position: those a price can move."""
-    paper = select(BrokerAccount.id).where(BrokerAccount.broker == BrokerKind.PAPER.value)
+    paper = select(BrokerAccount.id).where(BrokerAccount.broker == BrokerKind.PAPER)
     with_orders = select(Order.account_id).where(Order.account_id.in_(paper), _live_order_filter())
     with_positions = select(Position.account_id).where(
         Position.account_id.in_(paper), Position.quantity != 0
@@ -486,7 +486,7 @@ def active_paper_account_ids() -> list[int]:
 def load_state(account_id: int, terms: TermsLookup) -> EngineState:
     """A paper account's cash, working and held orders and positions, from its rows."""
     account = db.session.get(BrokerAccount, account_id)
-    if account is None or account.broker != BrokerKind.PAPER.value:
+    if account is None or account.broker != BrokerKind.PAPER:
         raise BrokerError(f"account {account_id} is not a paper account")
     cash = account.cash_balance
     if cash is None:

@@ -209,7 +209,7 @@ class TradovateBroker(Broker):
         ref = DIRECTORY.accounts.get(key)
         if ref is None:
             grant = self.rest.sign_in()
-            if self.environment == Environment.LIVE.value and grant.has_live is False:
+            if self.environment == Environment.LIVE and grant.has_live is False:
                 raise BrokerAuthError(
                     "this Tradovate login has no live access (Tradovate says hasLive is false); "
                     "use a demo account or enable live trading with Tradovate"
@@ -698,9 +698,9 @@ class TradovateBroker(Broker):
         row = self._row(client_order_id)
         if row is None or row.account_id != self.account_id or row.broker_order_id:
             return
-        if row.status != OrderStatus.PENDING.value:
+        if row.status != OrderStatus.PENDING:
             return
-        row.status = OrderStatus.CANCELLED.value
+        row.status = OrderStatus.CANCELLED
         row.reason = reason
         audit.record(
             AuditCategory.ORDER,

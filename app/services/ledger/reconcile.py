@@ -98,13 +98,13 @@ def fill_cursor(account: BrokerAccount) -> datetime:
 
 def reconcile_account(account: BrokerAccount, broker: Broker, now: datetime) -> ReconcileReport:
     """Bring the account's rows to what the broker says; see the module docstring."""
-    if account.broker == BrokerKind.PAPER.value:
+    if account.broker == BrokerKind.PAPER:
         return ReconcileReport(account.id, skipped=True)
     since = fill_cursor(account)
     was_working = set(
         db.session.scalars(
             select(Order.id).where(
-                Order.account_id == account.id, Order.status == OrderStatus.WORKING.value
+                Order.account_id == account.id, Order.status == OrderStatus.WORKING
             )
         )
     )
@@ -259,7 +259,7 @@ class _Run:
             order_id=order.id if order is not None else None,
             broker_fill_id=fill.broker_fill_id,
             symbol=fill.symbol,
-            side=fill.side.value,
+            side=fill.side,
             quantity=fill.qty,
             price=price(fill.price),
             commission=money(fill.commission),
@@ -429,12 +429,12 @@ class _Run:
         row.filled_quantity = quantity
         row.avg_fill_price = price(average)
         if quantity and quantity >= row.quantity:
-            row.status = OrderStatus.FILLED.value
+            row.status = OrderStatus.FILLED
         elif listed is not None:
-            row.status = listed.status.value
-        elif row.id in self.was_working or (quantity and row.status == OrderStatus.CANCELLED.value):
+            row.status = listed.status
+        elif row.id in self.was_working or (quantity and row.status == OrderStatus.CANCELLED):
             # Working before the reads and not listed after them: done at the broker.
-            row.status = OrderStatus.CANCELLED.value
+            row.status = OrderStatus.CANCELLED
             row.reason = (
                 f"{NO_LONGER_WORKING}; {quantity} of {row.quantity} filled"
                 if quantity
@@ -442,7 +442,7 @@ class _Run:
             )
         elif quantity:
             # Its fills prove the broker took it; the next run's working list settles it.
-            row.status = OrderStatus.WORKING.value
+            row.status = OrderStatus.WORKING
         after = (
             row.status,
             row.filled_quantity,
@@ -455,7 +455,7 @@ class _Run:
         )
         if after == before:
             return False
-        if row.status == OrderStatus.CANCELLED.value and before[0] != row.status:
+        if row.status == OrderStatus.CANCELLED and before[0] != row.status:
             audit.record(
                 AuditCategory.ORDER,
                 f"{row.symbol} {row.role} order cancelled: {row.reason}",

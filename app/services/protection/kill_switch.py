@@ -408,11 +408,11 @@ class _Sweep:
             strategy_id=self._strategy_of(symbol),
             client_order_id=orders.new_client_order_id(),
             symbol=symbol,
-            side=(Side.BUY if held < 0 else Side.SELL).value,
+            side=Side.BUY if held < 0 else Side.SELL,
             quantity=abs(held),  # 0: only working orders to cancel
-            order_type=OrderType.MARKET.value,
-            role=OrderRole.KILL.value,
-            status=OrderStatus.PENDING.value,
+            order_type=OrderType.MARKET,
+            role=OrderRole.KILL,
+            status=OrderStatus.PENDING,
         )
         db.session.add(row)
         db.session.commit()
@@ -461,7 +461,7 @@ class _Sweep:
         cancelled = list(
             db.session.scalars(
                 select(Order)
-                .where(Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED.value)
+                .where(Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED)
                 .execution_options(populate_existing=True)
             )
         )

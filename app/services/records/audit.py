@@ -32,8 +32,8 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry to the current session (the caller commits)."""
     entry = AuditEntry(
-        category=category.value,
-        severity=severity.value,
+        category=category,
+        severity=severity,
         message=message,
         data=data,
         actor=actor or _actor.get(),

@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 RAW_BODY_CAP = 16_384
 PRUNE_EVERY = 100  # alerts between trims of a strategy's log to its newest 1000
-ACCEPTED = {OrderStatus.WORKING.value, OrderStatus.FILLED.value, OrderStatus.PENDING.value}
+ACCEPTED = {OrderStatus.WORKING, OrderStatus.FILLED, OrderStatus.PENDING}
 
 
 @dataclass
@@ -124,7 +124,7 @@ def receive_alert(
     try:
         return _execute(strategy, signal, event, now, watch)
     except AppError as refusal:
-        if event.status == EventStatus.RECEIVED.value:
+        if event.status == EventStatus.RECEIVED:
             stale = refusal.code == "stale_alert"
             _finish(
                 event,
@@ -221,7 +221,7 @@ def _store_refused(arrival: Arrival, reason: str, watch: Stopwatch) -> None:
     key = idempotency_key(arrival.strategy.id, None, arrival.body, arrival.now)
     event = arrival.event(
         key,
-        status=EventStatus.REJECTED.value,
+        status=EventStatus.REJECTED,
         reason=reason[:2000],
         timings_ms=watch.total(),
         processed_at=utcnow(),
@@ -240,7 +240,7 @@ def _store_event(arrival: Arrival, signal: Signal) -> tuple[WebhookEvent, bool]:
     answered with the original event."""
     strategy = arrival.strategy
     key = idempotency_key(strategy.id, signal.alert_id, arrival.body, arrival.now)
-    event = arrival.event(key, signal=signal.to_json(), status=EventStatus.RECEIVED.value)
+    event = arrival.event(key, signal=signal.to_json(), status=EventStatus.RECEIVED)
     db.session.add(event)
     try:
         db.session.commit()
@@ -454,13 +454,17 @@ def _conclude(event: WebhookEvent, outcomes: list[TraderOutcome], watch: Stopwat
     else:
         status = EventStatus.FAILED
     reasons = [o.skipped or o.refusal for o in outcomes if o.skipped or o.refusal]
-    reasons += [r.reason for r in orders if r.status in ("rejected", "failed") and r.reason]
+    reasons += [
+        r.reason
+        for r in orders
+        if r.status in (OrderStatus.REJECTED, OrderStatus.FAILED) and r.reason
+    ]
     _finish(event, status, "; ".join(reasons) or None, watch)
     return AlertResult(status.value, event.id, [order_json(o) for o in orders])
 
 
 def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch) -> None:
-    event.status = status.value
+    event.status = status
     event.reason = reason[:2000] if reason else None
     event.timings_ms = watch.total()
     event.processed_at = utcnow()

@@ -48,7 +48,7 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
         side=side,
         qty=qty,
         role=OrderRole.MANUAL,
-        order_type=OrderType(data.get("order_type", OrderType.MARKET.value)),
+        order_type=OrderType(data.get("order_type", OrderType.MARKET)),
         limit_price=data.get("limit_price"),
         stop_price=data.get("stop_price"),
         take_profit=data.get("take_profit"),
@@ -146,7 +146,7 @@ def close_position(position_id: int, now: datetime) -> Order:
         )
         attribution = Attribution(strategy_id=position.strategy_id)
         closing = orders.place(broker, intent, attribution)[0]
-        if closing.status in (OrderStatus.FILLED.value, OrderStatus.WORKING.value):
+        if closing.status in (OrderStatus.FILLED, OrderStatus.WORKING):
             orders.cancel_orphaned_exits(broker, account.id, position.symbol, None)
         audit.record(
             AuditCategory.ORDER,

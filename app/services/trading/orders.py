@@ -25,7 +25,7 @@ from app.services.records import audit, events
 
 logger = logging.getLogger(__name__)
 
-OPEN_STATUSES = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
+OPEN_STATUSES = (OrderStatus.WORKING, OrderStatus.PENDING)
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,13 @@ def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order
         "webhook_event_id": attribution.webhook_event_id,
         "client_order_id": new_client_order_id(),
         "symbol": intent.contract.code,
-        "side": intent.side.value,
+        "side": intent.side,
         "quantity": intent.qty,
-        "order_type": intent.order_type.value,
+        "order_type": intent.order_type,
         "limit_price": intent.limit_price,
         "stop_price": intent.stop_price,
-        "role": intent.role.value,
-        "status": OrderStatus.PENDING.value,
+        "role": intent.role,
+        "status": OrderStatus.PENDING,
         **overrides,
     }
     return Order(**values)
@@ -92,7 +92,7 @@ def refuse(
     status: OrderStatus = OrderStatus.REJECTED,
 ) -> Order:
     """Record an order that was never sent, with why (rejected by us, or failed: no broker)."""
-    row = new_row(intent, attribution, status=status.value, reason=reason)
+    row = new_row(intent, attribution, status=status, reason=reason)
     db.session.add(row)
     audit.record(
         AuditCategory.RISK if reason.startswith("risk:") else AuditCategory.ORDER,
@@ -145,9 +145,9 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             intent,
             attribution,
             group_id=group,
-            side=exit_side.value,
-            order_type=OrderType.LIMIT.value,
-            role=OrderRole.TAKE_PROFIT.value,
+            side=exit_side,
+            order_type=OrderType.LIMIT,
+            role=OrderRole.TAKE_PROFIT,
             limit_price=levels.take_profit,
             stop_price=None,
         )
@@ -156,9 +156,9 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             intent,
             attribution,
             group_id=group,
-            side=exit_side.value,
-            order_type=OrderType.STOP.value,
-            role=OrderRole.STOP_LOSS.value,
+            side=exit_side,
+            order_type=OrderType.STOP,
+            role=OrderRole.STOP_LOSS,
             limit_price=None,
             stop_price=levels.stop_loss,
         )
@@ -169,7 +169,7 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
         request_of(stop_loss) if stop_loss else None,
     )
     rows = _send(broker, rows, lambda: broker.place_bracket(bracket))
-    if entry.status == OrderStatus.FILLED.value:
+    if entry.status == OrderStatus.FILLED:
         _rebase_exits(broker, intent, entry, rows)
     return rows
 
@@ -226,8 +226,8 @@ def mark_refused(rows: list[Order], status: OrderStatus, reason: str) -> None:
     """Record a refusal on the rows the broker did not already settle."""
     _reload(rows)
     for row in rows:
-        if row.status == OrderStatus.PENDING.value:
-            row.status = status.value
+        if row.status == OrderStatus.PENDING:
+            row.status = status
             row.reason = reason
     first = rows[0]
     audit.record(
@@ -252,7 +252,7 @@ def record_answers(rows: list[Order], answers: list[BrokerOrder]) -> None:
             continue
         row.broker_order_id = answer.broker_order_id or row.broker_order_id
         if row.status in OPEN_STATUSES:
-            row.status = answer.status.value
+            row.status = answer.status
             row.quantity = answer.qty
             row.limit_price = answer.limit_price
             row.stop_price = answer.stop_price
@@ -356,7 +356,7 @@ def cancel(broker: Broker, row: Order, reason: str) -> Order:
         db.session.commit()
         raise
     record_answers([row], [answer])
-    if row.reason is None and row.status == OrderStatus.CANCELLED.value:
+    if row.reason is None and row.status == OrderStatus.CANCELLED:
         row.reason = reason
         db.session.commit()
     return row
@@ -368,7 +368,7 @@ def working_rows(
     query = select(Order).where(
         Order.account_id == account_id,
         Order.symbol == symbol,
-        Order.role.in_([role.value for role in roles]),
+        Order.role.in_(roles),
         Order.status.in_(OPEN_STATUSES),
     )
     if strategy_id is not None:
@@ -382,7 +382,7 @@ def cancel_orphaned_exits(broker: Broker, account_id: int, symbol: str, keep_gro
     for row in working_rows(account_id, symbol, (OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS)):
         if keep_group is not None and row.group_id == keep_group:
             continue
-        closes_current = after != 0 and (row.side == Side.SELL.value) == (after > 0)
+        closes_current = after != 0 and (row.side == Side.SELL) == (after > 0)
         if not closes_current:
             try:
                 cancel(broker, row, "position closed or reversed")
