@@ -41,6 +41,7 @@ def assert_error_shape(response, status_range=range(400, 500)):
     assert response.status_code in status_range, (response.status_code, response.get_data())
     body = response.get_json()
     assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
     assert isinstance(body["error"]["code"], str) and body["error"]["code"]
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
