@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, Side
+from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, RejectCode, Side
 from app.models.base import Base, Money, Price, UTCDateTime, enum_of, one_of, utcnow
 
 
@@ -18,6 +18,7 @@ class Order(Base):
         one_of("order_type", OrderType),
         one_of("role", OrderRole),
         one_of("status", OrderStatus),
+        one_of("reject_code", RejectCode),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,6 +45,8 @@ class Order(Base):
     )
     filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     avg_fill_price: Mapped[Decimal | None] = mapped_column(Price())
+    # Why it was refused, for code to branch on; `reason` says it to people.
+    reject_code: Mapped[RejectCode | None] = mapped_column(enum_of(RejectCode, 16))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

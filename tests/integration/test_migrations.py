@@ -1,5 +1,7 @@
 """Alembic is the only way the schema is made: models and migrations must agree."""
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -74,3 +76,74 @@ def test_constraints_keep_data_honest(app):
             with pytest.raises(IntegrityError):
                 db.session.execute(text(statement))
             db.session.rollback()
+
+
+# --- the data carried into typed columns ------------------------------------------------------
+
+BEFORE_TYPED_HALTS = "461b242405df"  # the revision before reject_code and halted_by
+SEEDED_AT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+
+# Refused orders as the code before recorded them, and the code each must become.
+OLD_ORDERS = [
+    ("rejected", "risk: account is halted: lunch", "halted"),
+    ("rejected", "risk: 2 contracts exceed the limit of 1 per order", "risk"),
+    ("rejected", "kill switch engaged: no new exposure", "kill_switch"),
+    ("rejected", "price: no price known for MESZ6 to set the exits from", "no_price"),
+    ("rejected", "take_profit: would be at -3.25, not a price", "invalid_exits"),
+    ("rejected", "Tradovate: Access is denied (UnknownReason)", "broker_rejected"),
+    ("failed", "Tradovate did not answer: timed out", "broker_error"),
+    ("filled", None, None),
+    ("cancelled", "cancelled by the kill switch", None),
+]
+
+
+def migrate(engine, direction: str, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+
+def seed_old_rows(engine) -> None:
+    """An account with orders and their refusals, written at the previous revision."""
+    at = {"at": SEEDED_AT}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO broker_accounts (id, name, broker, environment, enabled,"
+                " created_at, updated_at) VALUES (1, 'Paper', 'paper', 'demo', :on, :at, :at)"
+            ),
+            {"on": True, **at},
+        )
+        for n, (status, reason, _) in enumerate(OLD_ORDERS, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO orders (account_id, client_order_id, symbol, side, quantity,"
+                    " order_type, role, status, filled_quantity, reason, created_at, updated_at)"
+                    " VALUES (1, :cid, 'MESZ6', 'buy', 1, 'market', 'entry', :status, 0, :reason,"
+                    " :at, :at)"
+                ),
+                {"cid": f"dp-{n}", "status": status, "reason": reason, **at},
+            )
+
+
+def carry_over_round_trip(engine) -> None:
+    migrate(engine, "upgrade", BEFORE_TYPED_HALTS)
+    seed_old_rows(engine)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        codes = connection.execute(text("SELECT reject_code FROM orders ORDER BY id")).scalars()
+        assert list(codes) == [code for _, _, code in OLD_ORDERS]
+
+    migrate(engine, "downgrade", BEFORE_TYPED_HALTS)
+
+    assert "reject_code" not in {c["name"] for c in inspect(engine).get_columns("orders")}
+
+
+def test_sqlite_carries_refusals_into_typed_columns_and_back(tmp_path):
+    carry_over_round_trip(create_engine(f"sqlite:///{tmp_path / 'm.db'}"))
+
+
+@pytest.mark.postgres
+def test_postgres_carries_refusals_into_typed_columns_and_back(postgres_engine):
+    carry_over_round_trip(postgres_engine)

@@ -174,7 +174,7 @@ def test_over_limit_alert_places_nothing(desk, api):
     )
     assert "exceed the limit of 1" in error["fields"][str(desk.account["id"])]
     [refused] = desk.orders()
-    assert refused["status"] == "rejected" and refused["reason"].startswith("risk:")
+    assert refused["status"] == "rejected" and refused["reject_code"] == "risk"
 
 
 def test_halted_account_places_nothing(desk, app):
@@ -186,6 +186,8 @@ def test_halted_account_places_nothing(desk, app):
         limits.halted, limits.halted_reason = True, "kill switch"
         db.session.commit()
     _place_nothing(desk, desk.send({"action": "buy", "price": "5000"}), 423, "halted")
+    [refused] = desk.orders()
+    assert refused["reject_code"] == "halted"
 
 
 def test_exit_closes_the_strategy_position(desk):

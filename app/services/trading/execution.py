@@ -39,6 +39,7 @@ from app.domain.vocabulary import (
     OrderRole,
     OrderStatus,
     OrderType,
+    RejectCode,
     Severity,
     Side,
 )
@@ -350,7 +351,7 @@ def _trade_for(
                 trader.account_id, contract, Side.BUY, signal.quantity or 1, OrderRole.ENTRY
             )
             outcome.orders.append(
-                orders.refuse(failed, attribution, exc.message, OrderStatus.FAILED)
+                orders.refuse(failed, attribution, RejectCode.BROKER_ERROR, exc.message)
             )
             return outcome
         if signal.action is SignalAction.CANCEL:
@@ -379,7 +380,10 @@ def _trade_for(
                 trader, broker, held, contract, delta, now
             )
         if outcome.refusal:
-            outcome.orders.append(orders.refuse(intent, attribution, f"risk: {outcome.refusal}"))
+            code = RejectCode.HALTED if outcome.halted else RejectCode.RISK
+            outcome.orders.append(
+                orders.refuse(intent, attribution, code, f"risk: {outcome.refusal}")
+            )
             return outcome
         rows = orders.place(broker, intent, attribution)
         outcome.orders.extend(rows)

@@ -15,7 +15,7 @@ from app.brokers.errors import BrokerError
 from app.brokers.registry import broker_for
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.risk import ProposedOrder, check_order, reduces_only
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Side
+from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, RejectCode, Side
 from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unprocessable
 from app.extensions import db
 from app.models import Order, Position
@@ -60,12 +60,13 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
             broker.subscribe_quotes(contract.code)
             held = {p.symbol: p.qty for p in broker.positions()}
         except BrokerError as exc:
-            return [orders.refuse(intent, Attribution(), exc.message, OrderStatus.FAILED)]
+            return [orders.refuse(intent, Attribution(), RejectCode.BROKER_ERROR, exc.message)]
         signed = qty if side is Side.BUY else -qty
         proposed = ProposedOrder(contract.code, signed)
         if not reduces_only(proposed, held.get(contract.code, 0)):
             if halts.kill_switch_engaged():
-                orders.refuse(intent, Attribution(), "kill switch engaged: no new exposure")
+                reason = "kill switch engaged: no new exposure"
+                orders.refuse(intent, Attribution(), RejectCode.KILL_SWITCH, reason)
                 raise Locked(
                     "The kill switch is engaged: only orders that reduce a position are "
                     "accepted until it is re-armed.",
@@ -77,7 +78,8 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
             )
             problems = check_order(policy, exposure, proposed, now)
             if problems:
-                row = orders.refuse(intent, Attribution(), "risk: " + "; ".join(problems))
+                code = RejectCode.HALTED if policy.halted else RejectCode.RISK
+                row = orders.refuse(intent, Attribution(), code, "risk: " + "; ".join(problems))
                 raise Unprocessable(row.reason, {"account_id": row.reason}, code="risk_rejected")
         trailing = data.get("trailing_stop")
         if trailing is not None and reduces_only(proposed, held.get(contract.code, 0)):

@@ -18,7 +18,15 @@ from app.domain.contracts import Contract
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec
 from app.domain.oco import exit_prices
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Severity, Side
+from app.domain.vocabulary import (
+    AuditCategory,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    Severity,
+    Side,
+)
 from app.extensions import db
 from app.models import Order
 from app.services.records import audit, events
@@ -26,6 +34,13 @@ from app.services.records import audit, events
 logger = logging.getLogger(__name__)
 
 OPEN_STATUSES = (OrderStatus.WORKING, OrderStatus.PENDING)
+# Refusals our own checks make (the rest are the broker's); audited as risk decisions.
+RISK_CODES = (RejectCode.RISK, RejectCode.HALTED)
+# What a broker's answer means when it settles an order this way.
+BROKER_CODES = {
+    OrderStatus.REJECTED: RejectCode.BROKER_REJECTED,
+    OrderStatus.FAILED: RejectCode.BROKER_ERROR,
+}
 
 
 @dataclass(frozen=True)
@@ -85,17 +100,14 @@ def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order
     return Order(**values)
 
 
-def refuse(
-    intent: OrderIntent,
-    attribution: Attribution,
-    reason: str,
-    status: OrderStatus = OrderStatus.REJECTED,
-) -> Order:
-    """Record an order that was never sent, with why (rejected by us, or failed: no broker)."""
-    row = new_row(intent, attribution, status=status, reason=reason)
+def refuse(intent: OrderIntent, attribution: Attribution, code: RejectCode, reason: str) -> Order:
+    """Record an order that was never sent, with why: `code` for code, `reason` for people.
+    It failed when the broker could not be reached; anything else is our rejection."""
+    status = OrderStatus.FAILED if code == RejectCode.BROKER_ERROR else OrderStatus.REJECTED
+    row = new_row(intent, attribution, status=status, reject_code=code, reason=reason)
     db.session.add(row)
     audit.record(
-        AuditCategory.RISK if reason.startswith("risk:") else AuditCategory.ORDER,
+        AuditCategory.RISK if code in RISK_CODES else AuditCategory.ORDER,
         f"{intent.contract.code} {intent.side.value} {intent.qty} refused: {reason}",
         severity=Severity.WARNING,
         account_id=intent.account_id,
@@ -122,11 +134,10 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
         entry = new_row(intent, attribution)
         return _send(broker, [entry], lambda: [broker.place_order(request_of(entry))])
     reference = _entry_prices(intent) or broker.last_price(intent.contract.code)
+    if reference is None:
+        reason = f"price: no price known for {intent.contract.code} to set the exits from"
+        return [refuse(intent, attribution, RejectCode.NO_PRICE, reason)]
     try:
-        if reference is None:
-            raise DomainValidationError(
-                "price", f"no price known for {intent.contract.code} to set the exits from"
-            )
         levels = exit_prices(
             intent.side,
             reference,
@@ -135,7 +146,9 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             intent.stop_loss,
         )
     except DomainValidationError as exc:
-        return [refuse(intent, attribution, f"{exc.field}: {exc.message}")]
+        return [
+            refuse(intent, attribution, RejectCode.INVALID_EXITS, f"{exc.field}: {exc.message}")
+        ]
     group = f"g-{uuid.uuid4().hex[:16]}"
     entry = new_row(intent, attribution, group_id=group)
     exit_side = intent.side.opposite
@@ -223,12 +236,14 @@ def _reload(rows: list[Order]) -> None:
 
 
 def mark_refused(rows: list[Order], status: OrderStatus, reason: str) -> None:
-    """Record a refusal on the rows the broker did not already settle."""
+    """Record the broker's refusal (REJECTED) or failure (FAILED) on the rows it did not
+    already settle otherwise."""
     _reload(rows)
     for row in rows:
         if row.status == OrderStatus.PENDING:
             row.status = status
             row.reason = reason
+        _code_broker_refusal(row)
     first = rows[0]
     audit.record(
         AuditCategory.ORDER,
@@ -259,9 +274,16 @@ def record_answers(rows: list[Order], answers: list[BrokerOrder]) -> None:
         row.filled_quantity = max(row.filled_quantity or 0, answer.filled_qty)
         row.avg_fill_price = answer.avg_fill_price or row.avg_fill_price
         row.reason = answer.reason or row.reason
+        _code_broker_refusal(row)
     db.session.commit()
     for row in rows:
         _publish(row)
+
+
+def _code_broker_refusal(row: Order) -> None:
+    """A row the broker refused or could not take says so in its code, once."""
+    if row.reject_code is None:
+        row.reject_code = BROKER_CODES.get(row.status)
 
 
 def _rebase_exits(broker: Broker, intent: OrderIntent, entry: Order, rows: list[Order]) -> None:
