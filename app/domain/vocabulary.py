@@ -114,6 +114,19 @@ class AdvancedStatus(StrEnum):
     FAILED = "failed"
 
 
+class HaltKind(StrEnum):
+    """Who halted an account, which decides what lifts the halt: the kill switch's re-arm
+    lifts its own; the trader lifts a manual or daily-loss halt; the rest end with the
+    rule or session that set them."""
+
+    KILL_SWITCH = "kill_switch"
+    DAILY_LOSS = "daily_loss"
+    MANUAL = "manual"
+    RULE = "rule"
+    DONE_FOR_DAY = "done_for_day"
+    SESSION_END = "session_end"
+
+
 class RejectCode(StrEnum):
     """Why an order was never placed or was refused, as code reads it (the reason says it
     to people): our risk gate, a halt, the kill switch, exits that could not be priced or

@@ -13,6 +13,8 @@ WRITE_ROUTES = [
     ("PUT", "/api/settings"),
     ("POST", "/api/settings/password"),
     ("POST", "/api/orders"),
+    ("POST", "/api/accounts/{account}/halt"),
+    ("DELETE", "/api/accounts/{account}/halt"),
 ]
 
 BAD_BODIES = [

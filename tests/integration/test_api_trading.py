@@ -95,15 +95,9 @@ def test_manual_orders_pass_the_risk_checks(api, paper):
     assert (refused["status"], refused["reject_code"]) == ("rejected", "risk")
 
 
-def test_a_halted_account_can_still_be_closed_by_hand(api, paper, app):
+def test_a_halted_account_can_still_be_closed_by_hand(api, paper):
     order(api, paper, qty=1)
-    from app.extensions import db
-    from app.models import RiskLimits
-
-    with app.app_context():
-        limits = db.session.query(RiskLimits).filter_by(account_id=paper["id"]).one()
-        limits.halted = True
-        db.session.commit()
+    assert api.post(f"/api/accounts/{paper['id']}/halt").status_code == 200
     adding = order(api, paper, qty=1)
     assert adding.status_code == 422
     [refused] = [o for o in orders_of(api, paper) if o["status"] == "rejected"]

@@ -183,7 +183,7 @@ def test_halted_account_places_nothing(desk, app):
 
     with app.app_context():
         limits = db.session.query(RiskLimits).filter_by(account_id=desk.account["id"]).one()
-        limits.halted, limits.halted_reason = True, "kill switch"
+        limits.halted, limits.halted_by, limits.halted_reason = True, "kill_switch", "kill switch"
         db.session.commit()
     _place_nothing(desk, desk.send({"action": "buy", "price": "5000"}), 423, "halted")
     [refused] = desk.orders()

@@ -45,6 +45,7 @@ from app.domain.vocabulary import (
     AdvancedKind,
     AdvancedStatus,
     AuditCategory,
+    HaltKind,
     OrderRole,
     OrderStatus,
     PositionSide,
@@ -56,6 +57,7 @@ from app.services.ledger import positions
 from app.services.ledger.trades import money, shown
 from app.services.market import prices
 from app.services.protection import advanced_orders
+from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.trading import orders
 from app.services.trading.risk_limits import trading_day_start
@@ -583,10 +585,7 @@ def enforce_daily_loss(now: datetime, status: MonitorStatus | None = None) -> li
             f"(realized {_money(realized)}, open {_money(unrealized)})"
         )
         try:
-            # Imported here: the kill switch imports the services this module is part of.
-            from app.services.protection.kill_switch import flatten_and_halt
-
-            flatten_and_halt(account_id, reason, now)
+            flatten_and_halt(account_id, HaltKind.DAILY_LOSS, reason, now, actor="monitor")
         except Exception as exc:
             db.session.rollback()
             logger.exception("account %s: daily loss limit reached but not enforced", account_id)
