@@ -160,6 +160,11 @@ def lift_halt(account_id: int, reason: str | None, now: datetime) -> RiskLimits:
     return limits
 
 
+def liftable(limits: RiskLimits) -> bool:
+    """Whether the trader may lift this account's halt (the page offers it only then)."""
+    return limits.halted and _kind(limits) in TRADER_LIFTS
+
+
 def _check_liftable(account: BrokerAccount, limits: RiskLimits) -> None:
     kind = _kind(limits)
     if not limits.halted:
