@@ -1,10 +1,14 @@
 """/api/accounts: paper and Tradovate accounts (credentials go in, never come out)."""
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, jsonify
 
-from app.api.schemas import AccountCreate, AccountUpdate, parse_body
+from app.api.risk import limits_json
+from app.api.schemas import AccountCreate, AccountUpdate, HaltRequest, parse_body
 from app.api.serialize import iso, money
 from app.models import BrokerAccount
+from app.services.protection import halts
 from app.services.setup import accounts, broker_check
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -61,3 +65,17 @@ def delete_account(account_id: int):
 def test_connection(account_id: int):
     """Log in with the stored credentials and list the broker's accounts; 200 either way."""
     return jsonify(broker_check.check_connection(account_id).to_json())
+
+
+@bp.post("/<id:account_id>/halt")
+def halt(account_id: int):
+    """Halt the account by hand; 409 already_halted leaves a halt in place as it is."""
+    reason = parse_body(HaltRequest, optional=True).get("reason")
+    return jsonify(limits_json(halts.halt_account(account_id, reason, datetime.now(UTC))))
+
+
+@bp.delete("/<id:account_id>/halt")
+def lift_halt(account_id: int):
+    """Lift a manual or daily-loss halt; 409 names what lifts any other."""
+    reason = parse_body(HaltRequest, optional=True).get("reason")
+    return jsonify(limits_json(halts.lift_halt(account_id, reason, datetime.now(UTC))))

@@ -43,10 +43,8 @@ HTTP_CODES = {
 
 
 def error_response(status: int, code: str, message: str, fields: dict | None = None):
-    body: dict = {"code": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    return jsonify({"error": body}), status
+    """DESIGN §5.4's error body; `fields` is always there ({} when no field is at fault)."""
+    return jsonify({"error": {"code": code, "message": message, "fields": fields or {}}}), status
 
 
 def status_for(error: AppError) -> int:

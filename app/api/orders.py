@@ -35,6 +35,7 @@ def order_json(order: Order) -> dict:
         "status": order.status,
         "filled_qty": order.filled_quantity,
         "avg_fill_price": decimal(order.avg_fill_price),
+        "reject_code": order.reject_code,
         "reason": order.reason,
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),

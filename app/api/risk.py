@@ -28,7 +28,8 @@ def limits_json(limits: RiskLimits) -> dict:
         "trading_window": window,
         "risk_mode": limits.risk_mode,
         "halted": limits.halted,
-        "halted_reason": limits.halted_reason,
+        "halted_by": limits.halted_by,
+        "halt_reason": limits.halted_reason,
         "halted_at": iso(limits.halted_at),
         "updated_at": iso(limits.updated_at),
     }

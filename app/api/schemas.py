@@ -297,6 +297,12 @@ class OcoCreate(Body):
     _qty_in_range = field_validator("qty")(_within_quantity_cap)
 
 
+class HaltRequest(Body):
+    """POST and DELETE /api/accounts/<id>/halt: why, in the trader's words (optional)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+
 class PasswordChange(Body):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -305,8 +311,11 @@ class PasswordChange(Body):
 BodyModel = TypeVar("BodyModel", bound=Body)
 
 
-def parse_body(model: type[BodyModel]) -> dict:
-    """Validate the request's JSON body against `model`; only the fields sent are returned."""
+def parse_body(model: type[BodyModel], optional: bool = False) -> dict:
+    """Validate the request's JSON body against `model`; only the fields sent are returned.
+    An `optional` body may be left out altogether (every field of its model is optional)."""
+    if optional and not request.get_data():
+        return {}
     data = request.get_json(silent=True, force=True)
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.", code="invalid_json")

@@ -163,12 +163,14 @@ class OrderCancelled:
 
 @dataclass(frozen=True)
 class RequestRejected:
-    """A cancel or modify that changed nothing; `request` is "cancel" or "modify"."""
+    """A cancel or modify that changed nothing; `request` is "cancel" or "modify".
+    `order_unknown`: no working order has that id (unknown, filled or cancelled)."""
 
     client_order_id: str
     request: str
     reason: str
     time: datetime
+    order_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -772,17 +774,14 @@ def _rejected(order: Order, reason: str, now: datetime) -> OrderRejected:
     return OrderRejected(replace(order, status=OrderStatus.REJECTED), reason, now)
 
 
-_NOT_WORKING = "no working order "
-
-
 def _not_working(client_order_id: str, request: str, now: datetime) -> RequestRejected:
-    reason = f"{_NOT_WORKING}{client_order_id} (unknown, filled or cancelled)"
-    return RequestRejected(client_order_id, request, reason, now)
+    reason = f"no working order {client_order_id} (unknown, filled or cancelled)"
+    return RequestRejected(client_order_id, request, reason, now, order_unknown=True)
 
 
 def unknown_order(event: RequestRejected) -> bool:
     """Whether a refused cancel or modify named no working order (unknown, filled, cancelled)."""
-    return event.reason.startswith(_NOT_WORKING)
+    return event.order_unknown
 
 
 def _direction(side: Side) -> int:

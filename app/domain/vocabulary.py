@@ -112,3 +112,30 @@ class AdvancedStatus(StrEnum):
     CANCELLED = "cancelled"
     DONE = "done"
     FAILED = "failed"
+
+
+class HaltKind(StrEnum):
+    """Who halted an account, which decides what lifts the halt: the kill switch's re-arm
+    lifts its own; the trader lifts a manual or daily-loss halt; the rest end with the
+    rule or session that set them."""
+
+    KILL_SWITCH = "kill_switch"
+    DAILY_LOSS = "daily_loss"
+    MANUAL = "manual"
+    RULE = "rule"
+    DONE_FOR_DAY = "done_for_day"
+    SESSION_END = "session_end"
+
+
+class RejectCode(StrEnum):
+    """Why an order was never placed or was refused, as code reads it (the reason says it
+    to people): our risk gate, a halt, the kill switch, exits that could not be priced or
+    made sense of, the broker's refusal, or a broker that could not be reached."""
+
+    RISK = "risk"
+    HALTED = "halted"
+    KILL_SWITCH = "kill_switch"
+    NO_PRICE = "no_price"
+    INVALID_EXITS = "invalid_exits"
+    BROKER_REJECTED = "broker_rejected"
+    BROKER_ERROR = "broker_error"

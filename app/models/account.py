@@ -6,8 +6,8 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.vocabulary import BrokerKind, Environment, RiskMode
-from app.models.base import Base, Money, UTCDateTime, one_of, utcnow
+from app.domain.vocabulary import BrokerKind, Environment, HaltKind, RiskMode
+from app.models.base import Base, Money, UTCDateTime, enum_of, one_of, utcnow
 
 
 class BrokerAccount(Base):
@@ -16,8 +16,10 @@ class BrokerAccount(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    broker: Mapped[str] = mapped_column(String(16))
-    environment: Mapped[str] = mapped_column(String(8), default=Environment.DEMO.value)
+    broker: Mapped[BrokerKind] = mapped_column(enum_of(BrokerKind, 16))
+    environment: Mapped[Environment] = mapped_column(
+        enum_of(Environment, 8), default=Environment.DEMO
+    )
     # Fernet token of a JSON object; decrypted only inside the broker adapter.
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     broker_account_id: Mapped[str | None] = mapped_column(String(64))
@@ -35,7 +37,7 @@ class BrokerAccount(Base):
 
 class RiskLimits(Base):
     __tablename__ = "risk_limits"
-    __table_args__ = (one_of("risk_mode", RiskMode),)
+    __table_args__ = (one_of("risk_mode", RiskMode), one_of("halted_by", HaltKind))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(
@@ -50,8 +52,10 @@ class RiskLimits(Base):
     window_start: Mapped[str | None] = mapped_column(String(5))
     window_end: Mapped[str | None] = mapped_column(String(5))
     window_timezone: Mapped[str | None] = mapped_column(String(64))
-    risk_mode: Mapped[str] = mapped_column(String(16), default=RiskMode.MODERATE.value)
+    risk_mode: Mapped[RiskMode] = mapped_column(enum_of(RiskMode, 16), default=RiskMode.MODERATE)
     halted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who halted it decides what lifts it; the reason is for people (services.protection.halts).
+    halted_by: Mapped[HaltKind | None] = mapped_column(enum_of(HaltKind, 16))
     halted_reason: Mapped[str | None] = mapped_column(String(255))
     halted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.exits import OffsetUnit
 from app.domain.vocabulary import AdvancedKind, AdvancedStatus, PositionSide
-from app.models.base import Base, Price, UTCDateTime, one_of, utcnow
+from app.models.base import Base, Price, UTCDateTime, enum_of, one_of, utcnow
 from app.models.order import Order
 
 TRAIL_UNITS = (OffsetUnit.TICKS, OffsetUnit.POINTS, OffsetUnit.PERCENT)
@@ -32,18 +32,18 @@ class AdvancedOrder(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[AdvancedKind] = mapped_column(enum_of(AdvancedKind, 16))
     account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"), index=True)
     position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id", ondelete="SET NULL"))
     strategy_id: Mapped[int | None] = mapped_column(
         ForeignKey("strategies.id", ondelete="SET NULL")
     )
     symbol: Mapped[str] = mapped_column(String(32))
-    side: Mapped[str] = mapped_column(String(5))  # of the position protected
+    side: Mapped[PositionSide] = mapped_column(enum_of(PositionSide, 5))  # the position's
     quantity: Mapped[int] = mapped_column(Integer)
     tick_size: Mapped[Decimal] = mapped_column(Price())
     # Trailing stops: the trail and where it stands.
-    trail_unit: Mapped[str | None] = mapped_column(String(8))
+    trail_unit: Mapped[OffsetUnit | None] = mapped_column(enum_of(OffsetUnit, 8))
     trail_amount: Mapped[Decimal | None] = mapped_column(Price())
     # An offset from the entry's fill ({"ticks": "8"}) until the entry fills, then a price.
     activation_offset: Mapped[dict | None] = mapped_column(JSON)
@@ -63,7 +63,9 @@ class AdvancedOrder(Base):
     # Bumped by every ORM write (optimistic locking); the monitor's bulk writes of the best
     # price leave it alone and are guarded by it, so a row changed elsewhere is reloaded.
     revision: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default=AdvancedStatus.ACTIVE.value, index=True)
+    status: Mapped[AdvancedStatus] = mapped_column(
+        enum_of(AdvancedStatus, 16), default=AdvancedStatus.ACTIVE, index=True
+    )
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

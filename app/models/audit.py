@@ -6,7 +6,7 @@ from sqlalchemy import JSON, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.vocabulary import AuditCategory, Severity
-from app.models.base import Base, UTCDateTime, one_of, utcnow
+from app.models.base import Base, UTCDateTime, enum_of, one_of, utcnow
 
 
 class AuditEntry(Base):
@@ -22,8 +22,8 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    category: Mapped[str] = mapped_column(String(16))
-    severity: Mapped[str] = mapped_column(String(8), default=Severity.INFO.value)
+    category: Mapped[AuditCategory] = mapped_column(enum_of(AuditCategory, 16))
+    severity: Mapped[Severity] = mapped_column(enum_of(Severity, 8), default=Severity.INFO)
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict | None] = mapped_column(JSON)
     actor: Mapped[str | None] = mapped_column(String(64))

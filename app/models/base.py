@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, MetaData, Numeric
+from sqlalchemy import CheckConstraint, DateTime, Enum, MetaData, Numeric
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -56,6 +57,27 @@ def Price() -> Numeric[Decimal]:  # noqa: N802 - reads like a type in column def
 def Money() -> Numeric[Decimal]:  # noqa: N802
     """Cash, P&L and commissions in account currency, to 1/100 of a cent."""
     return Numeric(18, 4, asdecimal=True)
+
+
+def _values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+def enum_of(enum: type[StrEnum], length: int) -> Enum:
+    """A column type that stores a StrEnum's values in a VARCHAR(length) and reads back
+    members, so code compares and assigns members and never spells the words.
+
+    Strings that are not a value are refused before they reach the database. The CHECK
+    stays `one_of`'s (named, already in the schema): Enum's own would be a second one.
+    """
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        values_callable=_values,
+        validate_strings=True,
+        length=length,
+    )
 
 
 def one_of(column: str, values: type) -> CheckConstraint:

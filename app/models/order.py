@@ -6,8 +6,8 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, Side
-from app.models.base import Base, Money, Price, UTCDateTime, one_of, utcnow
+from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, RejectCode, Side
+from app.models.base import Base, Money, Price, UTCDateTime, enum_of, one_of, utcnow
 
 
 class Order(Base):
@@ -18,6 +18,7 @@ class Order(Base):
         one_of("order_type", OrderType),
         one_of("role", OrderRole),
         one_of("status", OrderStatus),
+        one_of("reject_code", RejectCode),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -32,16 +33,20 @@ class Order(Base):
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     broker_order_id: Mapped[str | None] = mapped_column(String(64), index=True)
     symbol: Mapped[str] = mapped_column(String(32), index=True)
-    side: Mapped[str] = mapped_column(String(4))
+    side: Mapped[Side] = mapped_column(enum_of(Side, 4))
     quantity: Mapped[int] = mapped_column(Integer)
-    order_type: Mapped[str] = mapped_column(String(16))
+    order_type: Mapped[OrderType] = mapped_column(enum_of(OrderType, 16))
     limit_price: Mapped[Decimal | None] = mapped_column(Price())
     stop_price: Mapped[Decimal | None] = mapped_column(Price())
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[OrderRole] = mapped_column(enum_of(OrderRole, 16))
     group_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PENDING.value)
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_of(OrderStatus, 16), default=OrderStatus.PENDING
+    )
     filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     avg_fill_price: Mapped[Decimal | None] = mapped_column(Price())
+    # Why it was refused, for code to branch on; `reason` says it to people.
+    reject_code: Mapped[RejectCode | None] = mapped_column(enum_of(RejectCode, 16))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -62,7 +67,7 @@ class Fill(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     broker_fill_id: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(32))
-    side: Mapped[str] = mapped_column(String(4))
+    side: Mapped[Side] = mapped_column(enum_of(Side, 4))
     quantity: Mapped[int] = mapped_column(Integer)
     price: Mapped[Decimal] = mapped_column(Price())
     # The broker's fees; None until it has posted them (Tradovate posts them after the fill).

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import OrderType, StrategyMode
-from app.models.base import Base, UTCDateTime, one_of, utcnow
+from app.models.base import Base, UTCDateTime, enum_of, one_of, utcnow
 
 
 class Strategy(Base):
@@ -24,14 +24,16 @@ class Strategy(Base):
     passphrase_encrypted: Mapped[str | None] = mapped_column(Text)
     symbol: Mapped[str | None] = mapped_column(String(40))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
-    order_type: Mapped[str] = mapped_column(String(16), default=OrderType.MARKET.value)
+    order_type: Mapped[OrderType] = mapped_column(enum_of(OrderType, 16), default=OrderType.MARKET)
     # Exit specs as in DESIGN §5.2, decimals kept as strings: {"ticks": "16"}.
     take_profit: Mapped[dict | None] = mapped_column(JSON)
     stop_loss: Mapped[dict | None] = mapped_column(JSON)
     trailing_stop: Mapped[dict | None] = mapped_column(JSON)
     max_alert_age_seconds: Mapped[int] = mapped_column(Integer, default=60)
     allowed_sessions: Mapped[list | None] = mapped_column(JSON)
-    mode: Mapped[str] = mapped_column(String(16), default=StrategyMode.ORDERS.value)
+    mode: Mapped[StrategyMode] = mapped_column(
+        enum_of(StrategyMode, 16), default=StrategyMode.ORDERS
+    )
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

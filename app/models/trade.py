@@ -7,7 +7,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.vocabulary import ExitReason, PositionSide
-from app.models.base import Base, Money, Price, UTCDateTime, one_of
+from app.models.base import Base, Money, Price, UTCDateTime, enum_of, one_of
 
 
 class Trade(Base):
@@ -24,7 +24,7 @@ class Trade(Base):
         ForeignKey("strategies.id", ondelete="SET NULL"), index=True
     )
     symbol: Mapped[str] = mapped_column(String(32), index=True)
-    side: Mapped[str] = mapped_column(String(5))
+    side: Mapped[PositionSide] = mapped_column(enum_of(PositionSide, 5))
     quantity: Mapped[int] = mapped_column(Integer)
     entry_price: Mapped[Decimal] = mapped_column(Price())
     exit_price: Mapped[Decimal] = mapped_column(Price())
@@ -33,6 +33,6 @@ class Trade(Base):
     gross_pnl: Mapped[Decimal] = mapped_column(Money())
     commission: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     pnl: Mapped[Decimal] = mapped_column(Money())  # net of commission
-    exit_reason: Mapped[str] = mapped_column(String(16))
+    exit_reason: Mapped[ExitReason] = mapped_column(enum_of(ExitReason, 16))
     notes: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list | None] = mapped_column(JSON)

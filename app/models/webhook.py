@@ -6,7 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.domain.vocabulary import EventStatus
-from app.models.base import Base, UTCDateTime, one_of, utcnow
+from app.models.base import Base, UTCDateTime, enum_of, one_of, utcnow
 
 
 class WebhookEvent(Base):
@@ -25,7 +25,9 @@ class WebhookEvent(Base):
     raw_body: Mapped[str] = mapped_column(Text)
     signal: Mapped[dict | None] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(20), default=EventStatus.RECEIVED.value, index=True)
+    status: Mapped[EventStatus] = mapped_column(
+        enum_of(EventStatus, 20), default=EventStatus.RECEIVED, index=True
+    )
     reason: Mapped[str | None] = mapped_column(Text)
     timings_ms: Mapped[dict | None] = mapped_column(JSON)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

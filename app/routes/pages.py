@@ -10,7 +10,7 @@ from app.api.settings import settings_json
 from app.api.strategies import strategy_json
 from app.api.traders import trader_json
 from app.domain.vocabulary import EventStatus
-from app.services.protection import kill_switch
+from app.services.protection import halts, kill_switch
 from app.services.records import alert_log, audit
 from app.services.setup import accounts, strategies, traders
 from app.services.trading.risk_limits import limits_for
@@ -55,10 +55,11 @@ def control_center():
 
 @bp.get("/accounts")
 def accounts_page():
-    items = [
-        {**account_json(account), "risk": limits_json(limits_for(account.id))}
-        for account in accounts.list_accounts()
-    ]
+    items = []
+    for account in accounts.list_accounts():
+        limits = limits_for(account.id)
+        risk = {"risk": limits_json(limits), "halt_liftable": halts.liftable(limits)}
+        items.append(account_json(account) | risk)
     return render_template("accounts.html", accounts=items)
 
 

@@ -576,21 +576,17 @@ def test_the_daily_loss_limit_is_enforced_against_open_pnl(app, api, desk):
     assert status.halted_accounts == [desk.account["id"]]
     assert desk.position() is None
     limits = api.get(f"/api/risk/{desk.account['id']}").get_json()
-    assert limits["halted"] is True and "daily loss limit" in limits["halted_reason"]
+    assert limits["halted"] is True and limits["halted_by"] == "daily_loss"
+    assert limits["halt_reason"].startswith("daily loss limit 50 reached: today's P&L -50")
     assert desk.move(4990).halted_accounts == []  # halted accounts are not checked again
 
 
-def test_the_monitor_calls_flatten_and_halt_by_name(app, api, desk, monkeypatch):
-    """The coordination contract with the kill switch: (account_id, reason, now)."""
-    import sys
-    import types
-
-    calls = []
-    fake = types.ModuleType("app.services.protection.kill_switch")
-    fake.flatten_and_halt = lambda account_id, reason, now: calls.append((account_id, reason))
-    monkeypatch.setitem(sys.modules, "app.services.protection.kill_switch", fake)
+def test_a_daily_loss_halt_outlives_a_rearm_and_the_trader_lifts_it(app, api, desk):
     api.put(f"/api/risk/{desk.account['id']}", {"max_daily_loss": "10.00"})
     desk.buy(1)
-    desk.move(4997.5)
-    assert calls and calls[0][0] == desk.account["id"]
-    assert "daily loss limit 10 reached: today's P&L -12.5" in calls[0][1]
+    assert desk.move(4997.5).halted_accounts == [desk.account["id"]]
+    api.post("/api/kill-switch")
+    api.delete("/api/kill-switch")
+    assert api.get(f"/api/risk/{desk.account['id']}").get_json()["halted_by"] == "daily_loss"
+    lifted = api.delete(f"/api/accounts/{desk.account['id']}/halt")
+    assert lifted.status_code == 200 and lifted.get_json()["halted"] is False

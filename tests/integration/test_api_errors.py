@@ -13,6 +13,8 @@ WRITE_ROUTES = [
     ("PUT", "/api/settings"),
     ("POST", "/api/settings/password"),
     ("POST", "/api/orders"),
+    ("POST", "/api/accounts/{account}/halt"),
+    ("DELETE", "/api/accounts/{account}/halt"),
 ]
 
 BAD_BODIES = [
@@ -41,6 +43,7 @@ def assert_error_shape(response, status_range=range(400, 500)):
     assert response.status_code in status_range, (response.status_code, response.get_data())
     body = response.get_json()
     assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
     assert isinstance(body["error"]["code"], str) and body["error"]["code"]
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 

@@ -82,23 +82,26 @@ def test_close_position_flattens_and_withdraws_its_exits(api, paper, app):
     assert api.post(f"/api/positions/{position['id']}/close").status_code == 409
 
 
+def orders_of(api, account):
+    return api.get(f"/api/orders?account_id={account['id']}").get_json()["items"]
+
+
 def test_manual_orders_pass_the_risk_checks(api, paper):
     api.put(f"/api/risk/{paper['id']}", {"max_contracts_per_order": 1})
     response = order(api, paper, qty=2)
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "risk_rejected"
+    [refused] = orders_of(api, paper)
+    assert (refused["status"], refused["reject_code"]) == ("rejected", "risk")
 
 
-def test_a_halted_account_can_still_be_closed_by_hand(api, paper, app):
+def test_a_halted_account_can_still_be_closed_by_hand(api, paper):
     order(api, paper, qty=1)
-    from app.extensions import db
-    from app.models import RiskLimits
-
-    with app.app_context():
-        limits = db.session.query(RiskLimits).filter_by(account_id=paper["id"]).one()
-        limits.halted = True
-        db.session.commit()
-    assert order(api, paper, qty=1).status_code == 422
+    assert api.post(f"/api/accounts/{paper['id']}/halt").status_code == 200
+    adding = order(api, paper, qty=1)
+    assert adding.status_code == 422
+    [refused] = [o for o in orders_of(api, paper) if o["status"] == "rejected"]
+    assert refused["reject_code"] == "halted"
     reducing = order(api, paper, side="sell", qty=1)
     assert reducing.status_code == 201
     assert reducing.get_json()["status"] == "filled"

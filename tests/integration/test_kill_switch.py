@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app import create_app
 from app.brokers.errors import TemporaryBrokerError
 from app.brokers.paper.broker import PaperBroker
+from app.domain.vocabulary import HaltKind
 from app.extensions import db
 from app.models import AuditEntry, RiskLimits, SystemState
 from app.services.market import prices
@@ -141,7 +142,8 @@ def test_kill_switch_leaves_every_paper_account_flat_without_orders_and_halted(
         assert desk.working(account) == []
         risk = desk.risk(account)
         assert risk["halted"] is True
-        assert risk["halted_reason"].startswith(kill_switch.HALT_PREFIX)
+        assert risk["halted_by"] == "kill_switch"
+        assert risk["halt_reason"].startswith("kill switch:")
         assert risk["halted_at"] is not None
     kills = [o for o in desk.orders(first) if o["role"] == "kill"]
     assert [(k["side"], k["qty"], k["status"]) for k in kills] == [("sell", 2, "filled")]
@@ -158,23 +160,35 @@ def test_kill_switch_leaves_every_paper_account_flat_without_orders_and_halted(
 
 def test_engaging_is_recorded_as_a_critical_audit_entry_and_published(app, desk, two_paper):
     heard = []
-    handler = lambda name, payload: heard.append(payload)  # noqa: E731
+    handler = lambda name, payload: heard.append((name, payload))  # noqa: E731
     events.subscribe("kill_switch", handler)
+    events.subscribe("account_halted", handler)
     try:
         desk.engage()
     finally:
         events.unsubscribe("kill_switch", handler)
-    [payload] = heard
+        events.unsubscribe("account_halted", handler)
+    [payload] = [payload for name, payload in heard if name == "kill_switch"]
     assert payload["engaged"] is True and payload["flattened_positions"] == 2
     assert payload["actor"] == "owner (api token)"
+    halted = [payload for name, payload in heard if name == "account_halted"]
+    assert {(p["account"], p["halted_by"], p["actor"]) for p in halted} == {
+        ("Paper A", "kill_switch", "owner (api token)"),
+        ("Paper B", "kill_switch", "owner (api token)"),
+    }
     with app.app_context():
-        [entry] = db.session.scalars(
-            select(AuditEntry).where(AuditEntry.category == "kill_switch")
+        entries = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.category == "kill_switch").order_by(AuditEntry.id)
         ).all()
+        *halts, entry = entries
         assert entry.severity == "critical"
         assert "2 positions flattened, 2 accounts halted" in entry.message
         assert entry.actor == "owner (api token)"
         assert {item["account"] for item in entry.data["accounts"]} == {"Paper A", "Paper B"}
+        assert [(h.account_id, h.data["halted_by"]) for h in halts] == [
+            (two_paper[0]["id"], "kill_switch"),
+            (two_paper[1]["id"], "kill_switch"),
+        ]
 
 
 def test_alerts_are_refused_with_423_while_engaged_and_place_nothing(
@@ -256,7 +270,8 @@ def test_rearming_lifts_only_the_kill_switch_halts_and_executes_alerts_again(
     set_price(app, "MES", "6000.25")
     with app.app_context():
         limits = db.session.scalar(select(RiskLimits).where(RiskLimits.account_id == lossy["id"]))
-        limits.halted, limits.halted_reason = True, "daily loss limit reached"
+        limits.halted, limits.halted_by = True, HaltKind.DAILY_LOSS
+        limits.halted_reason = "daily loss limit reached"
         db.session.commit()
     trend = strategy(paper)
     desk.engage()
@@ -274,8 +289,10 @@ def test_rearming_lifts_only_the_kill_switch_halts_and_executes_alerts_again(
         "accounts": [],
         "released_accounts": ["Paper"],
     }
-    assert desk.risk(paper)["halted"] is False and desk.risk(paper)["halted_reason"] is None
-    assert desk.risk(lossy)["halted_reason"] == "daily loss limit reached"
+    assert desk.risk(paper)["halted"] is False and desk.risk(paper)["halt_reason"] is None
+    assert desk.risk(paper)["halted_by"] is None
+    assert desk.risk(lossy)["halted_by"] == "daily_loss"
+    assert desk.risk(lossy)["halt_reason"] == "daily loss limit reached"
     assert desk.api.get("/api/kill-switch").get_json()["engaged"] is False
     response = desk.alert(trend, {"action": "buy", "quantity": 1, "id": "a2"})
     assert response.status_code == 200 and response.get_json()["status"] == "executed"
@@ -323,10 +340,13 @@ def test_flatten_and_halt_clears_one_account_and_the_kill_switch_does_not_lift_i
 ):
     first, second = two_paper
     with app.app_context():
-        result = kill_switch.flatten_and_halt(first["id"], "daily loss limit crossed", now())
+        result = kill_switch.flatten_and_halt(
+            first["id"], HaltKind.DAILY_LOSS, "daily loss limit crossed", now()
+        )
     assert result.ok and (result.cancelled_orders, result.flattened_positions) == (3, 1)
     assert desk.positions(first) == [] and desk.working(first) == []
-    assert desk.risk(first)["halted_reason"] == "daily loss limit crossed"
+    assert desk.risk(first)["halt_reason"] == "daily loss limit crossed"
+    assert desk.risk(first)["halted_by"] == "daily_loss"
     assert len(desk.positions(second)) == 1 and desk.risk(second)["halted"] is False
     assert desk.api.get("/api/kill-switch").get_json()["engaged"] is False
     [trade] = desk.trades(first)
@@ -335,17 +355,20 @@ def test_flatten_and_halt_clears_one_account_and_the_kill_switch_does_not_lift_i
     desk.engage()
     desk.rearm()
 
-    assert desk.risk(first)["halted_reason"] == "daily loss limit crossed"
+    assert desk.risk(first)["halted_by"] == "daily_loss"
     assert desk.risk(second)["halted"] is False
 
 
-def test_flatten_and_halt_replaces_a_kill_switch_halt_with_its_own_reason(app, desk, two_paper):
+def test_flatten_and_halt_replaces_a_kill_switch_halt_with_its_own_kind(app, desk, two_paper):
     first, _ = two_paper
     desk.engage()
     with app.app_context():
-        kill_switch.flatten_and_halt(first["id"], "daily loss limit crossed", now())
+        kill_switch.flatten_and_halt(
+            first["id"], HaltKind.DAILY_LOSS, "daily loss limit crossed", now()
+        )
     desk.rearm()
-    assert desk.risk(first)["halted_reason"] == "daily loss limit crossed"
+    assert desk.risk(first)["halted_by"] == "daily_loss"
+    assert desk.risk(first)["halt_reason"] == "daily loss limit crossed"
 
 
 # --- bulk close --------------------------------------------------------------------------

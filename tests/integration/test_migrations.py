@@ -1,5 +1,7 @@
 """Alembic is the only way the schema is made: models and migrations must agree."""
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -145,3 +147,116 @@ def test_an_open_paper_bracket_survives_the_move_to_the_venue_tables(tmp_path):
         assert (trade.exit_reason, trade.quantity, trade.exit_price) == ("stop_loss", 2, D(5994))
         assert venue.positions() == [] and venue.working_orders() == []
     db.session.remove()
+
+
+# --- the data carried into typed columns ------------------------------------------------------
+
+BEFORE_TYPED_HALTS = "461b242405df"  # the revision before reject_code and halted_by
+SEEDED_AT = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+
+# Halted reasons as the code before wrote them, and the kind each must become.
+OLD_HALTS = [
+    (True, "kill switch: engaged by admin (session)", "kill_switch"),
+    (
+        True,
+        "daily loss limit 500 reached: today's P&L -512.5 (realized -500, open -12.5)",
+        "daily_loss",
+    ),
+    (True, "lunch", "manual"),
+    (True, None, "manual"),
+    (False, None, None),
+]
+# Refused orders as the code before recorded them, and the code each must become.
+OLD_ORDERS = [
+    ("rejected", "risk: account is halted: lunch", "halted"),
+    ("rejected", "risk: 2 contracts exceed the limit of 1 per order", "risk"),
+    ("rejected", "kill switch engaged: no new exposure", "kill_switch"),
+    ("rejected", "price: no price known for MESZ6 to set the exits from", "no_price"),
+    ("rejected", "take_profit: would be at -3.25, not a price", "invalid_exits"),
+    ("rejected", "Tradovate: Access is denied (UnknownReason)", "broker_rejected"),
+    ("failed", "Tradovate did not answer: timed out", "broker_error"),
+    ("filled", None, None),
+    ("cancelled", "cancelled by the kill switch", None),
+]
+
+
+def migrate(engine, direction: str, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, direction)(config, revision)
+
+
+def seed_old_rows(engine) -> None:
+    """Accounts with halts and orders with refusals, written at the previous revision."""
+    at = {"at": SEEDED_AT}
+    with engine.begin() as connection:
+        for n, (halted, reason, _) in enumerate(OLD_HALTS, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO broker_accounts (id, name, broker, environment, enabled,"
+                    " created_at, updated_at) VALUES (:id, :name, 'paper', 'demo', :on, :at, :at)"
+                ),
+                {"id": n, "name": f"Paper {n}", "on": True, **at},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO risk_limits (account_id, risk_mode, halted, halted_reason,"
+                    " updated_at) VALUES (:id, 'moderate', :halted, :reason, :at)"
+                ),
+                {"id": n, "halted": halted, "reason": reason, **at},
+            )
+        for n, (status, reason, _) in enumerate(OLD_ORDERS, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO orders (account_id, client_order_id, symbol, side, quantity,"
+                    " order_type, role, status, filled_quantity, reason, created_at, updated_at)"
+                    " VALUES (1, :cid, 'MESZ6', 'buy', 1, 'market', 'entry', :status, 0, :reason,"
+                    " :at, :at)"
+                ),
+                {"cid": f"dp-{n}", "status": status, "reason": reason, **at},
+            )
+
+
+def carry_over_round_trip(engine) -> None:
+    migrate(engine, "upgrade", BEFORE_TYPED_HALTS)
+    seed_old_rows(engine)
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        kinds = connection.execute(
+            text("SELECT halted_by FROM risk_limits ORDER BY account_id")
+        ).scalars()
+        codes = connection.execute(text("SELECT reject_code FROM orders ORDER BY id")).scalars()
+        assert list(kinds) == [kind for _, _, kind in OLD_HALTS]
+        assert list(codes) == [code for _, _, code in OLD_ORDERS]
+    with engine.begin() as connection:  # a trader's own halt, worded like the kill switch's
+        connection.execute(
+            text(
+                "UPDATE risk_limits SET halted_reason = 'kill switch: my words'"
+                " WHERE account_id = 3"
+            )
+        )
+
+    migrate(engine, "downgrade", BEFORE_TYPED_HALTS)
+
+    with engine.connect() as connection:
+        reasons = connection.execute(
+            text("SELECT halted_reason FROM risk_limits ORDER BY account_id")
+        ).scalars()
+        assert list(reasons)[:3] == [
+            OLD_HALTS[0][1],  # the kill switch's, still read as its own
+            OLD_HALTS[1][1],
+            "halted: kill switch: my words",  # no longer mistaken for the kill switch's
+        ]
+    columns = {c["name"] for c in inspect(engine).get_columns("risk_limits")}
+    assert "halted_by" not in columns
+    assert "reject_code" not in {c["name"] for c in inspect(engine).get_columns("orders")}
+
+
+def test_sqlite_carries_halts_and_refusals_into_typed_columns_and_back(tmp_path):
+    carry_over_round_trip(create_engine(f"sqlite:///{tmp_path / 'm.db'}"))
+
+
+@pytest.mark.postgres
+def test_postgres_carries_halts_and_refusals_into_typed_columns_and_back(postgres_engine):
+    carry_over_round_trip(postgres_engine)

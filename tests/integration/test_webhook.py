@@ -174,7 +174,7 @@ def test_over_limit_alert_places_nothing(desk, api):
     )
     assert "exceed the limit of 1" in error["fields"][str(desk.account["id"])]
     [refused] = desk.orders()
-    assert refused["status"] == "rejected" and refused["reason"].startswith("risk:")
+    assert refused["status"] == "rejected" and refused["reject_code"] == "risk"
 
 
 def test_halted_account_places_nothing(desk, app):
@@ -183,9 +183,11 @@ def test_halted_account_places_nothing(desk, app):
 
     with app.app_context():
         limits = db.session.query(RiskLimits).filter_by(account_id=desk.account["id"]).one()
-        limits.halted, limits.halted_reason = True, "kill switch"
+        limits.halted, limits.halted_by, limits.halted_reason = True, "kill_switch", "kill switch"
         db.session.commit()
     _place_nothing(desk, desk.send({"action": "buy", "price": "5000"}), 423, "halted")
+    [refused] = desk.orders()
+    assert refused["reject_code"] == "halted"
 
 
 def test_exit_closes_the_strategy_position(desk):

@@ -92,7 +92,7 @@ def base_url_for(environment: str) -> str:
     override = current_app.config.get("TRADOVATE_API_URL") if has_app_context() else None
     if override:
         return str(override).rstrip("/")
-    return LIVE_URL if environment == Environment.LIVE.value else DEMO_URL
+    return LIVE_URL if environment == Environment.LIVE else DEMO_URL
 
 
 # --- the process-wide registry ------------------------------------------------------------

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from app.brokers.base import BrokerFill, BrokerOrder
 from app.domain import positions
 from app.domain.contracts import UnknownSymbol, resolve_symbol
-from app.domain.vocabulary import AuditCategory, OrderStatus, Severity, Side
+from app.domain.vocabulary import AuditCategory, OrderStatus, RejectCode, Severity, Side
 from app.extensions import db
 from app.models import BrokerAccount, Fill, Order, Position, Trade
 from app.services.ledger import events
@@ -45,7 +45,12 @@ logger = logging.getLogger(__name__)
 # A round trip's opening fill may be stamped a little before the position row's opening
 # time (clocks differ): rebuilding it looks this far back.
 FILL_OVERLAP = timedelta(minutes=5)
-OPEN = (OrderStatus.PENDING.value, OrderStatus.WORKING.value)
+OPEN = (OrderStatus.PENDING, OrderStatus.WORKING)
+# What a broker's answer means when it settles an order this way.
+BROKER_CODES = {
+    OrderStatus.REJECTED: RejectCode.BROKER_REJECTED,
+    OrderStatus.FAILED: RejectCode.BROKER_ERROR,
+}
 _PAGE = 200  # stored fills read per query when rebuilding a round trip
 _IN_CHUNK = 500  # ids per IN (...) clause
 
@@ -153,6 +158,7 @@ class LedgerBatch:
             row.filled_quantity = answer.filled_qty
             row.avg_fill_price = price(answer.avg_fill_price) or row.avg_fill_price
         row.reason = answer.reason or row.reason
+        code_refusal(row)
         if snapshot(row) == before:
             return False
         self.audit_settled(row, before[0])
@@ -399,6 +405,12 @@ class LedgerBatch:
             events.queue(session, "position", events.position_payload(row))
         for row in self.changes.trades:
             events.queue(session, "trade", events.trade_payload(row))
+
+
+def code_refusal(row: Order) -> None:
+    """A row the broker refused or could not take says so in its code, once."""
+    if row.reject_code is None:
+        row.reject_code = BROKER_CODES.get(row.status)
 
 
 def snapshot(row: Order) -> tuple:

@@ -16,7 +16,7 @@ from app.domain.vocabulary import AuditCategory, OrderStatus, Severity
 from app.extensions import db
 from app.models import Order
 from app.models.base import utcnow
-from app.services.ledger.book import LedgerBatch
+from app.services.ledger.book import LedgerBatch, code_refusal
 from app.services.records import audit
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,11 @@ def mark_refused(rows: Sequence[Order], status: OrderStatus, reason: str) -> Non
     _reload(rows)
     batch = LedgerBatch(rows[0].account_id, utcnow())
     for row in rows:
-        if row.status == OrderStatus.PENDING.value:
-            row.status = status.value
+        if row.status == OrderStatus.PENDING:
+            row.status = status
             row.reason = reason
             batch.changes.orders[row.id] = row
+        code_refusal(row)
     first = rows[0]
     audit.record(
         AuditCategory.ORDER,

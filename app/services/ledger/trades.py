@@ -62,7 +62,7 @@ def trade_row(
         account_id=account_id,
         strategy_id=strategy_id,
         symbol=trade.symbol,
-        side=trade.side.value,
+        side=trade.side,
         quantity=trade.qty,
         entry_price=price(trade.entry_price),
         exit_price=price(trade.exit_price),
@@ -71,7 +71,7 @@ def trade_row(
         gross_pnl=money(trade.gross_pnl),
         commission=money(trade.commission),
         pnl=money(trade.net_pnl),
-        exit_reason=reason.value,
+        exit_reason=reason,
     )
 
 

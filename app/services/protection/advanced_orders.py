@@ -75,9 +75,9 @@ logger = logging.getLogger(__name__)
 LOCK = threading.RLock()
 TRAIL_GROUP = ledger.TRAIL_GROUP
 OCO_GROUP = "oco-"
-WATCHED = (AdvancedStatus.ACTIVE.value, AdvancedStatus.TRIGGERED.value)
+WATCHED = (AdvancedStatus.ACTIVE, AdvancedStatus.TRIGGERED)
 OPEN = orders.OPEN_STATUSES
-DEAD = (OrderStatus.CANCELLED.value, OrderStatus.REJECTED.value, OrderStatus.FAILED.value)
+DEAD = (OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.FAILED)
 
 BrokerOf = Callable[[int], Broker]
 
@@ -86,7 +86,7 @@ BrokerOf = Callable[[int], Broker]
 
 
 def position_side(row: AdvancedOrder) -> PositionSide:
-    return PositionSide(row.side)
+    return row.side
 
 
 def closing_side(side: PositionSide) -> Side:
@@ -96,7 +96,7 @@ def closing_side(side: PositionSide) -> Side:
 def trail_of(row: AdvancedOrder) -> Trail:
     return Trail(
         position_side(row),
-        OffsetUnit(row.trail_unit),
+        row.trail_unit,
         row.trail_amount,
         row.tick_size,
         row.activation_price,
@@ -118,7 +118,7 @@ def waits_for_entry(row: AdvancedOrder) -> bool:
 
 
 def group_of(row: AdvancedOrder) -> str:
-    prefix = TRAIL_GROUP if row.kind == AdvancedKind.TRAILING.value else OCO_GROUP
+    prefix = TRAIL_GROUP if row.kind == AdvancedKind.TRAILING else OCO_GROUP
     return f"{prefix}{row.id}"
 
 
@@ -144,19 +144,19 @@ def create_trailing_stop(
     _check_width(trail, market, unit.value)
     with LOCK:
         row = AdvancedOrder(
-            kind=AdvancedKind.TRAILING.value,
+            kind=AdvancedKind.TRAILING,
             account_id=position.account_id,
             position_id=position.id,
             strategy_id=position.strategy_id,
             symbol=position.symbol,
-            side=side.value,
+            side=side,
             quantity=abs(held),
             tick_size=tick,
-            trail_unit=unit.value,
+            trail_unit=unit,
             trail_amount=amount,
             activation_price=activation_price,
             activated=False,
-            status=AdvancedStatus.ACTIVE.value,
+            status=AdvancedStatus.ACTIVE,
         )
         db.session.add(row)
         db.session.flush()
@@ -191,19 +191,19 @@ def create_oco(
         raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
     with LOCK:
         row = AdvancedOrder(
-            kind=AdvancedKind.OCO.value,
+            kind=AdvancedKind.OCO,
             account_id=position.account_id,
             position_id=position.id,
             strategy_id=position.strategy_id,
             symbol=position.symbol,
-            side=side.value,
+            side=side,
             quantity=quantity,
             tick_size=tick,
             take_profit_price=take_profit_price,
             stop_loss_price=stop_loss_price,
             native=bool(getattr(broker, "native_oco", True)),
             activated=True,
-            status=AdvancedStatus.ACTIVE.value,
+            status=AdvancedStatus.ACTIVE,
         )
         db.session.add(row)
         db.session.flush()
@@ -241,33 +241,33 @@ def trail_entry(broker: Broker, entry: Order, spec: TrailingSpec, now: datetime)
     A filled entry starts the trail from its fill price; a working one leaves a trail that
     waits for the fill (the monitor starts it); a refused entry has nothing to protect.
     """
-    if entry.status not in (OrderStatus.FILLED.value, *OPEN):
+    if entry.status not in (OrderStatus.FILLED, *OPEN):
         return []
-    side = PositionSide.LONG if entry.side == Side.BUY.value else PositionSide.SHORT
+    side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT
     try:
         tick = _tick_of(entry.symbol, entry.created_at or now)
     except Unprocessable:
         return []
     with LOCK:
         row = AdvancedOrder(
-            kind=AdvancedKind.TRAILING.value,
+            kind=AdvancedKind.TRAILING,
             account_id=entry.account_id,
             strategy_id=entry.strategy_id,
             symbol=entry.symbol,
-            side=side.value,
+            side=side,
             quantity=entry.quantity,
             tick_size=tick,
-            trail_unit=spec.trail.unit.value,
+            trail_unit=spec.trail.unit,
             trail_amount=spec.trail.amount,
             activation_offset=spec.activation.to_json() if spec.activation else None,
             activated=False,
             entry_order_id=entry.id,
-            status=AdvancedStatus.ACTIVE.value,
+            status=AdvancedStatus.ACTIVE,
         )
         db.session.add(row)
         db.session.flush()
         _record(row, f"trailing stop {_describe_trail(row)} for order {entry.id} created")
-        if entry.status == OrderStatus.FILLED.value:
+        if entry.status == OrderStatus.FILLED:
             start_from_entry(broker, row, entry, now)
         db.session.commit()
         if row.status in WATCHED:
@@ -376,7 +376,7 @@ def _place_trail_stop(broker: Broker, row: AdvancedOrder, now: datetime) -> None
             f"the broker refused the stop at {stop.stop_price}: {stop.reason}",
             severity=Severity.ERROR,
         )
-    elif stop.status == OrderStatus.FILLED.value:
+    elif stop.status == OrderStatus.FILLED:
         close(row, AdvancedStatus.DONE, f"stop filled at {_shown(stop.avg_fill_price)}")
     else:
         _record(row, f"trailing stop {row.id}: stop placed at {_shown(row.stop_price)}")
@@ -395,7 +395,7 @@ def exit_trail(broker: Broker, row: AdvancedOrder, price: Decimal, now: datetime
         except BrokerError:
             db.session.commit()
             return  # the next tick tries again
-    if stop is not None and stop.status == OrderStatus.FILLED.value:
+    if stop is not None and stop.status == OrderStatus.FILLED:
         close(row, AdvancedStatus.DONE, f"stop filled at {_shown(stop.avg_fill_price)}")
         return
     _market_exit(
@@ -422,7 +422,7 @@ def _market_exit(broker: Broker, row: AdvancedOrder, role: OrderRole, why: str) 
     db.session.add(exit_row)
     db.session.flush()
     row.exit_order_id = exit_row.id
-    row.status = AdvancedStatus.TRIGGERED.value
+    row.status = AdvancedStatus.TRIGGERED
     row.reason = why
     _record(row, f"{_kind_name(row)} {row.id} triggered: {why}; exiting at the market")
     orders.place_row(broker, exit_row)
@@ -450,7 +450,7 @@ def take_profit_touched(broker: Broker, row: AdvancedOrder, price: Decimal, now:
             orders.cancel(broker, stop, "OCO: take profit reached")
         except BrokerError:
             return
-    if stop is not None and stop.status == OrderStatus.FILLED.value:
+    if stop is not None and stop.status == OrderStatus.FILLED:
         close(row, AdvancedStatus.DONE, f"stop loss filled at {_shown(stop.avg_fill_price)}")
         return
     _market_exit(
@@ -467,9 +467,9 @@ def settle(broker_of: BrokerOf, row: AdvancedOrder, now: datetime) -> None:
     if row.exit_order_id is not None:
         settle_exit(row, db.session.get(Order, row.exit_order_id))
         return
-    if row.kind == AdvancedKind.TRAILING.value and waits_for_entry(row):
+    if row.kind == AdvancedKind.TRAILING and waits_for_entry(row):
         entry = db.session.get(Order, row.entry_order_id)
-        if entry.status == OrderStatus.FILLED.value:
+        if entry.status == OrderStatus.FILLED:
             start_from_entry(broker_of(row.account_id), row, entry, now)
         elif entry.status in DEAD:
             close(row, AdvancedStatus.CANCELLED, f"its entry order {entry.id} was {entry.status}")
@@ -503,9 +503,9 @@ def legs_outcome(kind: str, legs: Sequence) -> tuple[AdvancedStatus, str, object
     `role`, `status`, `avg_fill_price` and `reason`). A filled leg: done, with the leg;
     every leg dead without a fill: cancelled. None while a leg still works and none filled.
     """
-    filled = [leg for leg in legs if leg.status == OrderStatus.FILLED.value]
+    filled = [leg for leg in legs if leg.status == OrderStatus.FILLED]
     if filled:
-        name = "stop" if kind == AdvancedKind.TRAILING.value else filled[0].role.replace("_", " ")
+        name = "stop" if kind == AdvancedKind.TRAILING else filled[0].role.replace("_", " ")
         return (
             AdvancedStatus.DONE,
             f"{name} filled at {_shown(filled[0].avg_fill_price)}",
@@ -520,7 +520,7 @@ def legs_outcome(kind: str, legs: Sequence) -> tuple[AdvancedStatus, str, object
 
 def exit_outcome(reason: str | None, exit_leg) -> tuple[AdvancedStatus, str] | None:
     """What a market exit the monitor sent says about its advanced order, once settled."""
-    if exit_leg.status == OrderStatus.FILLED.value:
+    if exit_leg.status == OrderStatus.FILLED:
         return AdvancedStatus.DONE, f"{reason}; exited at {_shown(exit_leg.avg_fill_price)}"
     if exit_leg.status in DEAD:
         return (
@@ -536,7 +536,7 @@ def _position_closed(row: AdvancedOrder) -> bool:
     position = db.session.get(Position, row.position_id)
     if position is None or not position.quantity:
         return True
-    return (position.quantity > 0) != (row.side == PositionSide.LONG.value)
+    return (position.quantity > 0) != (row.side == PositionSide.LONG)
 
 
 # --- cancelling and closing ------------------------------------------------------------------
@@ -548,7 +548,7 @@ def cancel_advanced(
     """Withdraw a trailing stop (its stop order) or an OCO pair (both legs)."""
     with LOCK:
         row = get_advanced(advanced_id, kind, fresh=True)
-        if row.status != AdvancedStatus.ACTIVE.value:
+        if row.status != AdvancedStatus.ACTIVE:
             raise Conflict(
                 f"{_kind_name(row).capitalize()} {row.id} is {row.status}; only an active one "
                 "can be cancelled.",
@@ -574,7 +574,7 @@ def cancel_advanced(
         filled = [
             leg
             for leg in (row.take_profit_order, row.stop_order, row.exit_order)
-            if leg is not None and leg.status == OrderStatus.FILLED.value
+            if leg is not None and leg.status == OrderStatus.FILLED
         ]
         if filled:
             close(row, AdvancedStatus.DONE, f"{filled[0].role.replace('_', ' ')} had filled")
@@ -591,7 +591,7 @@ def close(
     severity: Severity = Severity.INFO,
 ) -> None:
     """End an advanced order with its reason; commits and tells subscribers."""
-    row.status = status.value
+    row.status = status
     row.reason = reason[:2000]
     row.closed_at = utcnow()
     if status is AdvancedStatus.FAILED and severity is Severity.INFO:
@@ -611,8 +611,8 @@ def get_advanced(
     if fresh:
         query = query.execution_options(populate_existing=True)
     row = db.session.scalar(query)
-    if row is None or (kind is not None and row.kind != kind.value):
-        name = "advanced order" if kind is None else _KIND_NAMES[kind.value]
+    if row is None or (kind is not None and row.kind != kind):
+        name = "advanced order" if kind is None else _KIND_NAMES[kind]
         raise NotFound(f"No {name} with id {advanced_id}.")
     return row
 
@@ -653,7 +653,7 @@ def list_advanced(
 
 # --- helpers ---------------------------------------------------------------------------------
 
-_KIND_NAMES = {AdvancedKind.TRAILING.value: "trailing stop", AdvancedKind.OCO.value: "OCO order"}
+_KIND_NAMES = {AdvancedKind.TRAILING: "trailing stop", AdvancedKind.OCO: "OCO order"}
 
 
 def _kind_name(row: AdvancedOrder) -> str:
@@ -688,7 +688,7 @@ def _held_for(broker: Broker, row: AdvancedOrder) -> int | None:
         logger.warning("advanced order %s: position not read: %s", row.id, exc.message)
         db.session.commit()
         return None
-    long = row.side == PositionSide.LONG.value
+    long = row.side == PositionSide.LONG
     return held if long and held > 0 else -held if not long and held < 0 else 0
 
 
@@ -699,7 +699,7 @@ def _position_id(row: AdvancedOrder) -> int | None:
     )
     if position is None or not position.quantity:
         return None
-    if (position.quantity > 0) != (row.side == PositionSide.LONG.value):
+    if (position.quantity > 0) != (row.side == PositionSide.LONG):
         return None
     return position.id
 
@@ -750,14 +750,14 @@ def _exit_row(
         strategy_id=row.strategy_id,
         client_order_id=orders.new_client_order_id(),
         symbol=row.symbol,
-        side=closing_side(position_side(row)).value,
+        side=closing_side(position_side(row)),
         quantity=qty or row.quantity,
-        order_type=order_type.value,
+        order_type=order_type,
         limit_price=limit_price,
         stop_price=stop_price,
-        role=role.value,
+        role=role,
         group_id=group_of(row),
-        status=OrderStatus.PENDING.value,
+        status=OrderStatus.PENDING,
         filled_quantity=0,
     )
 

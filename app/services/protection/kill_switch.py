@@ -7,9 +7,9 @@ durable first, then act: the flag and the halts are committed before any broker 
 an alert arriving mid-sweep is already refused.
 
 Each account is swept on its own: a broker that fails is reported with its reason and
-the others are still flattened; nothing here raises for one account. A halt the kill
-switch set carries `HALT_PREFIX` in its reason, so re-arming lifts exactly those halts
-and leaves halts set for other reasons (the daily loss limit) in place.
+the others are still flattened; nothing here raises for one account. The halts it sets
+are of kind `kill_switch` (services.protection.halts), so re-arming lifts exactly those
+and leaves halts of other kinds (manual, the daily loss limit) in place.
 """
 
 import logging
@@ -23,22 +23,29 @@ from sqlalchemy import or_, select
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError, OrderRejected
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Severity, Side
+from app.domain.vocabulary import (
+    AuditCategory,
+    HaltKind,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    Severity,
+    Side,
+)
 from app.extensions import db
 from app.models import BrokerAccount, Order, Position, RiskLimits, SystemState
 from app.models.system import SYSTEM_STATE_ID
 from app.services.ledger import reports
 from app.services.ledger.reconcile import reconcile_account
-from app.services.protection import advanced_orders
+from app.services.protection import advanced_orders, halts
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
 from app.services.setup.accounts import get_account
-from app.services.trading import halts, orders
+from app.services.trading import gate, orders
 from app.services.trading.locks import AccountBusy, account_lock
 
 logger = logging.getLogger(__name__)
 
-HALT_PREFIX = "kill switch:"
 CANCEL_REASON = "cancelled by the kill switch"
 LOCK_WAIT_SECONDS = 10  # an alert or manual order in flight on the account finishes first
 
@@ -113,7 +120,7 @@ class SwitchState:
 
 
 def is_engaged() -> bool:
-    return halts.kill_switch_engaged()
+    return gate.kill_switch_engaged()
 
 
 def status() -> SwitchState:
@@ -155,10 +162,9 @@ def engage(now: datetime, actor: str, reason: str | None = None) -> KillReport:
         state.kill_switch_reason = (reason or f"engaged by {actor}")[:255]
         state.kill_switch_actor = actor[:64]
         _bump(state)
-        halt_reason = f"{HALT_PREFIX} {state.kill_switch_reason}"[:255]
+        halt_reason = f"kill switch: {state.kill_switch_reason}"  # the kind is halted_by
         accounts = list(db.session.scalars(select(BrokerAccount).order_by(BrokerAccount.id)))
-        for account in accounts:
-            _halt(account, halt_reason, now, replace_kill_halt=False)
+        halted = _halt_all(accounts, halt_reason, now, actor)
         engaged_at = state.kill_switch_engaged_at
         db.session.commit()
         logger.critical("kill switch engaged by %s", actor)
@@ -182,8 +188,20 @@ def engage(now: datetime, actor: str, reason: str | None = None) -> KillReport:
             data={"accounts": [result.to_json() for result in report.accounts]},
         )
         db.session.commit()
+    halts.publish(halted)
     events.publish("kill_switch", _event(report, actor))
     return report
+
+
+def _halt_all(
+    accounts: list[BrokerAccount], reason: str, now: datetime, actor: str
+) -> list[halts.HaltChange]:
+    """Halt every account for the kill switch; accounts already halted keep their halt."""
+    changes = [
+        halts.set_halt(account, HaltKind.KILL_SWITCH, reason, now, actor)
+        for account in accounts
+    ]
+    return [change for change in changes if change is not None]
 
 
 def disengage(now: datetime, actor: str) -> KillReport:
@@ -194,16 +212,8 @@ def disengage(now: datetime, actor: str) -> KillReport:
         state.kill_switch_engaged = False
         state.kill_switch_actor = actor[:64]
         _bump(state)
-        released = []
-        for limits in db.session.scalars(
-            select(RiskLimits)
-            .where(RiskLimits.halted.is_(True), RiskLimits.halted_reason.startswith(HALT_PREFIX))
-            .execution_options(populate_existing=True)
-        ):
-            limits.halted = False
-            limits.halted_reason = None
-            limits.halted_at = None
-            released.append(limits.account.name)
+        lifted = halts.lift_kill_switch_halts(now, actor, "the kill switch was re-armed")
+        released = [change.account for change in lifted]
         still_halted = [
             limits.account.name
             for limits in db.session.scalars(select(RiskLimits).where(RiskLimits.halted.is_(True)))
@@ -224,21 +234,24 @@ def disengage(now: datetime, actor: str) -> KillReport:
         )
         db.session.commit()
     logger.warning("kill switch re-armed by %s", actor)
+    halts.publish(lifted)
     report = KillReport(engaged=False, released_accounts=released)
     events.publish("kill_switch", _event(report, actor))
     return report
 
 
-def flatten_and_halt(account_id: int, reason: str, now: datetime) -> AccountResult:
-    """Halt one account with `reason`, cancel its working orders and flatten it.
+def flatten_and_halt(
+    account_id: int, kind: HaltKind, reason: str, now: datetime, actor: str | None = None
+) -> AccountResult:
+    """Halt one account (of `kind`, with `reason`), cancel its working orders, flatten it.
 
-    The monitor calls this when the daily loss limit is crossed by open P&L. The halt
-    stays until the trader lifts it; re-arming the kill switch does not. A broker failure
-    is reported in the result, never raised.
+    The monitor calls this when the daily loss limit is crossed by open P&L (kind
+    `daily_loss`): that halt stays until the trader lifts it; re-arming the kill switch
+    does not. A broker failure is reported in the result, never raised.
     """
     with _sweep_lock:
         account = get_account(account_id)
-        _halt(account, reason[:255], now, replace_kill_halt=True)
+        change = halts.set_halt(account, kind, reason, now, actor)
         db.session.commit()
         logger.critical("account %s (%s) halted: %s; flattening", account.id, account.name, reason)
         result = _sweep_safely(account.id, now)
@@ -253,27 +266,8 @@ def flatten_and_halt(account_id: int, reason: str, now: datetime) -> AccountResu
             data=result.to_json(),
         )
         db.session.commit()
-    events.publish("account_halted", {"reason": reason, **result.to_json()})
+    halts.publish([change] if change else [], sweep=result.to_json())
     return result
-
-
-def _halt(account: BrokerAccount, reason: str, now: datetime, *, replace_kill_halt: bool) -> None:
-    """Halt the account; a halt already in place keeps its reason, except that a specific
-    reason replaces the kill switch's (so re-arming does not lift it)."""
-    limits = db.session.scalar(
-        select(RiskLimits)
-        .where(RiskLimits.account_id == account.id)
-        .execution_options(populate_existing=True)  # another process may have halted it
-    )
-    if limits is None:
-        limits = account.risk_limits = RiskLimits()
-    if limits.halted and not (
-        replace_kill_halt and (limits.halted_reason or "").startswith(HALT_PREFIX)
-    ):
-        return
-    limits.halted = True
-    limits.halted_reason = reason
-    limits.halted_at = now
 
 
 def _accounts_to_sweep() -> list[int]:
@@ -395,11 +389,11 @@ class _Sweep:
             strategy_id=self._strategy_of(symbol),
             client_order_id=orders.new_client_order_id(),
             symbol=symbol,
-            side=(Side.BUY if held < 0 else Side.SELL).value,
+            side=Side.BUY if held < 0 else Side.SELL,
             quantity=abs(held),  # 0: only working orders to cancel
-            order_type=OrderType.MARKET.value,
-            role=OrderRole.KILL.value,
-            status=OrderStatus.PENDING.value,
+            order_type=OrderType.MARKET,
+            role=OrderRole.KILL,
+            status=OrderStatus.PENDING,
         )
         db.session.add(row)
         db.session.commit()
@@ -449,7 +443,7 @@ class _Sweep:
         cancelled = list(
             db.session.scalars(
                 select(Order)
-                .where(Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED.value)
+                .where(Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED)
                 .execution_options(populate_existing=True)
             )
         )

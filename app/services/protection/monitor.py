@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
@@ -39,13 +40,23 @@ from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
 from app.domain.oco import OcoLeg, touched
 from app.domain.trailing import TrailAction, TrailState, step
-from app.domain.vocabulary import AdvancedKind, AdvancedStatus, AuditCategory, PositionSide, Side
+from app.domain.vocabulary import (
+    AdvancedKind,
+    AdvancedStatus,
+    AuditCategory,
+    HaltKind,
+    OrderRole,
+    OrderStatus,
+    PositionSide,
+    Side,
+)
 from app.extensions import db
 from app.models import AdvancedOrder, BrokerAccount, Order, RiskLimits, Trade
 from app.services.ledger import positions
 from app.services.ledger.trades import money, shown
 from app.services.market import prices
 from app.services.protection import advanced_orders
+from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
 from app.services.trading import orders
@@ -55,8 +66,15 @@ logger = logging.getLogger(__name__)
 
 _EXTENSION = "deskpilot.monitor"
 _LOAD_CHUNK = 500
-_WATCHED_SQL = "('active', 'triggered')"
-_OPEN_SQL = "('working', 'pending')"
+
+
+def _sql_list(members: tuple[StrEnum, ...]) -> str:
+    """An SQL `IN` list of enum values, for the raw statements below (our own words only)."""
+    return "(" + ", ".join(f"'{member}'" for member in members) + ")"
+
+
+_WATCHED_SQL = _sql_list(advanced_orders.WATCHED)
+_OPEN_SQL = _sql_list(orders.OPEN_STATUSES)
 
 # Rows where the broker's side moved, each with why (cheap: it returns only those rows).
 _FLAGGED_SQL = f"""
@@ -71,7 +89,7 @@ UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.entry_order_i
    AND NOT a.activated AND a.activation_price IS NULL AND a.best_price IS NULL
 UNION SELECT a.id FROM advanced_orders a JOIN positions p ON p.id = a.position_id
  WHERE a.status IN {_WATCHED_SQL}
-   AND (p.quantity = 0 OR (p.quantity > 0) <> (a.side = 'long'))
+   AND (p.quantity = 0 OR (p.quantity > 0) <> (a.side = '{PositionSide.LONG}'))
 """
 _REVISIONS_SQL = f"SELECT id, revision FROM advanced_orders WHERE status IN {_WATCHED_SQL}"
 
@@ -107,7 +125,7 @@ class Watch:
 
     id: int
     revision: int
-    kind: str
+    kind: AdvancedKind
     account_id: int
     symbol: str
     opened_by: Side  # the side that opened the position protected
@@ -120,7 +138,7 @@ class Watch:
 
     @classmethod
     def of(cls, row: AdvancedOrder, stop_client_id: str | None = None) -> "Watch":
-        long = row.side == PositionSide.LONG.value
+        long = row.side == PositionSide.LONG
         watch = cls(
             row.id,
             row.revision,
@@ -131,9 +149,9 @@ class Watch:
             stop_order_id=row.stop_order_id,
             stop_client_id=stop_client_id,
         )
-        if row.status == AdvancedStatus.TRIGGERED.value:
+        if row.status == AdvancedStatus.TRIGGERED:
             watch.idle = True
-        elif row.kind == AdvancedKind.TRAILING.value:
+        elif row.kind == AdvancedKind.TRAILING:
             if advanced_orders.waits_for_entry(row):
                 watch.idle = True
             else:
@@ -317,13 +335,13 @@ _Stop, _TakeProfit, _Exit = aliased(Order), aliased(Order), aliased(Order)
 @dataclass(frozen=True)
 class _Leg:
     id: int
-    role: str
-    status: str
+    role: OrderRole
+    status: OrderStatus
     avg_fill_price: Decimal | None
     reason: str | None
 
 
-def _leg(role: str, values: tuple) -> _Leg | None:
+def _leg(role: OrderRole, values: tuple) -> _Leg | None:
     return None if values[0] is None else _Leg(values[0], role, *values[1:])
 
 
@@ -372,9 +390,9 @@ def _settle_in_bulk(row_ids: set[int], book: Book, now: datetime) -> set[int]:
     for values in db.session.execute(query):
         (row_id, kind, revision, account_id, strategy_id, symbol, side, qty, stop, reason,
          entry_id, activated, activation, best) = values[:14]  # fmt: skip
-        stop_leg = _leg("stop_loss", values[14:18])
-        take_leg = _leg("take_profit", values[18:22])
-        exit_leg = _leg("exit", values[22:26])
+        stop_leg = _leg(OrderRole.STOP_LOSS, values[14:18])
+        take_leg = _leg(OrderRole.TAKE_PROFIT, values[18:22])
+        exit_leg = _leg(OrderRole.EXIT, values[22:26])
         if exit_leg is not None:
             over = advanced_orders.exit_outcome(reason, exit_leg)
             if over is None or over[0] is AdvancedStatus.FAILED:
@@ -382,7 +400,7 @@ def _settle_in_bulk(row_ids: set[int], book: Book, now: datetime) -> set[int]:
             status, why = over
         else:
             waiting = entry_id is not None and not activated and activation is None and best is None
-            if kind == AdvancedKind.TRAILING.value and waiting:
+            if kind == AdvancedKind.TRAILING and waiting:
                 continue
             legs = [leg for leg in (take_leg, stop_leg) if leg is not None]
             over = advanced_orders.legs_outcome(kind, legs)
@@ -393,7 +411,7 @@ def _settle_in_bulk(row_ids: set[int], book: Book, now: datetime) -> set[int]:
             {
                 "_id": row_id,
                 "_revision": revision,
-                "_status": status.value,
+                "_status": status,
                 "_reason": why[:2000],
                 "_now": now,
                 "payload": {
@@ -415,7 +433,7 @@ def _settle_in_bulk(row_ids: set[int], book: Book, now: datetime) -> set[int]:
     db.session.execute(_CLOSE, [{k: v for k, v in c.items() if k.startswith("_")} for c in closing])
     for item in closing:
         payload = item["payload"]
-        name = "trailing stop" if payload["kind"] == AdvancedKind.TRAILING.value else "OCO order"
+        name = "trailing stop" if payload["kind"] == AdvancedKind.TRAILING else "OCO order"
         audit.record(
             AuditCategory.ORDER,
             f"{name} {payload['id']} {payload['status']}: {payload['reason']}",
@@ -567,10 +585,7 @@ def enforce_daily_loss(now: datetime, status: MonitorStatus | None = None) -> li
             f"(realized {_money(realized)}, open {_money(unrealized)})"
         )
         try:
-            # Imported here: the kill switch imports the services this module is part of.
-            from app.services.protection.kill_switch import flatten_and_halt
-
-            flatten_and_halt(account_id, reason, now)
+            flatten_and_halt(account_id, HaltKind.DAILY_LOSS, reason, now, actor="monitor")
         except Exception as exc:
             db.session.rollback()
             logger.exception("account %s: daily loss limit reached but not enforced", account_id)

@@ -20,6 +20,11 @@ def set_actor(actor: str | None) -> None:
     _actor.set(actor)
 
 
+def current_actor() -> str | None:
+    """Who is acting now, for the events that name them as the audit entry does."""
+    return _actor.get()
+
+
 def record(
     category: AuditCategory,
     message: str,
@@ -32,8 +37,8 @@ def record(
 ) -> AuditEntry:
     """Add an audit entry to the current session (the caller commits)."""
     entry = AuditEntry(
-        category=category.value,
-        severity=severity.value,
+        category=category,
+        severity=severity,
         message=message,
         data=data,
         actor=actor or _actor.get(),

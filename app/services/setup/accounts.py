@@ -59,8 +59,8 @@ def create_account(data: dict) -> BrokerAccount:
     credentials = data.get("credentials")
     account = BrokerAccount(
         name=data["name"],
-        broker=broker.value,
-        environment=data.get("environment") or Environment.DEMO.value,
+        broker=broker,
+        environment=data.get("environment") or Environment.DEMO,
         enabled=data.get("enabled", True),
         broker_account_id=data.get("broker_account_id"),
     )
@@ -175,4 +175,4 @@ def seed_paper_account() -> BrokerAccount | None:
     """Give a fresh install one paper account so everything can be tried at once."""
     if db.session.scalar(select(BrokerAccount.id).limit(1)) is not None:
         return None
-    return create_account({"name": "Paper", "broker": BrokerKind.PAPER.value})
+    return create_account({"name": "Paper", "broker": BrokerKind.PAPER})

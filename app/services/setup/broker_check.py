@@ -69,7 +69,7 @@ def _check_tradovate(account: BrokerAccount) -> ConnectionCheck:
     except BrokerAuthError as exc:  # missing fields, or credentials that cannot be read
         return ConnectionCheck(False, exc.message)
     rest = TradovateRest(base_url_for(account.environment), credentials)
-    live = account.environment == Environment.LIVE.value
+    live = account.environment == Environment.LIVE
     try:
         grant = rest.sign_in(ignore_hold=True)
         seen = wire.parse_accounts(rest.get("account/list"))

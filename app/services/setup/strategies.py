@@ -137,7 +137,7 @@ _REQUIRED_DEFAULTS = {
     "quantity": 1,
     "order_type": "market",
     "max_alert_age_seconds": 60,
-    "mode": StrategyMode.ORDERS.value,
+    "mode": StrategyMode.ORDERS,
     "enabled": True,
 }
 
@@ -184,7 +184,7 @@ def example_alert_message(strategy: Strategy) -> str:
     message: dict = {}
     if strategy.passphrase_encrypted:
         message["passphrase"] = "<your passphrase>"
-    if strategy.mode == StrategyMode.POSITION_SYNC.value:
+    if strategy.mode == StrategyMode.POSITION_SYNC:
         message["market_position"] = "{{strategy.market_position}}"
         message["position_size"] = "{{strategy.position_size}}"
     else:

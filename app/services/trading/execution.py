@@ -44,6 +44,7 @@ from app.domain.vocabulary import (
     OrderRole,
     OrderStatus,
     OrderType,
+    RejectCode,
     Severity,
     Side,
     StrategyMode,
@@ -56,7 +57,7 @@ from app.services.market import prices
 from app.services.records import alert_log, audit, events
 from app.services.setup.access import broker_for
 from app.services.setup.strategies import passphrase_matches, strategy_for_token
-from app.services.trading import halts, orders, protections
+from app.services.trading import gate, orders, protections
 from app.services.trading.locks import account_lock
 from app.services.trading.orders import Attribution, OrderIntent
 from app.services.trading.risk_limits import limits_for, measure_exposure, policy_of
@@ -65,7 +66,7 @@ logger = logging.getLogger(__name__)
 
 RAW_BODY_CAP = 16_384
 PRUNE_EVERY = 100  # alerts between trims of a strategy's log to its newest 1000
-ACCEPTED = {OrderStatus.WORKING.value, OrderStatus.FILLED.value, OrderStatus.PENDING.value}
+ACCEPTED = {OrderStatus.WORKING, OrderStatus.FILLED, OrderStatus.PENDING}
 
 
 @dataclass
@@ -138,7 +139,7 @@ def receive_alert(
     try:
         return _execute(strategy, signal, event, now, watch)
     except AppError as refusal:
-        if event.status == EventStatus.RECEIVED.value:
+        if event.status == EventStatus.RECEIVED:
             stale = refusal.code == "stale_alert"
             _finish(
                 event,
@@ -236,7 +237,7 @@ def _store_refused(arrival: Arrival, reason: str, watch: Stopwatch) -> None:
     key = idempotency_key(arrival.strategy.id, None, arrival.body, arrival.now)
     event = arrival.event(
         key,
-        status=EventStatus.REJECTED.value,
+        status=EventStatus.REJECTED,
         reason=reason[:2000],
         timings_ms=watch.total(),
         processed_at=utcnow(),
@@ -255,7 +256,7 @@ def _store_event(arrival: Arrival, signal: Signal) -> tuple[WebhookEvent, bool]:
     answered with the original event."""
     strategy = arrival.strategy
     key = idempotency_key(strategy.id, signal.alert_id, arrival.body, arrival.now)
-    event = arrival.event(key, signal=signal.to_json(), status=EventStatus.RECEIVED.value)
+    event = arrival.event(key, signal=signal.to_json(), status=EventStatus.RECEIVED)
     db.session.add(event)
     try:
         db.session.commit()
@@ -286,7 +287,7 @@ def _duplicate_result(original: WebhookEvent) -> AlertResult:
 
 
 def _execute(strategy, signal: Signal, event, now: datetime, watch: Stopwatch) -> AlertResult:
-    halts.refuse_if_engaged()  # 423 halted, nothing placed (DESIGN §5.2)
+    gate.refuse_if_engaged()  # 423 halted, nothing placed (DESIGN §5.2)
     if not strategy.enabled:
         raise Unprocessable("The strategy is disabled.", code="strategy_disabled")
     _refuse_stale(strategy, signal, now)
@@ -385,7 +386,10 @@ def _trade_for(
                 trader, broker, held, contract, delta, now
             )
         if outcome.refusal:
-            outcome.orders.append(orders.refuse(intent, attribution, f"risk: {outcome.refusal}"))
+            code = RejectCode.HALTED if outcome.halted else RejectCode.RISK
+            outcome.orders.append(
+                orders.refuse(intent, attribution, code, f"risk: {outcome.refusal}")
+            )
             return outcome
         rows = orders.place(broker, intent, attribution)
         outcome.orders.extend(rows)
@@ -438,7 +442,7 @@ def _unread(
         return outcome
     # Shaped as an opening order: whether it would have reduced a position is unknown.
     intent = _intent(trader, signal, contract, 0, change)
-    outcome.orders.append(orders.refuse(intent, attribution, reason, OrderStatus.FAILED))
+    outcome.orders.append(orders.refuse(intent, attribution, RejectCode.BROKER_ERROR, reason))
     return outcome
 
 
@@ -504,13 +508,17 @@ def _conclude(event: WebhookEvent, outcomes: list[TraderOutcome], watch: Stopwat
     else:
         status = EventStatus.FAILED
     reasons = [o.skipped or o.refusal or o.failure for o in outcomes]
-    reasons += [r.reason for r in orders if r.status in ("rejected", "failed") and r.reason]
+    reasons += [
+        r.reason
+        for r in orders
+        if r.status in (OrderStatus.REJECTED, OrderStatus.FAILED) and r.reason
+    ]
     _finish(event, status, "; ".join(r for r in reasons if r) or None, watch)
     return AlertResult(status.value, event.id, [order_json(o) for o in orders], event.reason)
 
 
 def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch) -> None:
-    event.status = status.value
+    event.status = status
     event.reason = reason[:2000] if reason else None
     event.timings_ms = watch.total()
     event.processed_at = utcnow()

@@ -14,14 +14,14 @@ from sqlalchemy import select
 from app.brokers.errors import BrokerError
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.risk import ProposedOrder, check_order, reduces_only
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Side
+from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, RejectCode, Side
 from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unprocessable
 from app.extensions import db
 from app.models import Order, Position
 from app.services.records import audit
 from app.services.setup.access import broker_for
 from app.services.setup.accounts import get_account
-from app.services.trading import halts, orders, protections
+from app.services.trading import gate, orders, protections
 from app.services.trading.locks import account_lock
 from app.services.trading.orders import Attribution, OrderIntent
 from app.services.trading.risk_limits import limits_for, measure_exposure, policy_of
@@ -48,7 +48,7 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
         side=side,
         qty=qty,
         role=OrderRole.MANUAL,
-        order_type=OrderType(data.get("order_type", OrderType.MARKET.value)),
+        order_type=OrderType(data.get("order_type", OrderType.MARKET)),
         limit_price=data.get("limit_price"),
         stop_price=data.get("stop_price"),
         take_profit=data.get("take_profit"),
@@ -64,12 +64,13 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
                 "nothing was sent, because DeskPilot could not read the position from the "
                 f"broker: {exc.message}"
             )
-            return [orders.refuse(intent, Attribution(), reason, OrderStatus.FAILED)]
+            return [orders.refuse(intent, Attribution(), RejectCode.BROKER_ERROR, reason)]
         signed = qty if side is Side.BUY else -qty
         proposed = ProposedOrder(contract.code, signed)
         if not reduces_only(proposed, held.get(contract.code, 0)):
-            if halts.kill_switch_engaged():
-                orders.refuse(intent, Attribution(), "kill switch engaged: no new exposure")
+            if gate.kill_switch_engaged():
+                reason = "kill switch engaged: no new exposure"
+                orders.refuse(intent, Attribution(), RejectCode.KILL_SWITCH, reason)
                 raise Locked(
                     "The kill switch is engaged: only orders that reduce a position are "
                     "accepted until it is re-armed.",
@@ -81,7 +82,8 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
             )
             problems = check_order(policy, exposure, proposed, now)
             if problems:
-                row = orders.refuse(intent, Attribution(), "risk: " + "; ".join(problems))
+                code = RejectCode.HALTED if policy.halted else RejectCode.RISK
+                row = orders.refuse(intent, Attribution(), code, "risk: " + "; ".join(problems))
                 raise Unprocessable(row.reason, {"account_id": row.reason}, code="risk_rejected")
         trailing = data.get("trailing_stop")
         if trailing is not None and reduces_only(proposed, held.get(contract.code, 0)):
@@ -150,7 +152,7 @@ def close_position(position_id: int, now: datetime) -> Order:
         )
         attribution = Attribution(strategy_id=position.strategy_id)
         closing = orders.place(broker, intent, attribution)[0]
-        if closing.status in (OrderStatus.FILLED.value, OrderStatus.WORKING.value):
+        if closing.status in (OrderStatus.FILLED, OrderStatus.WORKING):
             orders.cancel_orphaned_exits(broker, account.id, position.symbol, None)
         audit.record(
             AuditCategory.ORDER,

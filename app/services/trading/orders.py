@@ -19,7 +19,15 @@ from app.domain.contracts import Contract
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec
 from app.domain.oco import exit_prices
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, Severity, Side
+from app.domain.vocabulary import (
+    AuditCategory,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    Severity,
+    Side,
+)
 from app.extensions import db
 from app.models import Order
 from app.services.ledger import reports
@@ -28,8 +36,10 @@ from app.services.records import audit
 
 logger = logging.getLogger(__name__)
 
-OPEN_STATUSES = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
-EXIT_ROLES = (OrderRole.TAKE_PROFIT.value, OrderRole.STOP_LOSS.value)
+OPEN_STATUSES = (OrderStatus.WORKING, OrderStatus.PENDING)
+EXIT_ROLES = (OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS)
+# Refusals our own checks make (the rest are the broker's); audited as risk decisions.
+RISK_CODES = (RejectCode.RISK, RejectCode.HALTED)
 
 
 @dataclass(frozen=True)
@@ -77,31 +87,28 @@ def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order
         "webhook_event_id": attribution.webhook_event_id,
         "client_order_id": new_client_order_id(),
         "symbol": intent.contract.code,
-        "side": intent.side.value,
+        "side": intent.side,
         "quantity": intent.qty,
-        "order_type": intent.order_type.value,
+        "order_type": intent.order_type,
         "limit_price": intent.limit_price,
         "stop_price": intent.stop_price,
-        "role": intent.role.value,
-        "status": OrderStatus.PENDING.value,
+        "role": intent.role,
+        "status": OrderStatus.PENDING,
         **overrides,
     }
     return Order(**values)
 
 
-def refuse(
-    intent: OrderIntent,
-    attribution: Attribution,
-    reason: str,
-    status: OrderStatus = OrderStatus.REJECTED,
-) -> Order:
-    """Record an order that was never sent, with why (rejected by us, or failed: no broker)."""
-    row = new_row(intent, attribution, status=status.value, reason=reason)
+def refuse(intent: OrderIntent, attribution: Attribution, code: RejectCode, reason: str) -> Order:
+    """Record an order that was never sent, with why: `code` for code, `reason` for people.
+    It failed when the broker could not be reached; anything else is our rejection."""
+    status = OrderStatus.FAILED if code == RejectCode.BROKER_ERROR else OrderStatus.REJECTED
+    row = new_row(intent, attribution, status=status, reject_code=code, reason=reason)
     db.session.add(row)
     db.session.flush()
     reports.announce([row])
     audit.record(
-        AuditCategory.RISK if reason.startswith("risk:") else AuditCategory.ORDER,
+        AuditCategory.RISK if code in RISK_CODES else AuditCategory.ORDER,
         f"{intent.contract.code} {intent.side.value} {intent.qty} refused: {reason}",
         severity=Severity.WARNING,
         account_id=intent.account_id,
@@ -136,11 +143,10 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
         entry = new_row(intent, attribution)
         return _send(broker, [entry], lambda: [broker.place_order(request_of(entry))])
     reference = _entry_prices(intent) or _last_price(broker, intent.contract.code)
+    if reference is None:
+        reason = f"price: no price known for {intent.contract.code} to set the exits from"
+        return [refuse(intent, attribution, RejectCode.NO_PRICE, reason)]
     try:
-        if reference is None:
-            raise DomainValidationError(
-                "price", f"no price known for {intent.contract.code} to set the exits from"
-            )
         levels = exit_prices(
             intent.side,
             reference,
@@ -149,7 +155,9 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             intent.stop_loss,
         )
     except DomainValidationError as exc:
-        return [refuse(intent, attribution, f"{exc.field}: {exc.message}")]
+        return [
+            refuse(intent, attribution, RejectCode.INVALID_EXITS, f"{exc.field}: {exc.message}")
+        ]
     group = f"g-{uuid.uuid4().hex[:16]}"
     entry = new_row(intent, attribution, group_id=group)
     exit_side = intent.side.opposite
@@ -159,9 +167,9 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             intent,
             attribution,
             group_id=group,
-            side=exit_side.value,
-            order_type=OrderType.LIMIT.value,
-            role=OrderRole.TAKE_PROFIT.value,
+            side=exit_side,
+            order_type=OrderType.LIMIT,
+            role=OrderRole.TAKE_PROFIT,
             limit_price=levels.take_profit,
             stop_price=None,
         )
@@ -170,9 +178,9 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             intent,
             attribution,
             group_id=group,
-            side=exit_side.value,
-            order_type=OrderType.STOP.value,
-            role=OrderRole.STOP_LOSS.value,
+            side=exit_side,
+            order_type=OrderType.STOP,
+            role=OrderRole.STOP_LOSS,
             limit_price=None,
             stop_price=levels.stop_loss,
         )
@@ -183,7 +191,7 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
         request_of(stop_loss) if stop_loss else None,
     )
     rows = _send(broker, rows, lambda: broker.place_bracket(bracket))
-    if entry.status == OrderStatus.FILLED.value:
+    if entry.status == OrderStatus.FILLED:
         _rebase_exits(broker, intent, entry, rows)
     return rows
 
@@ -327,7 +335,7 @@ def cancel(broker: Broker, row: Order, reason: str) -> Order:
         db.session.commit()
         raise
     reports.record_answers([row], [answer])
-    if row.reason is None and row.status == OrderStatus.CANCELLED.value:
+    if row.reason is None and row.status == OrderStatus.CANCELLED:
         row.reason = reason
         db.session.commit()
     return row
@@ -339,7 +347,7 @@ def working_rows(
     query = select(Order).where(
         Order.account_id == account_id,
         Order.symbol == symbol,
-        Order.role.in_([role.value for role in roles]),
+        Order.role.in_(roles),
         Order.status.in_(OPEN_STATUSES),
     )
     if strategy_id is not None:
@@ -353,7 +361,7 @@ def cancel_orphaned_exits(broker: Broker, account_id: int, symbol: str, keep_gro
     for row in working_rows(account_id, symbol, (OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS)):
         if keep_group is not None and row.group_id == keep_group:
             continue
-        closes_current = after != 0 and (row.side == Side.SELL.value) == (after > 0)
+        closes_current = after != 0 and (row.side == Side.SELL) == (after > 0)
         if not closes_current:
             try:
                 cancel(broker, row, "position closed or reversed")

@@ -148,8 +148,8 @@ def measure_exposure(
         entries = db.session.scalar(
             select(func.count(Order.id)).where(
                 Order.account_id == account_id,
-                Order.role == OrderRole.ENTRY.value,
-                Order.status.in_([OrderStatus.WORKING.value, OrderStatus.FILLED.value]),
+                Order.role == OrderRole.ENTRY,
+                Order.status.in_([OrderStatus.WORKING, OrderStatus.FILLED]),
                 Order.created_at >= since,
             )
         )

@@ -1,4 +1,4 @@
-"""What the risk gate asks before anything opens exposure: is the kill switch engaged?
+"""The risk gate's first question before anything opens exposure: is the kill switch engaged?
 
 The flag lives in `system_state` (one row) so every process and every restart sees it; it
 is read from the database each time. Engaging and re-arming is the kill switch's job
