@@ -33,6 +33,7 @@ from sqlalchemy import insert  # noqa: E402
 from app import create_app  # noqa: E402
 from app.brokers.base import OrderRequest  # noqa: E402
 from app.brokers.paper.broker import PaperBroker, reset_venues  # noqa: E402
+from app.brokers.paper.tables import PaperOrder  # noqa: E402
 from app.domain.contracts import resolve_symbol  # noqa: E402
 from app.domain.exits import OffsetUnit  # noqa: E402
 from app.domain.trailing import Trail, stop_for  # noqa: E402
@@ -78,7 +79,7 @@ def build(app, size: int, accounts: int, rng: random.Random) -> dict[str, Decima
         for symbol, price in market.items():
             prices.update(symbol, price, now, "bench")
         for account_id in account_ids:  # a long position per contract, big enough for its exits
-            broker = PaperBroker(account_id)
+            broker = PaperBroker(account_id, Decimal(10**7))
             for symbol in symbols:
                 request = OrderRequest(f"open-{account_id}-{symbol}", symbol, Side.BUY, per_account)
                 db.session.add(_row(account_id, request, "entry"))
@@ -143,9 +144,10 @@ def build(app, size: int, accounts: int, rng: random.Random) -> dict[str, Decima
                     }
                 )
         db.session.execute(insert(Order), orders)
+        db.session.execute(insert(PaperOrder), [_at_venue(order) for order in orders])
         db.session.execute(insert(AdvancedOrder), advanced)
         db.session.commit()
-        reset_venues()  # the books reload from the rows, exits included
+        reset_venues()  # the books reload from the venue's tables, exits included
         for symbol, price in market.items():
             prices.update(symbol, price, now, "bench")
     return market
@@ -186,6 +188,26 @@ def _exit(order_id, account_id, symbol, role, advanced_id, level) -> dict:
         "filled_quantity": 0,
         "created_at": now,
         "updated_at": now,
+    }
+
+
+def _at_venue(order: dict) -> dict:
+    """The paper venue's own record of a working exit (its book, beside our row)."""
+    return {
+        "account_id": order["account_id"],
+        "client_order_id": order["client_order_id"],
+        "symbol": order["symbol"],
+        "side": order["side"],
+        "quantity": order["quantity"],
+        "order_type": order["order_type"],
+        "limit_price": order["limit_price"],
+        "stop_price": order["stop_price"],
+        "oco_group": order["group_id"],
+        "reduce_only": True,
+        "status": "working",
+        "triggered": False,
+        "filled_quantity": 0,
+        "updated_at": order["updated_at"],
     }
 
 

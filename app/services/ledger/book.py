@@ -87,9 +87,12 @@ class LedgerBatch:
             self._keep(row)
         items = list(items)
         client_ids = {x.client_order_id for x in items if x.client_order_id} - set(self.by_client)
-        broker_ids = {x.broker_order_id for x in items if x.broker_order_id} - set(self.by_broker)
         for chunk in in_chunks(sorted(client_ids)):
             self._remember(Order.client_order_id.in_(chunk))
+        # Only what our client order id did not name is looked up by the broker's id.
+        broker_ids = {
+            x.broker_order_id for x in items if x.broker_order_id and self.ours(x) is None
+        }
         for chunk in in_chunks(sorted(broker_ids)):
             self._remember(Order.broker_order_id.in_(chunk))
 
