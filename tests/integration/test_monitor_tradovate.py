@@ -121,7 +121,6 @@ def test_a_restart_mid_trail_at_tradovate_resumes_and_modifies_the_same_order(de
         monitor.forget()
         reset_venues()
     prices.clear()
-    db.session.remove()
     restarted = create_app(make_config(tmp_path, TRADOVATE_API_URL=desk.fake.url))
     desk.current_app = restarted
     with restarted.app_context():

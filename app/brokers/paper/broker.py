@@ -11,10 +11,11 @@ Prices drive the books: `on_price`, subscribed to the price cache once at app st
 fills. A broker call first catches its engine up with the cached price of its symbol, so
 an alert's price published just before the order is the one the order meets.
 
-The venue lives in `app.extensions`, so each app (each test's app) has its own; code
-running outside an app context (a market-data thread) reaches the app that wired the
-venue last, as it reaches the process-wide database session. Slippage and commission come
-from PAPER_SLIPPAGE_TICKS and PAPER_COMMISSION_PER_CONTRACT when a venue is made.
+The venue lives in `app.extensions`, so each app (each test's app) has its own; a price
+arriving outside an app context (a market-data thread) is applied inside the context of
+the app that wired the venue last, whose database session it writes with. Slippage and
+commission come from PAPER_SLIPPAGE_TICKS and PAPER_COMMISSION_PER_CONTRACT when a venue
+is made.
 Everything in memory is per process: run one trading process per database.
 """
 
@@ -192,7 +193,7 @@ def wire_prices(app: Flask) -> None:
     """Subscribe the paper venue to the price cache (once per process).
 
     A price published outside an app context (a market-data thread) goes to `app`'s
-    venue: the last app wired, like the process-wide database session it writes with.
+    venue, in `app`'s context: the last app wired.
     """
     global _wired_app
     _wired_app = weakref.ref(app)
@@ -200,7 +201,16 @@ def wire_prices(app: Flask) -> None:
 
 
 def on_price(symbol: str, price: Decimal, time: datetime) -> None:
-    """Hand a print to every paper account's engine and save what it did."""
+    """Hand a print to every paper account's engine and save what it did; a print from a
+    thread without an app context (market data) is applied in the wired app's context."""
+    if has_app_context():
+        _apply_price(symbol, price, time)
+        return
+    with _app().app_context():
+        _apply_price(symbol, price, time)
+
+
+def _apply_price(symbol: str, price: Decimal, time: datetime) -> None:
     paper = venue()
     for account_id in paper.account_ids():
         try:
