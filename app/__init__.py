@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_BUSY_TIMEOUT_SECONDS = 15
+JOB_THREADS = 10  # APScheduler's default executor runs jobs on up to this many threads
 
 
 def create_app(config: type[Config] | Config | None = None) -> Flask:
@@ -86,21 +87,35 @@ def _init_db(app: Flask) -> None:
     """Bind `db` to DATABASE_URL; every SQLite connection gets its pragmas as it opens."""
     url = app.config["DATABASE_URL"]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(url, app.config["WEB_THREADS"])
     db.init_app(app)
     if make_url(url).get_backend_name() == "sqlite":
         with app.app_context():
             event.listen(db.engine, "connect", _tune_sqlite)
 
 
-def _engine_options(url: str) -> dict:
+def _engine_options(url: str, threads: int) -> dict:
     """A thread waits up to the busy timeout for SQLite's one writer instead of failing at
-    once; a pooled PostgreSQL connection is checked before it is handed out."""
-    if make_url(url).get_backend_name() == "sqlite":
-        return {
+    once; a pooled PostgreSQL connection is checked before it is handed out. The pool
+    lends a connection to every thread that may hold a session at once."""
+    address = make_url(url)
+    if address.get_backend_name() == "sqlite":
+        options = {
             "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
         }
-    return {"pool_pre_ping": True}
+    else:
+        options = {"pool_pre_ping": True}
+    if address.database not in (None, "", ":memory:"):  # one shared connection otherwise
+        options.update(_pool_for(threads))
+    return options
+
+
+def _pool_for(threads: int) -> dict:
+    """Room for every request thread and job thread. A thread queued for an account's
+    lock holds its session's connection; with fewer connections than such threads, the
+    lock's holder can wait for a connection that only the threads queued behind it could
+    give back — a deadlock ended by the pool's timeout, seen under a burst of alerts."""
+    return {"pool_size": 5, "max_overflow": threads + JOB_THREADS}
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:

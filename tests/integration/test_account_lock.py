@@ -99,6 +99,33 @@ def test_a_timeout_on_a_busy_account_raises_account_busy(app):
         worker.join(5)
 
 
+def test_threads_queued_for_a_lock_never_starve_its_holder_of_a_connection(app):
+    """More threads than the pool's old 15 connections, each holding its session's
+    connection while it queues for one account's lock (as an alert does); the holder
+    commits and needs a connection again inside the lock."""
+    done, failures = [], []
+
+    def alert_like() -> None:
+        with app.app_context():
+            try:
+                db.session.execute(text("SELECT 1"))  # the session now holds a connection
+                with account_lock(9):
+                    db.session.commit()  # gives it back ...
+                    time.sleep(0.01)  # (the broker call)
+                    db.session.execute(text("SELECT 1"))  # ... and needs one again
+                    db.session.commit()
+                done.append(1)
+            except Exception as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=alert_like) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert (len(done), failures) == (40, [])
+
+
 @pytest.mark.postgres
 def test_two_processes_never_hold_one_accounts_lock_at_once(tmp_path, postgres_url, account_id):
     start = SPAWN.Event()
