@@ -31,6 +31,7 @@ class Config:
     PAPER_STARTING_BALANCE = "50000.00"
     HOST = os.environ.get("HOST", "127.0.0.1")
     PORT = int(os.environ.get("PORT", "5000"))
+    WEB_THREADS = int(os.environ.get("WEB_THREADS", "32"))  # request threads of `run.py serve`
     PUBLIC_URL = os.environ.get("PUBLIC_URL")
     REDIS_URL = os.environ.get("REDIS_URL")
     MONITOR_INTERVAL_SECONDS = float(os.environ.get("MONITOR_INTERVAL_SECONDS", "5"))

@@ -1,19 +1,56 @@
-"""DeskPilot's entry point: `python run.py [serve|init|token|kill] ...` (DESIGN §5.6)."""
+"""DeskPilot's entry point: `python run.py [serve|worker|init|token|kill] ...` (DESIGN §5.6)."""
 
 import argparse
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 
 from app import announce_password, create_app
-from app.extensions import socketio
+from app.server import Server
+from app.workers.jobs import job_status
+from app.workers.scheduler import running_scheduler, shutdown_scheduler
 from config import Config
 
 
-def serve(app) -> int:
-    host, port = app.config["HOST"], app.config["PORT"]
+def serve() -> int:
+    """Serve through gunicorn; the app (and its scheduler) starts in the worker process."""
+    host, port = Config.HOST, Config.PORT
     print(f"DeskPilot listening on http://{host}:{port}/login", file=sys.stderr, flush=True)
-    socketio.run(app, host=host, port=port, use_reloader=False, allow_unsafe_werkzeug=True)
+    Server(
+        create_app, host=host, port=port, threads=Config.WEB_THREADS, on_exit=shutdown_scheduler
+    ).run()
     return 0
+
+
+def worker() -> int:
+    """Migrate, then run the scheduled jobs in the foreground until SIGTERM or SIGINT."""
+    app = create_app(type("WorkerConfig", (Config,), {"SCHEDULER_ENABLED": True}))
+    scheduler = running_scheduler(app)
+    if scheduler is None:
+        print(
+            "Another process runs the jobs (it holds instance/scheduler.lock): start the web "
+            "processes with SCHEDULER_ENABLED=0, or use PostgreSQL or Redis for a standby.",
+            file=sys.stderr,
+        )
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    names = ", ".join(job.id for job in scheduler.get_jobs())
+    print(f"DeskPilot worker running {names}; stop with SIGTERM or Ctrl-C", file=sys.stderr)
+    stop.wait()
+    shutdown_scheduler(app)  # lets a running job finish, then gives up the leader lock
+    _print_last_runs(app)
+    return 0
+
+
+def _print_last_runs(app) -> None:
+    """Say how each job last ended, so a stop leaves a record of what was running."""
+    print("DeskPilot worker stopped. Last runs:", file=sys.stderr)
+    for name, status in sorted(job_status(app).items()):
+        outcome = "ok" if status.last_error is None else f"failed: {status.last_error}"
+        print(f"  {name}: {status.last_run:%H:%M:%S} UTC, {outcome}", file=sys.stderr)
 
 
 def init(app, reset_password: bool) -> int:
@@ -81,10 +118,21 @@ def _count(n: int, noun: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="run.py", description="DeskPilot trading automation server."
+        prog="run.py",
+        description="DeskPilot trading automation server. Without a command: serve.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("serve", help="start the server (the default)")
+    commands.add_parser(
+        "serve",
+        help="migrate, create the owner on first start, and serve pages, API, webhooks and "
+        "Socket.IO on HOST:PORT through gunicorn (one worker process, WEB_THREADS threads), "
+        "running the scheduled jobs too unless SCHEDULER_ENABLED=0 (the default command)",
+    )
+    commands.add_parser(
+        "worker",
+        help="migrate, then run only the scheduled jobs (paper feed, position poller, "
+        "monitor) in the foreground, serving nothing, until SIGTERM or Ctrl-C",
+    )
     init_parser = commands.add_parser("init", help="migrate the database and create the owner")
     init_parser.add_argument(
         "--reset-password",
@@ -101,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command in (None, "serve"):
-        return serve(create_app())
+        return serve()
+    if args.command == "worker":
+        return worker()
     # One-shot commands must not start the scheduler or take its leader lock.
     app = create_app(type("CommandConfig", (Config,), {"SCHEDULER_ENABLED": False}))
     if args.command == "init":

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from app import redaction
 from app.extensions import csrf, db, limiter, login_manager, socketio
@@ -18,6 +20,8 @@ from config import Config
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
+SQLITE_BUSY_TIMEOUT_SECONDS = 15
+JOB_THREADS = 10  # APScheduler's default executor runs jobs on up to this many threads
 
 
 def create_app(config: type[Config] | Config | None = None) -> Flask:
@@ -31,6 +35,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     app.config.from_object(config or Config)
     _init_logging(app)
     _ensure_instance_secrets(app)
+    _init_db(app)
     _init_extensions(app)
     _register_blueprints(app)
     if app.config["AUTO_MIGRATE"]:
@@ -78,11 +83,55 @@ def _ensure_instance_secrets(app: Flask) -> None:
         )
 
 
+def _init_db(app: Flask) -> None:
+    """Bind `db` to DATABASE_URL; every SQLite connection gets its pragmas as it opens."""
+    url = app.config["DATABASE_URL"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(url, app.config["WEB_THREADS"])
+    db.init_app(app)
+    if make_url(url).get_backend_name() == "sqlite":
+        with app.app_context():
+            event.listen(db.engine, "connect", _tune_sqlite)
+
+
+def _engine_options(url: str, threads: int) -> dict:
+    """A thread waits up to the busy timeout for SQLite's one writer instead of failing at
+    once; a pooled PostgreSQL connection is checked before it is handed out. The pool
+    lends a connection to every thread that may hold a session at once."""
+    address = make_url(url)
+    if address.get_backend_name() == "sqlite":
+        options = {
+            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+        }
+    else:
+        options = {"pool_pre_ping": True}
+    if address.database not in (None, "", ":memory:"):  # one shared connection otherwise
+        options.update(_pool_for(threads))
+    return options
+
+
+def _pool_for(threads: int) -> dict:
+    """Room for every request thread and job thread. A thread queued for an account's
+    lock holds its session's connection; with fewer connections than such threads, the
+    lock's holder can wait for a connection that only the threads queued behind it could
+    give back — a deadlock ended by the pool's timeout, seen under a burst of alerts."""
+    return {"pool_size": 5, "max_overflow": threads + JOB_THREADS}
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    """Foreign keys enforced; WAL so readers never wait for the writer; NORMAL sync,
+    which WAL keeps consistent across a crash."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def _init_extensions(app: Flask) -> None:
     from app.services.setup.auth import load_session_user
 
     app.session_interface = SessionInterface()
-    db.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to continue."
@@ -116,8 +165,8 @@ def _prepare_database(app: Flask) -> None:
     from app.services.setup.accounts import seed_paper_account
     from app.services.setup.auth import ensure_owner
 
-    upgrade_to_head(db.engine)
     with app.app_context():
+        upgrade_to_head(db.engine)
         setup = ensure_owner(datetime.now(UTC))
         if setup is not None and app.config["SEED_PAPER_ACCOUNT"]:
             seed_paper_account()

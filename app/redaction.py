@@ -1,4 +1,4 @@
-"""Keep secrets out of the log: the webhook token is part of the URL werkzeug logs."""
+"""Keep secrets out of the log: the webhook token is part of the URL a request line shows."""
 
 import logging
 import re
@@ -23,7 +23,13 @@ class RedactWebhookTokens(logging.Filter):
 
 def install() -> None:
     """Attach the filter to the loggers that print request lines (idempotent)."""
-    for name in ("werkzeug", "engineio.server", "socketio.server"):
+    for name in (
+        "gunicorn.access",
+        "gunicorn.error",
+        "werkzeug",
+        "engineio.server",
+        "socketio.server",
+    ):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactWebhookTokens) for f in logger.filters):
             logger.addFilter(RedactWebhookTokens())

@@ -258,8 +258,7 @@ def run(size: int, ticks: int, accounts: int, seed: int) -> dict:
         tracemalloc.stop()
         with app.app_context():
             watched = monitor.tick(datetime.now(UTC)).watched
-        db.session.remove()
-        db.engine.dispose()
+            db.engine.dispose()
         prices.clear()
     return {
         "size": size,

@@ -1,14 +1,16 @@
-"""Alembic environment: the app's metadata, a connection given by the app or a URL."""
+"""Alembic environment: the app's metadata, on a connection the app gives or its engine."""
 
 import logging
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine
 
+from app import create_app
 from app.brokers.paper import tables as paper_tables  # noqa: F401 - the paper venue's tables
+from app.extensions import db
 from app.models import Base
 from app.models.base import UTCDateTime
+from config import Config
 
 config = context.config
 if config.config_file_name and not config.attributes.get("connection"):
@@ -33,23 +35,29 @@ def _configure(connection) -> None:
     )
 
 
+class _CommandLineConfig(Config):
+    """The app alembic's command line migrates: it neither migrates itself nor runs jobs."""
+
+    AUTO_MIGRATE = False
+    SCHEDULER_ENABLED = False
+
+
 def run_migrations_online() -> None:
+    """Migrate on the connection the app hands over (create_app), or, from the alembic
+    command line, on the engine of an app built from the environment (DATABASE_URL)."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection)
-        with context.begin_transaction():
-            context.run_migrations()
+        _migrate(connection)
         return
-    url = config.get_main_option("sqlalchemy.url")
-    if not url:
-        from config import Config
+    app = create_app(_CommandLineConfig)
+    with app.app_context(), db.engine.connect() as connection:
+        _migrate(connection)
 
-        url = Config.DATABASE_URL
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        _configure(conn)
-        with context.begin_transaction():
-            context.run_migrations()
+
+def _migrate(connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 if context.is_offline_mode():

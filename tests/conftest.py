@@ -39,8 +39,8 @@ def _fresh_price_cache():
 def app(tmp_path):
     app = create_app(make_config(tmp_path))
     yield app
-    db.session.remove()
-    db.engine.dispose()
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -62,8 +62,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-        db.session.remove()
-        db.engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

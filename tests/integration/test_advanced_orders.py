@@ -183,7 +183,6 @@ def test_a_restart_mid_trail_resumes_with_the_same_best_price_and_stop(tmp_path,
         monitor.forget()
         reset_venues()
     prices.clear()
-    db.session.remove()
     restarted = create_app(make_config(tmp_path))
     with restarted.app_context():
         status = monitor.tick(datetime.now(UTC))  # no price yet: nothing moves

@@ -309,7 +309,8 @@ def test_the_engaged_state_survives_a_restart(app, tmp_path, desk, make_account,
     paper = make_account("Paper", starting_balance="25000.00")
     trend = strategy(paper)
     desk.engage()
-    old_engine = db.engine
+    with app.app_context():
+        old_engine = db.engine
 
     restarted = create_app(make_config(tmp_path))  # a new process on the same database
     old_engine.dispose()
@@ -570,7 +571,6 @@ def run_kill(tmp_path, **env):
 
 def test_cli_kill_flattens_at_the_last_known_price_and_exits_0(app, tmp_path, desk, two_paper):
     first, second = two_paper
-    db.session.remove()
 
     result = run_kill(tmp_path)
 
@@ -591,7 +591,6 @@ def test_cli_kill_flattens_at_the_last_known_price_and_exits_0(app, tmp_path, de
 def test_cli_kill_exits_1_and_names_the_account_that_failed(app, tmp_path, desk, make_account):
     make_account("Paper", starting_balance="25000.00")
     make_account("Tradovate demo", broker="tradovate", credentials=dict(TRADOVATE_CREDENTIALS))
-    db.session.remove()
 
     result = run_kill(tmp_path, TRADOVATE_API_URL=f"http://127.0.0.1:{closed_port()}/v1")
 

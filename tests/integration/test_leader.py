@@ -153,8 +153,9 @@ def test_with_redis_one_process_runs_the_jobs_and_a_standby_takes_over(tmp_path,
     finally:
         shutdown_scheduler(first)
         shutdown_scheduler(second)
-        db.session.remove()
-        db.engine.dispose()
+        for app in (first, second):
+            with app.app_context():
+                db.engine.dispose()
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
@@ -215,6 +216,6 @@ def test_the_monitor_job_ticks_under_the_scheduler(tmp_path):
             assert status.last_tick is not None and status.duration_ms is not None
     finally:
         shutdown_scheduler(app)
-        db.session.remove()
-        db.engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
         prices.clear()

@@ -123,7 +123,6 @@ def test_a_restart_mid_trail_at_tradovate_resumes_and_modifies_the_same_order(de
         reset_venues()
     tradovate_broker.DIRECTORY.clear()  # the new process knows no Tradovate order id yet
     prices.clear()
-    db.session.remove()
     restarted = create_app(make_config(tmp_path, TRADOVATE_API_URL=desk.fake.url))
     desk.current_app = restarted
     with restarted.app_context():

@@ -249,11 +249,7 @@ def test_a_price_published_by_a_thread_without_app_context_fills_paper_orders(pa
     request = paper.request(BUY, 1, LIMIT, limit="5990")
     paper.broker.place_order(request)
 
-    def market_data_thread():
-        tick("ESZ6", "5989.75", 1)
-        db.session.remove()
-
-    thread = threading.Thread(target=market_data_thread)
+    thread = threading.Thread(target=tick, args=("ESZ6", "5989.75", 1))
     thread.start()
     thread.join()
     row = paper.row(request)

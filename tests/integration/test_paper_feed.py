@@ -71,8 +71,8 @@ def test_another_seed_walks_another_way(tmp_path):
     with app.app_context():
         paper_feed.subscribe("MESZ6")
         walked = [paper_feed.tick(at(n))[0].price for n in range(1, 21)]
+        db.engine.dispose()
     assert walked != [price for ((_, price),) in twin_walk(["MESZ6"], 20)]
-    db.engine.dispose()
 
 
 def test_the_walk_continues_from_an_alert_price_snapped_to_the_grid(ctx):
@@ -102,14 +102,15 @@ def test_a_replay_feed_plays_one_recorded_moment_per_tick(tmp_path):
         assert first[0].recorded_at == T0  # the recording's time rides beside it
         assert [u.price for u in paper_feed.tick(at(101))] == [D(6001)]
         assert paper_feed.tick(at(102)) == []
-    db.engine.dispose()
+        db.engine.dispose()
 
 
 def test_a_bad_feed_setting_fails_when_the_feed_is_first_needed(tmp_path):
     app = create_app(make_config(tmp_path, PAPER_FEED="random"))
-    with app.app_context(), pytest.raises(FeedError, match="simulated"):
-        paper_feed.tick(at(1))
-    db.engine.dispose()
+    with app.app_context():
+        with pytest.raises(FeedError, match="simulated"):
+            paper_feed.tick(at(1))
+        db.engine.dispose()
 
 
 def place(account_id: int, client_order_id: str, side: Side, qty: int, **fields) -> None:

@@ -26,8 +26,8 @@ def scheduled_app(tmp_path):
     app = create_app(make_config(tmp_path, SCHEDULER_ENABLED=True, POLL_INTERVAL_SECONDS=0.5))
     yield app
     shutdown_scheduler(app)
-    db.session.remove()
-    db.engine.dispose()
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_the_poller_is_scheduled_at_the_poll_interval(scheduled_app):

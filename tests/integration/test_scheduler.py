@@ -27,8 +27,8 @@ def scheduled_app(tmp_path):
     app = create_app(make_config(tmp_path, SCHEDULER_ENABLED=True, PAPER_TICK_SECONDS=0.05))
     yield app
     shutdown_scheduler(app)
-    db.session.remove()
-    db.engine.dispose()
+    with app.app_context():
+        db.engine.dispose()
     prices.clear()
 
 

@@ -249,15 +249,12 @@ def on_price(symbol: str, price: Decimal, time: datetime) -> None:
     """Record a print as the venue's last price and hand it to every live paper account."""
     if contract_terms(symbol) is None:
         return
-    app = _app()
-    context = None if has_app_context() else app.app_context()
-    if context is not None:
-        context.push()
-    try:
+    if has_app_context():
+        _apply_price(venue(), symbol, price, time)
+        return
+    app = _app()  # a market-data thread: the wired app's context and database session
+    with app.app_context():
         _apply_price(venue(app), symbol, price, time)
-    finally:
-        if context is not None:
-            context.pop()
 
 
 def _apply_price(paper: PaperVenue, symbol: str, price: Decimal, time: datetime) -> None:

@@ -198,8 +198,7 @@ def _halt_all(
 ) -> list[halts.HaltChange]:
     """Halt every account for the kill switch; accounts already halted keep their halt."""
     changes = [
-        halts.set_halt(account, HaltKind.KILL_SWITCH, reason, now, actor)
-        for account in accounts
+        halts.set_halt(account, HaltKind.KILL_SWITCH, reason, now, actor) for account in accounts
     ]
     return [change for change in changes if change is not None]
 
