@@ -45,14 +45,19 @@ class Server:
     def start(self) -> None:
         log = open(self.folder / "server.log", "a")  # noqa: SIM115 - the server's lifetime
         self.process = subprocess.Popen(
-            [sys.executable, "run.py", "serve"], cwd=ROOT, env=self.env, stdout=log, stderr=log
+            [sys.executable, "run.py", "serve"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own process group: gunicorn's master and worker
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(f"{self.base}/login", timeout=1)
+                requests.get(f"{self.base}/login", timeout=5)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the app still starting
                 assert self.process.poll() is None, (self.folder / "server.log").read_text()
                 time.sleep(0.1)
         raise AssertionError("the server did not start")
@@ -69,7 +74,8 @@ class Server:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
+        """SIGKILL to gunicorn's master and its worker at once, as a crash takes both."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
