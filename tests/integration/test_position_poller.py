@@ -189,8 +189,8 @@ def test_a_paper_account_is_polled_against_its_venue(app, desk):
     with app.app_context():
         paper_id = accounts.create_account({"name": "Paper", "broker": "paper"}).id
 
-    assert position_poller.poll_accounts(app, desk.now, broker_for) == {}
     with app.app_context():
+        assert position_poller.poll_accounts(app, desk.now, broker_for) == {}
         assert position_poller.poller_state(app).accounts[paper_id].last_success is not None
 
 
