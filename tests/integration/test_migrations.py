@@ -146,7 +146,7 @@ def test_an_open_paper_bracket_survives_the_move_to_the_venue_tables(tmp_path):
         (trade,) = db.session.scalars(select(Trade)).all()
         assert (trade.exit_reason, trade.quantity, trade.exit_price) == ("stop_loss", 2, D(5994))
         assert venue.positions() == [] and venue.working_orders() == []
-    db.session.remove()
+        db.engine.dispose()
 
 
 # --- the data carried into typed columns ------------------------------------------------------
