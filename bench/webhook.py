@@ -116,7 +116,7 @@ def start_deskpilot(workdir: Path) -> tuple[subprocess.Popen, int, dict]:
         server = subprocess.Popen(
             [PYTHON, "run.py", "serve"], cwd=ROOT, env=env, stdout=output, stderr=output
         )
-    wait_for_line(log, "scheduler started with 3 jobs", server)
+    wait_for_line(log, "scheduler started with", server)
     token = subprocess.run(
         [PYTHON, "run.py", "token"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
