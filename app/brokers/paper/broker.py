@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from flask import Flask, current_app, has_app_context
 
@@ -58,6 +59,7 @@ _wired_app: weakref.ref[Flask] | None = None
 ATTEMPTS = 3  # a call redone after another process changed the book meanwhile
 
 Operation = Callable[[MatchingEngine, datetime], list[Event]]
+T = TypeVar("T")
 
 
 def contract_terms(symbol: str) -> ContractSpec | None:
@@ -114,10 +116,16 @@ class PaperVenue:
             f"paper account {account_id} kept changing in another process; nothing changed"
         )
 
-    def read(self, account_id: int, starting_cash: Decimal | None = None) -> MatchingEngine:
-        """The account's up-to-date engine, to read from (under no lock: a snapshot)."""
+    def read(
+        self,
+        account_id: int,
+        reader: Callable[[MatchingEngine], T],
+        starting_cash: Decimal | None = None,
+    ) -> T:
+        """What `reader` finds in the account's up-to-date book, read under its lock (a
+        price thread may be changing the same book)."""
         with self._lock(account_id):
-            return self._current(account_id, starting_cash).engine
+            return reader(self._current(account_id, starting_cash).engine)
 
     def forget_all(self) -> None:
         with self._guard:
@@ -347,31 +355,20 @@ class PaperBroker(Broker):
             starting_cash=self.starting_cash,
         )
 
-    def _engine(self) -> MatchingEngine:
-        return venue().read(self.account_id, self.starting_cash)
+    def _read(self, reader: Callable[[MatchingEngine], T]) -> T:
+        return venue().read(self.account_id, reader, self.starting_cash)
 
     # Queries.
 
     def account_state(self) -> AccountState:
-        engine = self._engine()
-        symbols = {p.symbol for p in engine.positions() if p.qty}
-        marks = {symbol: value for symbol, (value, _) in store.quotes(symbols).items()}
-        cash = engine.cash
-        realized = sum((p.realized_pnl for p in engine.positions()), Decimal(0))
-        unrealized = engine.unrealized_pnl(marks)
-        return AccountState(
-            cash=store.money(cash),
-            realized_pnl=store.money(realized),
-            unrealized_pnl=store.money(unrealized),
-            equity=store.money(cash + unrealized),
-        )
+        return self._read(_state_of)
 
     def positions(self) -> list[BrokerPosition]:
-        held = [p for p in self._engine().positions() if p.qty]
+        held = self._read(lambda engine: [p for p in engine.positions() if p.qty])
         return [BrokerPosition(p.symbol, p.qty, store.price(p.avg_price)) for p in held]
 
     def working_orders(self) -> list[BrokerOrder]:
-        return [store.broker_order(order) for order in self._engine().working_orders()]
+        return [store.broker_order(order) for order in self._read(_working)]
 
     def fills_since(self, since: datetime) -> list[BrokerFill]:
         return store.fills_since(self.account_id, since)
@@ -437,7 +434,7 @@ class PaperBroker(Broker):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
     ) -> BrokerOrder:
-        known = self._engine().order(client_order_id)
+        known = self._read(lambda engine: engine.order(client_order_id))
         events = self._run(
             lambda engine, now: engine.modify(
                 client_order_id, now, qty=qty, limit_price=limit_price, stop_price=stop_price
@@ -455,8 +452,9 @@ class PaperBroker(Broker):
         self, changes: Sequence[tuple[str, Decimal]]
     ) -> list[BrokerOrder | BrokerError]:
         """Move many stops in one batch (the monitor's tick): one catch-up, one save."""
-        engine = self._engine()
-        symbols = {o.symbol for cid, _ in changes if (o := engine.order(cid)) is not None}
+        symbols = self._read(
+            lambda engine: {o.symbol for cid, _ in changes if (o := engine.order(cid)) is not None}
+        )
         events = self._run(lambda engine, now: engine.modify_stops(changes, now), symbols)
         last: dict[str, Event] = {}
         for event in events:
@@ -523,6 +521,23 @@ class PaperBroker(Broker):
                 raise OrderRejected(found.reason or "rejected")
             answers.append(found)
         return answers
+
+
+def _state_of(engine: MatchingEngine) -> AccountState:
+    symbols = {p.symbol for p in engine.positions() if p.qty}
+    marks = {symbol: value for symbol, (value, _) in store.quotes(symbols).items()}
+    realized = sum((p.realized_pnl for p in engine.positions()), Decimal(0))
+    unrealized = engine.unrealized_pnl(marks)
+    return AccountState(
+        cash=store.money(engine.cash),
+        realized_pnl=store.money(realized),
+        unrealized_pnl=store.money(unrealized),
+        equity=store.money(engine.cash + unrealized),
+    )
+
+
+def _working(engine: MatchingEngine) -> list[matching.Order]:
+    return list(engine.working_orders())
 
 
 def _refused(requests: Sequence[OrderRequest], problem: str, now: datetime) -> list[Event]:
