@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	./scripts/ensure-chromium.sh
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
