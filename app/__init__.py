@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from app import redaction
 from app.extensions import csrf, db, limiter, login_manager, socketio
 from app.session import SessionInterface
+from app.sqlite_writer import QueuedWriterConnection
 from config import Config
 
 logger = logging.getLogger(__name__)
@@ -96,12 +97,16 @@ def _init_db(app: Flask) -> None:
 
 def _engine_options(url: str, threads: int) -> dict:
     """A thread waits up to the busy timeout for SQLite's one writer instead of failing at
-    once; a pooled PostgreSQL connection is checked before it is handed out. The pool
+    once, queued behind this process's other writers (sqlite_writer); a pooled PostgreSQL connection is checked before it is handed out. The pool
     lends a connection to every thread that may hold a session at once."""
     address = make_url(url)
     if address.get_backend_name() == "sqlite":
         options = {
-            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+            "connect_args": {
+                "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                "check_same_thread": False,
+                "factory": QueuedWriterConnection,
+            }
         }
     else:
         options = {"pool_pre_ping": True}
