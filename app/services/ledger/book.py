@@ -51,7 +51,9 @@ BROKER_CODES = {
     OrderStatus.REJECTED: RejectCode.BROKER_REJECTED,
     OrderStatus.FAILED: RejectCode.BROKER_ERROR,
 }
-_PAGE = 200  # stored fills read per query when rebuilding a round trip
+# Stored fills read per query when rebuilding a round trip: a round trip is most often a
+# fill or two, so the first page is small and each next one four times larger.
+_FIRST_PAGE, _LAST_PAGE = 4, 1024
 _IN_CHUNK = 500  # ids per IN (...) clause
 
 
@@ -149,21 +151,13 @@ class LedgerBatch:
 
     def _state(self, row: Order, answer: BrokerOrder) -> bool:
         before = snapshot(row)
-        row.broker_order_id = answer.broker_order_id or row.broker_order_id
-        if row.status in OPEN:
-            row.status = answer.status.value
-            row.quantity = answer.qty
-            row.limit_price = price(answer.limit_price)
-            row.stop_price = price(answer.stop_price)
-        elif answer.status is OrderStatus.FILLED and row.status == OrderStatus.CANCELLED.value:
-            row.status = OrderStatus.FILLED.value  # the broker filled what we took as cancelled
-        if answer.filled_qty > (row.filled_quantity or 0):
-            row.filled_quantity = answer.filled_qty
-            row.avg_fill_price = price(answer.avg_fill_price) or row.avg_fill_price
-        row.reason = answer.reason or row.reason
-        code_refusal(row)
-        if snapshot(row) == before:
+        after = merged(before, answer)
+        if after == before:
             return False
+        for name, was, value in zip(STATE_COLUMNS, before, after, strict=True):
+            if value != was:
+                setattr(row, name, value)
+        code_refusal(row)
         self.audit_settled(row, before[0])
         return True
 
@@ -335,22 +329,24 @@ class LedgerBatch:
 
     def _stored_fills_newest_first(self, symbol: str) -> Iterator[positions.Fill]:
         before: int | None = None
+        page_size = _FIRST_PAGE
         while True:
             query = (
                 select(Fill, Order.client_order_id)
                 .outerjoin(Order, Fill.order_id == Order.id)
                 .where(Fill.account_id == self.account_id, Fill.symbol == symbol)
                 .order_by(Fill.id.desc())
-                .limit(_PAGE)
+                .limit(page_size)
             )
             if before is not None:
                 query = query.where(Fill.id < before)
             page = db.session.execute(query).all()
             for row, client_order_id in page:
                 yield domain_fill(row, client_order_id)
-            if len(page) < _PAGE:
+            if len(page) < page_size:
                 return
             before = page[-1][0].id
+            page_size = min(page_size * 4, _LAST_PAGE)
 
     def _book(
         self,
@@ -416,18 +412,41 @@ def code_refusal(row: Order) -> None:
         row.reject_code = BROKER_CODES.get(row.status)
 
 
+STATE_COLUMNS = (
+    "status",
+    "filled_quantity",
+    "avg_fill_price",
+    "quantity",
+    "limit_price",
+    "stop_price",
+    "broker_order_id",
+    "reason",
+)
+
+
 def snapshot(row: Order) -> tuple:
-    """An order's broker state, to tell whether a batch changed it."""
-    return (
-        row.status,
-        row.filled_quantity,
-        row.avg_fill_price,
-        row.quantity,
-        row.limit_price,
-        row.stop_price,
-        row.broker_order_id,
-        row.reason,
-    )
+    """An order's broker state (STATE_COLUMNS), to tell whether a batch changed it."""
+    return tuple(getattr(row, name) for name in STATE_COLUMNS)
+
+
+def merged(state: tuple, answer: BrokerOrder) -> tuple:
+    """An order's `snapshot` after the broker's statement of it: a settled order never
+    moves back to open (though a fill the broker reports beats our cancel), filled
+    quantities only grow, and the broker's reason replaces ours only when it gives one."""
+    status, filled, average, qty, limit, stop, broker_id, reason = state
+    broker_id = answer.broker_order_id or broker_id
+    if status in OPEN:
+        status = answer.status.value
+        qty = answer.qty
+        limit = price(answer.limit_price)
+        stop = price(answer.stop_price)
+    elif answer.status is OrderStatus.FILLED and status == OrderStatus.CANCELLED.value:
+        status = OrderStatus.FILLED.value
+    if answer.filled_qty > (filled or 0):
+        filled = answer.filled_qty
+        average = price(answer.avg_fill_price) or average
+    reason = answer.reason or reason
+    return (status, filled, average, qty, limit, stop, broker_id, reason)
 
 
 def _terms(state: tuple) -> tuple:

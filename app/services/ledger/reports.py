@@ -16,7 +16,7 @@ from app.domain.vocabulary import AuditCategory, OrderStatus, Severity
 from app.extensions import db
 from app.models import Order
 from app.models.base import utcnow
-from app.services.ledger.book import LedgerBatch, code_refusal
+from app.services.ledger.book import LedgerBatch, code_refusal, merged, snapshot
 from app.services.records import audit
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ def apply_report(report: BrokerReport) -> None:
 def record_answers(rows: Sequence[Order], answers: Sequence[BrokerOrder]) -> None:
     """Copy the broker's answers onto our rows (never moving a settled row back); commit."""
     if not rows:
+        return
+    if _restated(rows, answers):
+        db.session.commit()  # a venue's report in the call's transaction wrote them already
         return
     _reload(rows)
     batch = LedgerBatch(rows[0].account_id, utcnow())
@@ -86,6 +89,17 @@ def announce(rows: Sequence[Order]) -> None:
         batch = LedgerBatch(rows[0].account_id, utcnow())
         batch.changes.orders.update({row.id: row for row in rows})
         batch.finish()
+
+
+def _restated(rows: Sequence[Order], answers: Sequence[BrokerOrder]) -> bool:
+    """True when every answer only restates what its row already says: the rows were
+    written by this session, so a newer change elsewhere is newer than the answer too."""
+    by_client = {row.client_order_id: row for row in rows}
+    for answer in answers:
+        row = by_client.get(answer.client_order_id)
+        if row is None or merged(snapshot(row), answer) != snapshot(row):
+            return False
+    return True
 
 
 def _reload(rows: Sequence[Order]) -> None:
