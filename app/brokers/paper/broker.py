@@ -268,7 +268,10 @@ def on_price(symbol: str, price: Decimal, time: datetime) -> None:
 def _apply_price(paper: PaperVenue, symbol: str, price: Decimal, time: datetime) -> None:
     """Every live book meets the print first; then it becomes the venue's last price (a
     book restored from the stored quotes has seen them, so a quote is stored only once
-    the books have met it)."""
+    the books have met it). A print at the venue's last price changes nothing: every book
+    has met that price, and an order submitted since met it as it arrived."""
+    if store.quotes([symbol]).get(symbol, (None,))[0] == store.price(price):
+        return
     for account_id in store.active_account_ids():
         try:
             paper.run(account_id, lambda engine, now: engine.on_price(symbol, price, now), time)

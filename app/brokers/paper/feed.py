@@ -65,9 +65,11 @@ class PaperFeed:
         return tuple(self._symbols)
 
     def subscribe(self, symbol: str, now: datetime, start: Decimal | None = None) -> None:
-        """Serve `symbol`; a simulated walk starts at the cached price, else `start`, else
-        its default, and publishes that price at once so orders can meet it."""
+        """Serve `symbol` once; a simulated walk starts at the cached price, else `start`,
+        else its default, and publishes that price at once so orders can meet it."""
         with self._lock:
+            if symbol in self._symbols:
+                return  # served already; each tick follows the venue's price
             if not isinstance(self._feed, SimulatedFeed):
                 self._symbols[symbol] = None
                 return
