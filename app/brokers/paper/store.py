@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import select, union, update
+from sqlalchemy import bindparam, insert, select, union, update
 
 from app.brokers.base import BrokerFill, BrokerOrder
 from app.brokers.errors import TemporaryBrokerError
@@ -39,6 +39,7 @@ from app.domain.matching import (
 from app.domain.positions import Fill, Position
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 from app.extensions import db
+from app.models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ PAPER_ID_PREFIX = "paper-"
 PRICE_QUANTUM = Decimal("1e-9")  # the Price columns' scale
 MONEY_QUANTUM = Decimal("1e-4")  # the Money columns' scale
 LIVE = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
+# The venue's rows are read and written as plain rows through the tables, never as
+# session objects that a later read in the same session could return stale.
+ORDERS, FILLS, POSITIONS = PaperOrder.__table__, PaperFill.__table__, PaperPosition.__table__
+REASON_LENGTH = ORDERS.c.reason.type.length
 
 TermsLookup = Callable[[str], matching.TermsLike | None]
 
@@ -98,10 +103,10 @@ def load_book(account_id: int, terms: TermsLookup) -> Book:
     account = db.session.get(PaperAccount, account_id, populate_existing=True)
     if account is None:
         raise TemporaryBrokerError(f"paper account {account_id} has no book yet")
-    rows = db.session.scalars(
-        select(PaperOrder)
-        .where(PaperOrder.account_id == account_id, PaperOrder.status.in_(LIVE))
-        .order_by(PaperOrder.id)
+    rows = db.session.execute(
+        select(ORDERS)
+        .where(ORDERS.c.account_id == account_id, ORDERS.c.status.in_(LIVE))
+        .order_by(ORDERS.c.id)
     )
     return Book(
         version=account.version,
@@ -111,7 +116,8 @@ def load_book(account_id: int, terms: TermsLookup) -> Book:
     )
 
 
-def _engine_order(row: PaperOrder) -> matching.Order:
+def _engine_order(row) -> matching.Order:
+    """An engine order from a paper_orders row."""
     return matching.Order(
         client_order_id=row.client_order_id,
         symbol=row.symbol,
@@ -132,10 +138,8 @@ def _engine_order(row: PaperOrder) -> matching.Order:
 
 def _positions(account_id: int, terms: TermsLookup) -> tuple[Position, ...]:
     positions = []
-    rows = db.session.scalars(
-        select(PaperPosition)
-        .where(PaperPosition.account_id == account_id)
-        .order_by(PaperPosition.id)
+    rows = db.session.execute(
+        select(POSITIONS).where(POSITIONS.c.account_id == account_id).order_by(POSITIONS.c.id)
     )
     for row in rows:
         if not row.quantity:
@@ -158,15 +162,16 @@ def _positions(account_id: int, terms: TermsLookup) -> tuple[Position, ...]:
 
 
 def _fills(account_id: int, symbol: str) -> list[Fill]:
-    rows = db.session.scalars(
-        select(PaperFill)
-        .where(PaperFill.account_id == account_id, PaperFill.symbol == symbol)
-        .order_by(PaperFill.id)
+    rows = db.session.execute(
+        select(FILLS)
+        .where(FILLS.c.account_id == account_id, FILLS.c.symbol == symbol)
+        .order_by(FILLS.c.id)
     )
     return [_fill_of(row) for row in rows]
 
 
-def _fill_of(row: PaperFill) -> Fill:
+def _fill_of(row) -> Fill:
+    """A domain fill from a paper_fills row."""
     return Fill(
         fill_id=row.fill_id,
         client_order_id=row.client_order_id,
@@ -200,83 +205,126 @@ def save(account_id: int, loaded_version: int, events: Sequence[Event], cash: De
 
 
 class _Batch:
-    """One batch of events for one account, with the rows it touches loaded once."""
+    """One batch of events for one account, written as a few statements: each order's last
+    state in the batch (an UPDATE per known order, an INSERT per new one), the fills, and
+    each symbol's last position. Core statements on the tables, so no row of the venue
+    ever sits in the session's identity map to be read stale by another call."""
 
     def __init__(self, account_id: int, events: Sequence[Event]) -> None:
         self.account_id = account_id
         self.events = events
-        wanted = {order.client_order_id for order in _orders_in(events)}
-        self.rows: dict[str, PaperOrder] = {}
-        if wanted:
-            self.rows = {
-                row.client_order_id: row
-                for row in db.session.scalars(
-                    select(PaperOrder).where(PaperOrder.client_order_id.in_(wanted))
-                )
-            }
-        self.positions: dict[str, PaperPosition] = {}
 
     def write(self) -> None:
+        orders: dict[str, dict] = {}
+        reasons: dict[str, str] = {}
+        fills: list[dict] = []
+        positions: dict[str, Position] = {}
         for event in self.events:
             if isinstance(event, (RequestRejected, TradeClosed)):
                 continue  # a refused request changes nothing; a trade is the ledger's
             if isinstance(event, PositionChanged):
-                self._position(event.position)
+                positions[event.position.symbol] = event.position
                 continue
-            self._order(event.order)
+            orders[event.order.client_order_id] = self._order(event.order)
+            reason = event_reason(event)
+            if reason:
+                reasons[event.order.client_order_id] = reason[:REASON_LENGTH]
             if isinstance(event, OrderFilled):
-                self._fill(event.fill)
+                fills.append(self._fill(event.fill))
+        self._write_orders(orders, reasons)
+        if fills:
+            db.session.execute(insert(FILLS), fills)
+        for position in positions.values():
+            self._write_position(position)
 
-    def _order(self, order: matching.Order) -> None:
-        row = self.rows.get(order.client_order_id)
-        if row is None:
-            row = PaperOrder(account_id=self.account_id, client_order_id=order.client_order_id)
-            db.session.add(row)
-            self.rows[order.client_order_id] = row
-        row.symbol = order.symbol
-        row.side = order.side.value
-        row.quantity = order.qty
-        row.order_type = order.order_type.value
-        row.limit_price = price(order.limit_price)
-        row.stop_price = price(order.stop_price)
-        row.oco_group = order.oco_group
-        row.reduce_only = order.reduce_only
-        row.parent_id = order.parent_id
-        row.status = order.status.value
-        row.triggered = order.triggered
-        row.filled_quantity = order.filled_qty
-        row.avg_fill_price = price(order.avg_fill_price)
-
-    def _fill(self, fill: Fill) -> None:
-        db.session.add(
-            PaperFill(
-                account_id=self.account_id,
-                fill_id=fill.fill_id,
-                client_order_id=fill.client_order_id,
-                symbol=fill.symbol,
-                side=fill.side.value,
-                quantity=fill.qty,
-                price=price(fill.price),
-                commission=money(fill.commission),
-                filled_at=fill.time,
-            )
+    def _write_orders(self, orders: dict[str, dict], reasons: dict[str, str]) -> None:
+        if not orders:
+            return
+        known = dict(
+            db.session.execute(
+                select(ORDERS.c.client_order_id, ORDERS.c.id).where(
+                    ORDERS.c.client_order_id.in_(list(orders))
+                )
+            ).all()
         )
+        new = [
+            {**values, "reason": reasons.get(client_id)}
+            for client_id, values in orders.items()
+            if client_id not in known
+        ]
+        if new:
+            db.session.execute(insert(ORDERS), new)
+        changed = [
+            (client_id, values) for client_id, values in orders.items() if client_id in known
+        ]
+        for with_reason in (True, False):  # an order without news keeps its reason
+            rows = [
+                {
+                    **values,
+                    "_id": known[client_id],
+                    **({"reason": reasons[client_id]} if with_reason else {}),
+                }
+                for client_id, values in changed
+                if (client_id in reasons) is with_reason
+            ]
+            if rows:
+                columns = [name for name in rows[0] if name != "_id"]
+                statement = (
+                    update(ORDERS)
+                    .where(ORDERS.c.id == bindparam("_id"))
+                    .values({name: bindparam(name) for name in columns})
+                )
+                db.session.execute(statement, rows)
 
-    def _position(self, position: Position) -> None:
-        row = self.positions.get(position.symbol)
-        if row is None:
-            row = db.session.scalar(
-                select(PaperPosition).where(
-                    PaperPosition.account_id == self.account_id,
-                    PaperPosition.symbol == position.symbol,
+    def _order(self, order: matching.Order) -> dict:
+        return {
+            "account_id": self.account_id,
+            "client_order_id": order.client_order_id,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "quantity": order.qty,
+            "order_type": order.order_type.value,
+            "limit_price": price(order.limit_price),
+            "stop_price": price(order.stop_price),
+            "oco_group": order.oco_group,
+            "reduce_only": order.reduce_only,
+            "parent_id": order.parent_id,
+            "status": order.status.value,
+            "triggered": order.triggered,
+            "filled_quantity": order.filled_qty,
+            "avg_fill_price": price(order.avg_fill_price),
+            "updated_at": utcnow(),
+        }
+
+    def _fill(self, fill: Fill) -> dict:
+        return {
+            "account_id": self.account_id,
+            "fill_id": fill.fill_id,
+            "client_order_id": fill.client_order_id,
+            "symbol": fill.symbol,
+            "side": fill.side.value,
+            "quantity": fill.qty,
+            "price": price(fill.price),
+            "commission": money(fill.commission),
+            "filled_at": fill.time,
+        }
+
+    def _write_position(self, position: Position) -> None:
+        values = {"quantity": position.qty, "realized_pnl": money(position.realized_pnl)}
+        updated = db.session.execute(
+            update(POSITIONS)
+            .where(
+                POSITIONS.c.account_id == self.account_id,
+                POSITIONS.c.symbol == position.symbol,
+            )
+            .values(values)
+        )
+        if updated.rowcount == 0:
+            db.session.execute(
+                insert(POSITIONS).values(
+                    account_id=self.account_id, symbol=position.symbol, **values
                 )
             )
-            if row is None:
-                row = PaperPosition(account_id=self.account_id, symbol=position.symbol)
-                db.session.add(row)
-            self.positions[position.symbol] = row
-        row.quantity = position.qty
-        row.realized_pnl = money(position.realized_pnl)
 
 
 def _orders_in(events: Iterable[Event]) -> Iterable[matching.Order]:
@@ -350,20 +398,20 @@ def reported_fills(events: Sequence[Event]) -> tuple[BrokerFill, ...]:
 
 def find_order(account_id: int, client_order_id: str) -> BrokerOrder | None:
     """The venue's view of one of our orders; None when it never reached the venue."""
-    row = db.session.scalar(
-        select(PaperOrder).where(
-            PaperOrder.account_id == account_id, PaperOrder.client_order_id == client_order_id
+    row = db.session.execute(
+        select(ORDERS).where(
+            ORDERS.c.account_id == account_id, ORDERS.c.client_order_id == client_order_id
         )
-    )
+    ).first()
     return None if row is None else broker_order(_engine_order(row), row.reason)
 
 
 def fills_since(account_id: int, since: datetime) -> list[BrokerFill]:
     """The account's fills at or after `since`, oldest first."""
-    rows = db.session.scalars(
-        select(PaperFill)
-        .where(PaperFill.account_id == account_id, PaperFill.filled_at >= since)
-        .order_by(PaperFill.filled_at, PaperFill.id)
+    rows = db.session.execute(
+        select(FILLS)
+        .where(FILLS.c.account_id == account_id, FILLS.c.filled_at >= since)
+        .order_by(FILLS.c.filled_at, FILLS.c.id)
     )
     return [broker_fill(_fill_of(row)) for row in rows]
 
