@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.brokers.base import BrokerFill, BrokerOrder
 from app.domain import positions
@@ -118,6 +119,7 @@ class LedgerBatch:
         """Copy each broker statement onto our row, never moving a settled row backwards;
         orders modified while working are audited together, one entry per strategy."""
         modified: dict[int | None, list[Order]] = {}
+        written: list[Order] = []
         for answer in answers:
             row = self.ours(answer)
             if row is None:
@@ -126,8 +128,11 @@ class LedgerBatch:
             before = snapshot(row)
             if self._state(row, answer):
                 self.changes.orders[row.id] = row
+                if row.id is not None:
+                    written.append(row)
                 if _terms(before) != _terms(snapshot(row)) and row.status in OPEN:
                     modified.setdefault(row.strategy_id, []).append(row)
+        _write_states(written, self.now)
         for strategy_id, rows in modified.items():
             self._audit_modified(strategy_id, rows)
 
@@ -154,10 +159,13 @@ class LedgerBatch:
         after = merged(before, answer)
         if after == before:
             return False
+        stored = row.id is not None  # else the session's flush inserts it whole
+        assign = set_committed_value if stored else setattr  # stored: see _write_states
         for name, was, value in zip(STATE_COLUMNS, before, after, strict=True):
             if value != was:
-                setattr(row, name, value)
-        code_refusal(row)
+                assign(row, name, value)
+        if row.reject_code is None and row.status in BROKER_CODES:
+            assign(row, "reject_code", BROKER_CODES[row.status])
         self.audit_settled(row, before[0])
         return True
 
@@ -406,12 +414,6 @@ class LedgerBatch:
             events.queue(session, "trade", events.trade_payload(row))
 
 
-def code_refusal(row: Order) -> None:
-    """A row the broker refused or could not take says so in its code, once."""
-    if row.reject_code is None:
-        row.reject_code = BROKER_CODES.get(row.status)
-
-
 STATE_COLUMNS = (
     "status",
     "filled_quantity",
@@ -422,6 +424,40 @@ STATE_COLUMNS = (
     "broker_order_id",
     "reason",
 )
+
+
+_WRITE_STATE = (
+    update(Order.__table__)
+    .where(Order.__table__.c.id == bindparam("_id"))
+    .values({name: bindparam(name) for name in (*STATE_COLUMNS, "reject_code", "updated_at")})
+)
+
+
+def _write_states(rows: list[Order], now: datetime) -> None:
+    """Write the broker state of many stored orders in one statement. The rows already hold
+    it as their committed state (set_committed_value), so the session's flush, which
+    costs ten times as much per row, has nothing left to write for them; a rollback
+    expires them, as it would after a flush."""
+    if not rows:
+        return
+    db.session.execute(
+        _WRITE_STATE,
+        [
+            {
+                "_id": row.id,
+                **{name: getattr(row, name) for name in STATE_COLUMNS},
+                "reject_code": row.reject_code,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
+
+
+def code_refusal(row: Order) -> None:
+    """A row the broker refused or could not take says so in its code, once."""
+    if row.reject_code is None:
+        row.reject_code = BROKER_CODES.get(row.status)
 
 
 def snapshot(row: Order) -> tuple:
