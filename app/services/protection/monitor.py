@@ -169,7 +169,7 @@ class Book:
 
     def sync(self) -> int:
         """Read the rows that are new or changed elsewhere; forget the closed ones."""
-        listed = dict(db.session.connection().exec_driver_sql(_REVISIONS_SQL).all())
+        listed = dict(_driver_rows(_REVISIONS_SQL))
         for gone in self.watches.keys() - listed.keys():
             del self.watches[gone]
         stale = [
@@ -200,6 +200,17 @@ class Book:
                 select(Order.client_order_id).where(Order.id == row.stop_order_id)
             )
         self.watches[row.id] = Watch.of(row, stop_client_id)
+
+
+def _driver_rows(sql: str) -> list[tuple]:
+    """The rows of a plain query as the database driver's tuples, in the session's
+    transaction: ten thousand revisions read each tick cost a fifth of SQLAlchemy's rows."""
+    cursor = db.session.connection().connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 @dataclass
