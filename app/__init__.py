@@ -119,8 +119,11 @@ def _pool_for(threads: int) -> dict:
     """Room for every request thread and job thread. A thread queued for an account's
     lock holds its session's connection; with fewer connections than such threads, the
     lock's holder can wait for a connection that only the threads queued behind it could
-    give back — a deadlock ended by the pool's timeout, seen under a burst of alerts."""
-    return {"pool_size": 5, "max_overflow": threads + JOB_THREADS}
+    give back — a deadlock ended by the pool's timeout, seen under a burst of alerts.
+    The pool keeps them all once opened: a connection closed on its return is opened
+    again for the next request, and a new SQLite connection reads the schema and warms
+    its page cache again (eight senders went slower than one)."""
+    return {"pool_size": threads + JOB_THREADS, "max_overflow": 0}
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
