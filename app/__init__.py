@@ -97,8 +97,9 @@ def _init_db(app: Flask) -> None:
 
 def _engine_options(url: str, threads: int) -> dict:
     """A thread waits up to the busy timeout for SQLite's one writer instead of failing at
-    once, queued behind this process's other writers (sqlite_writer); a pooled PostgreSQL connection is checked before it is handed out. The pool
-    lends a connection to every thread that may hold a session at once."""
+    once, queued behind this process's other writers (sqlite_writer); a pooled PostgreSQL
+    connection is checked before it is handed out. The pool lends a connection to every
+    thread that may hold a session at once."""
     address = make_url(url)
     if address.get_backend_name() == "sqlite":
         options = {
