@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,6 +52,8 @@ START = {
     "NQ": Decimal("18000"),
 }  # noqa: E501
 TICK = Decimal("0.25")
+# The book was set up this long ago: its rows are not "changed since the last look".
+OPENED_AGO = timedelta(hours=1)
 
 
 def make_app(workdir: Path):
@@ -102,8 +104,8 @@ def build(app, size: int, accounts: int, rng: random.Random) -> dict[str, Decima
                 "activated": True,
                 "status": "active",
                 "revision": 1,
-                "created_at": now,
-                "updated_at": now,
+                "created_at": now - OPENED_AGO,
+                "updated_at": now - OPENED_AGO,
             }
             if n % 2 == 0:  # a trailing stop whose best price was up to 30 ticks higher
                 above = rng.randrange(0, 31)
@@ -170,7 +172,7 @@ def _row(account_id: int, request: OrderRequest, role: str) -> Order:
 def _exit(order_id, account_id, symbol, role, advanced_id, level) -> dict:
     take = role == "take_profit"
     group = f"{'oco' if take or advanced_id % 2 == 0 else 'trail'}-{advanced_id}"
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) - OPENED_AGO
     return {
         "id": order_id,
         "account_id": account_id,

@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.exits import OffsetUnit
@@ -25,6 +25,8 @@ class AdvancedOrder(Base):
 
     __tablename__ = "advanced_orders"
     __table_args__ = (
+        # The monitor lists the watched rows' revisions every tick from this index alone.
+        Index("ix_advanced_orders_status_revision", "status", "revision"),
         one_of("kind", AdvancedKind),
         one_of("side", PositionSide),
         one_of("status", AdvancedStatus),
@@ -34,7 +36,9 @@ class AdvancedOrder(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[AdvancedKind] = mapped_column(enum_of(AdvancedKind, 16))
     account_id: Mapped[int] = mapped_column(ForeignKey("broker_accounts.id"), index=True)
-    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id", ondelete="SET NULL"))
+    position_id: Mapped[int | None] = mapped_column(
+        ForeignKey("positions.id", ondelete="SET NULL"), index=True
+    )
     strategy_id: Mapped[int | None] = mapped_column(
         ForeignKey("strategies.id", ondelete="SET NULL")
     )
@@ -55,16 +59,17 @@ class AdvancedOrder(Base):
     take_profit_price: Mapped[Decimal | None] = mapped_column(Price())
     stop_loss_price: Mapped[Decimal | None] = mapped_column(Price())
     native: Mapped[bool] = mapped_column(Boolean, default=True)
-    # The orders it drives (ours, with client and broker order ids).
-    entry_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
-    stop_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
-    take_profit_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
-    exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # The orders it drives (ours, with client and broker order ids); indexed so that the
+    # monitor finds the rows behind the orders that changed.
+    entry_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    stop_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    take_profit_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     # Bumped by every ORM write (optimistic locking); the monitor's bulk writes of the best
     # price leave it alone and are guarded by it, so a row changed elsewhere is reloaded.
     revision: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[AdvancedStatus] = mapped_column(
-        enum_of(AdvancedStatus, 16), default=AdvancedStatus.ACTIVE, index=True
+        enum_of(AdvancedStatus, 16), default=AdvancedStatus.ACTIVE
     )
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -49,7 +49,10 @@ class Order(Base):
     reject_code: Mapped[RejectCode | None] = mapped_column(enum_of(RejectCode, 16))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: the monitor asks which orders changed since its last look.
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
 
     account: Mapped["BrokerAccount"] = relationship()  # noqa: F821 - resolved by registry
 

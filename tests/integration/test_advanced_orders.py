@@ -2,11 +2,11 @@
 monitor driving real broker orders as prices move (issue: exits that protect)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import create_app
 from app.brokers.errors import OrderRejected
@@ -589,3 +589,46 @@ def test_a_daily_loss_halt_outlives_a_rearm_and_the_trader_lifts_it(app, api, de
     assert api.get(f"/api/risk/{desk.account['id']}").get_json()["halted_by"] == "daily_loss"
     lifted = api.delete(f"/api/accounts/{desk.account['id']}/halt")
     assert lifted.status_code == 200 and lifted.get_json()["halted"] is False
+
+
+# --- how the monitor finds what happened at the broker ---------------------------------------
+
+
+def settle_stop_long_ago(app, stop_id: int) -> None:
+    """The stop order died at the broker, stamped a day ago (a clock far behind ours, or
+    news recorded while the monitor was away)."""
+    with app.app_context():
+        db.session.execute(
+            update(Order)
+            .where(Order.id == stop_id)
+            .values(
+                status="cancelled",
+                reason="cancelled at the broker",
+                updated_at=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
+        db.session.commit()
+
+
+def test_after_a_restart_the_monitor_finds_a_stop_that_died_long_ago(app, api, desk):
+    desk.buy(1)
+    created = trail(api, desk, ticks=8)
+    desk.move(5000)  # the monitor has looked; it remembers when
+    settle_stop_long_ago(app, created["orders"]["stop"]["id"])
+    with app.app_context():
+        monitor.forget()  # a restart: the first look searches every row
+    desk.move(5000)
+    assert desk.one()["status"] != "active"
+
+
+def test_a_row_changed_since_the_last_look_is_searched_whatever_its_orders_age(app, api, desk):
+    desk.buy(1)
+    created = trail(api, desk, ticks=8)
+    desk.move(5000)
+    settle_stop_long_ago(app, created["orders"]["stop"]["id"])
+    with app.app_context():
+        row = db.session.get(AdvancedOrder, created["id"])
+        row.reason = "touched elsewhere"  # an ORM write: its revision moves
+        db.session.commit()
+    desk.move(5000)
+    assert desk.one()["status"] != "active"

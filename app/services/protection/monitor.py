@@ -9,9 +9,10 @@ A tick, under `advanced_orders.LOCK`:
 2. **The broker's side.** One query finds the rows where something happened at the
    broker: a stop or leg filled or died (our `orders` rows, which the paper venue and
    the position poller keep current), an exit filled, an entry filled, the position
-   closed. Those whose orders already say how they ended are closed in one statement;
-   the rest (a leg to cancel, an entry that filled, a closed position) one by one
-   (`advanced_orders.settle`).
+   closed. After a start it searches every row; then it starts from the orders and
+   positions changed since its last look, and from the rows just read. Those whose
+   orders already say how they ended are closed in one statement; the rest (a leg to
+   cancel, an entry that filled, a closed position) one by one (`advanced_orders.settle`).
 3. **Prices.** Every other row is stepped against the price cache in pure code
    (`domain.trailing.step`, `domain.oco.touched`).
 4. **Writes and broker calls, only for changes.** Stops that tightened are modified at
@@ -28,12 +29,12 @@ account locks). The tick's time and counts are kept for the status indicator
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import aliased
 
 from app.brokers.base import Broker
@@ -52,6 +53,7 @@ from app.domain.vocabulary import (
 )
 from app.extensions import db
 from app.models import AdvancedOrder, BrokerAccount, Order, RiskLimits, Trade
+from app.models.base import UTCDateTime, utcnow
 from app.services.ledger import positions
 from app.services.ledger.trades import money, shown
 from app.services.market import prices
@@ -76,21 +78,55 @@ def _sql_list(members: tuple[StrEnum, ...]) -> str:
 _WATCHED_SQL = _sql_list(advanced_orders.WATCHED)
 _OPEN_SQL = _sql_list(orders.OPEN_STATUSES)
 
-# Rows where the broker's side moved, each with why (cheap: it returns only those rows).
-_FLAGGED_SQL = f"""
-SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.stop_order_id
- WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
-UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.take_profit_order_id
- WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
-UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.exit_order_id
- WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
-UNION SELECT a.id FROM advanced_orders a JOIN orders o ON o.id = a.entry_order_id
- WHERE a.status IN {_WATCHED_SQL} AND o.status NOT IN {_OPEN_SQL}
-   AND NOT a.activated AND a.activation_price IS NULL AND a.best_price IS NULL
-UNION SELECT a.id FROM advanced_orders a JOIN positions p ON p.id = a.position_id
- WHERE a.status IN {_WATCHED_SQL}
-   AND (p.quantity = 0 OR (p.quantity > 0) <> (a.side = '{PositionSide.LONG}'))
-"""
+# Rows where the broker's side moved: a stop, leg or exit order settled, the entry a
+# trail waits on filled, the position closed or turned. Searched from every watched row
+# (after a start), from the rows read this tick, or from the orders and positions changed
+# since the last look — cheap, and it returns only those rows.
+_SETTLED = f"o.status NOT IN {_OPEN_SQL}"
+_WAITS_ON_ENTRY = "NOT a.activated AND a.activation_price IS NULL AND a.best_price IS NULL"
+_POSITION_GONE = f"(p.quantity = 0 OR (p.quantity > 0) <> (a.side = '{PositionSide.LONG}'))"
+_ORDER_LINKS = (
+    ("stop_order_id", ""),
+    ("take_profit_order_id", ""),
+    ("exit_order_id", ""),
+    ("entry_order_id", f" AND {_WAITS_ON_ENTRY}"),
+)
+
+
+def _flagged_sql(order_scope: str = "", position_scope: str = "", changes: bool = False) -> str:
+    """The search, from the advanced orders or (`changes`) from the orders and positions:
+    a CROSS JOIN makes SQLite start from its left table, which PostgreSQL's planner
+    chooses for itself."""
+    watched = f"a.status IN {_WATCHED_SQL}"
+    parts = []
+    for column, condition in _ORDER_LINKS:
+        tables = (
+            "orders o CROSS JOIN advanced_orders a" if changes else "advanced_orders a, orders o"
+        )
+        parts.append(
+            f"SELECT a.id FROM {tables} WHERE a.{column} = o.id"
+            f" AND {watched} AND {_SETTLED}{condition}{order_scope}"
+        )
+    tables = (
+        "positions p CROSS JOIN advanced_orders a" if changes else "advanced_orders a, positions p"
+    )
+    parts.append(
+        f"SELECT a.id FROM {tables} WHERE a.position_id = p.id"
+        f" AND {watched} AND {_POSITION_GONE}{position_scope}"
+    )
+    return "\nUNION ".join(parts)
+
+
+_FLAGGED_SQL = _flagged_sql()
+_FLAGGED_AMONG = text(_flagged_sql(" AND a.id IN :ids", " AND a.id IN :ids")).bindparams(
+    bindparam("ids", expanding=True)
+)
+_FLAGGED_SINCE = text(
+    _flagged_sql(" AND o.updated_at >= :since", " AND p.updated_at >= :since", changes=True)
+).bindparams(bindparam("since", type_=UTCDateTime()))
+# How far back "changed since the last look" reaches: a change stamped by a writer's clock
+# a little behind ours, or committed a while after it was stamped, is still seen.
+CHANGE_OVERLAP = timedelta(seconds=60)
 _REVISIONS_SQL = f"SELECT id, revision FROM advanced_orders WHERE status IN {_WATCHED_SQL}"
 
 _WRITE_STATE = (
@@ -166,9 +202,11 @@ class Book:
     """The monitor's memory of the watched rows (a cache: the database is the truth)."""
 
     watches: dict[int, Watch] = field(default_factory=dict)
+    looked_at: datetime | None = None  # when the broker's side was last searched
 
-    def sync(self) -> int:
-        """Read the rows that are new or changed elsewhere; forget the closed ones."""
+    def sync(self) -> list[int]:
+        """Read the rows that are new or changed elsewhere (returned); forget the closed
+        ones."""
         listed = dict(_driver_rows(_REVISIONS_SQL))
         for gone in self.watches.keys() - listed.keys():
             del self.watches[gone]
@@ -189,7 +227,24 @@ class Book:
                 self.put(row, stop_client_id)
         if stale:
             db.session.expunge_all()  # thousands of rows need not stay in the identity map
-        return len(stale)
+        return stale
+
+    def flagged(self, read: list[int]) -> set[int]:
+        """The watched rows whose broker side moved: searched from every row after a
+        start, else from the orders and positions changed since the last look and from
+        the rows just read (a row made after its orders had settled). The last look is
+        the wall clock's, as the rows' `updated_at` are."""
+        now = utcnow()
+        connection = db.session.connection()
+        if self.looked_at is None or len(read) > _LOAD_CHUNK:
+            found = set(connection.exec_driver_sql(_FLAGGED_SQL).scalars())
+        else:
+            since = self.looked_at - CHANGE_OVERLAP
+            found = set(connection.execute(_FLAGGED_SINCE, {"since": since}).scalars())
+            if read:
+                found |= set(connection.execute(_FLAGGED_AMONG, {"ids": read}).scalars())
+        self.looked_at = now
+        return found
 
     def put(self, row: AdvancedOrder, stop_client_id: str | None = None) -> None:
         if row.status not in advanced_orders.WATCHED:
@@ -293,8 +348,9 @@ def tick(now: datetime) -> MonitorStatus:
     status = MonitorStatus(last_tick=now)
     with advanced_orders.LOCK:
         book = memory.book
-        status.loaded = book.sync()
-        flagged = set(db.session.connection().exec_driver_sql(_FLAGGED_SQL).scalars())
+        read = book.sync()
+        status.loaded = len(read)
+        flagged = book.flagged(read)
         db.session.commit()  # end the read transaction before writing
         quotes = prices.snapshot()
         moved: list[tuple[Watch, TrailState]] = []  # the best price moved, the stop did not
