@@ -44,6 +44,7 @@ class Config:
     PAPER_FEED_SEED = int(os.environ.get("PAPER_FEED_SEED", "7"))
     PAPER_SLIPPAGE_TICKS = int(os.environ.get("PAPER_SLIPPAGE_TICKS", "0"))
     PAPER_COMMISSION_PER_CONTRACT = os.environ.get("PAPER_COMMISSION_PER_CONTRACT", "0")
+    PAPER_MAX_FILL_PER_PRINT = os.environ.get("PAPER_MAX_FILL_PER_PRINT", "0")
     TRADOVATE_API_URL = os.environ.get("TRADOVATE_API_URL")
     TRADOVATE_MD_URL = os.environ.get("TRADOVATE_MD_URL")
     TRADOVATE_STALE_SECONDS = float(os.environ.get("TRADOVATE_STALE_SECONDS", "15"))

@@ -8,8 +8,13 @@ rows by passing them to the constructor. No clock is read: callers pass `now`.
 
 Fill rules (a print is one last-trade price for one symbol):
 
-- Orders fill whole. A last-trade stream carries no volume, so there are no partial fills;
-  an order's one fill has the id "<client order id>-1".
+- Orders fill whole, unless the engine is given `max_fill_per_print`: then a *resting*
+  limit order (a take profit, a working limit entry, a triggered stop-limit resting as a
+  limit) that a print reaches fills at most that many contracts per print and keeps
+  working for the rest — a last-trade stream carries no volume, so how much trades at
+  the limit is the venue's assumption. Orders arriving marketable, market orders and
+  stops fill whole. A fill's id is "<client order id>-<contracts filled before it + 1>":
+  "-1" for an order's first (or only) fill.
 - Market: fills on arrival at the last price moved `slippage_ticks` against the trader
   (buy higher, sell lower). With no price yet for the symbol it is rejected.
 - Limit arriving marketable (buy limit at or above the last price, sell mirrors): fills at
@@ -37,9 +42,12 @@ cancelled; `submit_oco` places a group's orders all or none. A bracket is an ent
 take profit (limit) and/or a stop loss (stop) held until the entry fills; they then work as
 an OCO pair (or a lone exit) sized to the entry's fill (a held
 order's stop is not checked against the market: one at or through it triggers at once on
-release rather than leaving the position unprotected). Exits are reduce-only: after every
-fill, a reduce-only order larger than the position is cut down to it, and one facing a flat
-or same-side position is cancelled — closing 1 of 3 by hand leaves a 2-lot OCO pair.
+release rather than leaving the position unprotected). An entry filled in parts releases
+its exits at its first fill, sized to what has filled, and grows them with each later part;
+an OCO group is cancelled only once one of its orders has filled whole. Exits are
+reduce-only: after every fill, a reduce-only order with more left to fill than the position
+is cut down to it, and one facing a flat or same-side position is cancelled — closing 1 of
+3 by hand leaves a 2-lot OCO pair, and a take profit filled 1 of 2 leaves a 1-lot stop.
 
 Positions and P&L are domain/positions.py's average-cost accounting, shared with the ledger.
 Cash = starting cash + realized P&L - commissions; equity = cash + unrealized P&L.
@@ -215,7 +223,14 @@ class MatchingEngine:
         orders: Iterable[Order] = (),
         positions: Iterable[Position] = (),
         last_prices: Mapping[str, Decimal] | None = None,
+        max_fill_per_print: int | None = None,
     ) -> None:
+        if max_fill_per_print is not None and (
+            isinstance(max_fill_per_print, bool)
+            or not isinstance(max_fill_per_print, int)
+            or max_fill_per_print < 1
+        ):
+            raise DomainValidationError("max_fill_per_print", "must be a whole number >= 1")
         if isinstance(slippage_ticks, bool) or not isinstance(slippage_ticks, int):
             raise DomainValidationError("slippage_ticks", "must be a whole number of ticks")
         if slippage_ticks < 0:
@@ -225,6 +240,7 @@ class MatchingEngine:
         self._lookup = terms.get if isinstance(terms, Mapping) else terms
         self._slippage_ticks = slippage_ticks
         self._commission = commission_per_contract
+        self._max_fill = max_fill_per_print
         self._cash = cash
         self._positions = {position.symbol: position for position in positions}
         self._last = dict(last_prices or {})
@@ -587,9 +603,14 @@ class MatchingEngine:
             order = self._put(replace(order, triggered=True))
             events.append(OrderTriggered(order, price, now))
             arriving.add(order.client_order_id)
-        fill_price = self._fill_price(order, price, order.client_order_id in arriving)
+        arrived = order.client_order_id in arriving
+        fill_price = self._fill_price(order, price, arrived)
         if fill_price is not None:
-            self._execute(order, fill_price, now, events, arriving)
+            resting = order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and not arrived
+            qty = order.qty - order.filled_qty
+            if resting and self._max_fill is not None:
+                qty = min(qty, self._max_fill)
+            self._execute(order, fill_price, qty, now, events, arriving)
 
     def _fill_price(self, order: Order, price: Decimal, arriving: bool) -> Decimal | None:
         tick = self._terms(order.symbol).tick_size
@@ -606,33 +627,48 @@ class MatchingEngine:
         self,
         order: Order,
         price: Decimal,
+        qty: int,
         now: datetime,
         events: list[Event],
         arriving: set[str],
     ) -> None:
+        """Fill `qty` contracts of `order` at `price`: the whole rest of it, or a part that
+        leaves it working."""
         fill = Fill(
-            fill_id=f"{order.client_order_id}-1",
+            fill_id=f"{order.client_order_id}-{order.filled_qty + 1}",
             client_order_id=order.client_order_id,
             symbol=order.symbol,
             side=order.side,
-            qty=order.qty,
+            qty=qty,
             price=price,
-            commission=self._commission * order.qty,
+            commission=self._commission * qty,
             time=now,
         )
         point_value = self._terms(order.symbol).point_value
         effect = apply_fill(self.position(order.symbol), fill, point_value)
         self._positions[order.symbol] = effect.position
         self._cash += effect.realized_pnl - fill.commission
-        del self._orders[order.client_order_id]
+        filled_qty = order.filled_qty + qty
+        average = price
+        if order.filled_qty:
+            average = (order.avg_fill_price * order.filled_qty + price * qty) / filled_qty
+        whole = filled_qty == order.qty
         filled = replace(
-            order, status=OrderStatus.FILLED, filled_qty=order.qty, avg_fill_price=price
+            order,
+            status=OrderStatus.FILLED if whole else OrderStatus.WORKING,
+            filled_qty=filled_qty,
+            avg_fill_price=average,
         )
+        if whole:
+            del self._orders[order.client_order_id]
+        else:
+            self._put(filled)
         events.append(OrderFilled(filled, fill, effect.realized_pnl))
         events.append(PositionChanged(effect.position, now))
         if effect.trade is not None:
             events.append(TradeClosed(effect.trade))
-        self._cancel_siblings(filled, now, events)
+        if whole:
+            self._cancel_siblings(filled, now, events)
         self._release_children(filled, now, events, arriving)
         self._fit_reduce_only(order.symbol, now, events)
 
@@ -646,10 +682,18 @@ class MatchingEngine:
     def _release_children(
         self, parent: Order, now: datetime, events: list[Event], arriving: set[str]
     ) -> None:
+        """Exits held for `parent` start working sized to what has filled of it; those
+        already working (an entry filled in parts) grow to it."""
         for child in self._held_children(parent.client_order_id):
             released = replace(child, status=OrderStatus.WORKING, qty=parent.filled_qty)
             events.append(OrderActivated(self._put(released), now))
             arriving.add(child.client_order_id)
+        for child in list(self._orders.values()):
+            working = child.status is OrderStatus.WORKING and not child.filled_qty
+            if child.parent_id == parent.client_order_id and working:
+                if child.qty < parent.filled_qty:
+                    grown = self._put(replace(child, qty=parent.filled_qty))
+                    events.append(OrderModified(grown, "sized to the entry's fill", now))
 
     def _fit_reduce_only(self, symbol: str, now: datetime, events: list[Event]) -> None:
         held = self.position(symbol).qty
@@ -660,8 +704,8 @@ class MatchingEngine:
                 continue
             if held == 0 or (held > 0) == (order.side is Side.BUY):
                 self._cancel(order, "reduce-only: no position left to reduce", now, events)
-            elif order.qty > abs(held):
-                fitted = self._put(replace(order, qty=abs(held)))
+            elif order.qty - order.filled_qty > abs(held):  # what is left of it to fill
+                fitted = self._put(replace(order, qty=order.filled_qty + abs(held)))
                 reason = f"reduce-only: cut to the {abs(held)}-lot position"
                 events.append(OrderModified(fitted, reason, now))
 

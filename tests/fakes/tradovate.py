@@ -144,6 +144,7 @@ class _Exchange:
     triggered: bool = False
     children: list[int] = field(default_factory=list)
     oco_with: int | None = None
+    filled: int = 0  # contracts filled so far
 
 
 class ClientClock:
@@ -188,6 +189,9 @@ class FakeTradovate:
         self.fills: list[dict] = []
         self.fees: dict[str, Decimal] = {}  # per contract, by FillFee field
         self.hold_fees = False
+        # Like the paper venue's PAPER_MAX_FILL_PER_PRINT: the most contracts one print
+        # fills of a resting limit order (None: whole).
+        self.max_fill_per_print: int | None = None
         self.fill_fees: dict[int, dict] = {}
         self._held_fees: list[dict] = []
         self.positions: dict[tuple[int, int], dict] = {}
@@ -303,7 +307,7 @@ class FakeTradovate:
             contract = self._contract(symbol)
             assert contract is not None, f"the fake lists no {symbol}"
             self.prices[contract["id"]] = Decimal(str(price))
-            self._match(contract["id"])
+            self._match(contract["id"], print_=True)
 
     def seed_position(self, account_id: int, symbol: str, qty: int, price) -> None:
         """A filled order made outside DeskPilot (Tradovate's own site): no clOrdId."""
@@ -319,7 +323,7 @@ class FakeTradovate:
                 },
                 None,
             )
-            self._fill(order_id, Decimal(str(price)))
+            self._fill(order_id, Decimal(str(price)), abs(qty))
 
     def post_fees(self) -> None:
         """Post the FillFees held back by `hold_fees`."""
@@ -807,11 +811,13 @@ class FakeTradovate:
     def _version_terms(version: dict) -> dict:
         return {k: v for k, v in version.items() if k not in ("id", "orderId")}
 
-    def _match(self, contract_id: int) -> None:
-        """Fill what the last price reaches, until nothing more fills."""
+    def _match(self, contract_id: int, *, print_: bool = False) -> None:
+        """Fill what the last price reaches, until nothing more fills. On a new print
+        (`print_`) a resting limit fills at most `max_fill_per_print` contracts, once."""
         price = self.prices.get(contract_id)
         if price is None:
             return
+        parted: set[int] = set()
         progress = True
         while progress:
             progress = False
@@ -819,10 +825,17 @@ class FakeTradovate:
                 order = self.orders[order_id]
                 if order["contractId"] != contract_id or order["ordStatus"] != "Working":
                     continue
-                if self._reaches(order, price):
-                    self._fill(order_id, price)
-                    progress = True
-                    break
+                if order_id in parted or not self._reaches(order, price):
+                    continue
+                state = self.exchange[order_id]
+                qty = int(state.version["orderQty"]) - state.filled
+                resting = state.version["orderType"] in ("Limit", "StopLimit")
+                if print_ and resting and self.max_fill_per_print is not None:
+                    qty = min(qty, self.max_fill_per_print)
+                    parted.add(order_id)
+                self._fill(order_id, price, qty)
+                progress = True
+                break
 
     def _reaches(self, order: dict, price: Decimal) -> bool:
         state = self.exchange[order["id"]]
@@ -840,10 +853,12 @@ class FakeTradovate:
         limit = version["price"]
         return price <= limit if buy else price >= limit
 
-    def _fill(self, order_id: int, price: Decimal) -> None:
+    def _fill(self, order_id: int, price: Decimal, qty: int) -> None:
+        """Fill `qty` contracts: all that is left (the order is Filled, its OCO partner
+        cancelled, its brackets released) or a part (it keeps working, and its OCO
+        partner gives up as many contracts: the pair never holds more than the position)."""
         order = self.orders[order_id]
         state = self.exchange[order_id]
-        qty = int(state.version["orderQty"])
         now = _now()
         fill = {
             "id": next(self._ids),
@@ -862,8 +877,17 @@ class FakeTradovate:
             self._held_fees.append(fill)
         else:
             self._post_fee(fill)
-        order["ordStatus"] = "Filled"
+        state.filled += qty
         self._book(order["accountId"], order["contractId"], order["action"], qty, price, now)
+        if state.filled < int(state.version["orderQty"]):
+            if state.oco_with is not None:
+                partner = self.exchange[state.oco_with]
+                left = int(partner.version["orderQty"]) - qty
+                partner.version = self._add_version(
+                    state.oco_with, {**partner.version, "orderQty": left}
+                )
+            return
+        order["ordStatus"] = "Filled"
         if state.oco_with is not None:
             self._cancel(state.oco_with)
         for child in state.children:

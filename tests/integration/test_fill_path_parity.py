@@ -1,8 +1,10 @@
 """One fill path: the same story on the paper venue and on Tradovate leaves the same rows
 and tells the same events (DESIGN §4 "One fill path").
 
-The story: a bracketed entry from an alert, its stop hit (the take profit cancelled), a
-new entry, then the kill switch. Prices move at both venues alike — the paper venue hears
+The story: a bracketed entry of two contracts from an alert, its take profit filled one
+contract at a time (the venues fill a resting limit one contract per print here) and its
+stop cut to what is left, the stop hit (the rest of the take profit cancelled), a new
+entry, then the kill switch. Prices move at both venues alike — the paper venue hears
 them through the price cache, the fake Tradovate exchange through `set_price` — and the
 Tradovate account is mirrored by the position poller, as in production. Everything but
 the brokers' own ids and the times must agree.
@@ -83,8 +85,9 @@ class Story:
                     "stop_loss": {"ticks": 8},
                 }
             )
+            self.price("6002")  # the take profit: 1 of its 2 contracts fills
             self.price("5999")
-            self.price("5998")  # the stop: 8 ticks under the entry
+            self.price("5998")  # the stop: 8 ticks under the entry, cut to 1 contract
             self.alert({"action": "buy", "quantity": 1})
             self.price("6001")
             self.kill()
@@ -178,6 +181,7 @@ class Story:
 @pytest.fixture
 def paper_story(app, api, make_account, make_strategy):
     app.config["PAPER_COMMISSION_PER_CONTRACT"] = str(COMMISSION)
+    app.config["PAPER_MAX_FILL_PER_PRINT"] = "1"
     account = make_account("Paper", starting_balance="10000")
     return Story(app, api, account, make_strategy("Trend"))
 
@@ -185,6 +189,7 @@ def paper_story(app, api, make_account, make_strategy):
 @pytest.fixture
 def tradovate_story(app, api, make_account, make_strategy, fake_tradovate):
     fake_tradovate.fees = {"commission": COMMISSION}
+    fake_tradovate.max_fill_per_print = 1
     account = make_account("Tradovate", broker="tradovate", credentials=dict(TRADOVATE_CREDENTIALS))
     return Story(app, api, account, make_strategy("Trend at Tradovate"), fake_tradovate)
 
@@ -203,5 +208,9 @@ def test_paper_and_tradovate_write_the_same_ledger_and_tell_the_same_events(
     assert paper["orders"] == tradovate["orders"]
     told = paper_story.told()
     assert told == tradovate_story.told()
-    assert ("trade", "stop_loss", "-22.48") in told[3]  # the print at the stop
+    assert ("fill", "sell", 1, "6002") in told[2]  # half the take profit
+    assert ("position", 1, "6000") in told[2]
+    stop_loss = [o for o in paper["orders"] if o[0] == "stop_loss"][0]
+    assert (stop_loss[2], stop_loss[6]) == (1, "filled")  # cut to the contract left
+    assert ("trade", "stop_loss", "-2.48") in told[4]  # the print at the stop
     assert ("trade", "kill_switch", "13.76") in told[-1]

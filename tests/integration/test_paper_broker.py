@@ -809,3 +809,35 @@ def test_a_single_stop_move_is_audited_as_before(paper):
     assert answer.stop_price == D("5992") and paper.row(stop).stop_price == D("5992")
     (entry,) = _modified(paper.account_id)
     assert entry.message == "ESZ6 sell 1 stop 5992 modified: modified by request"
+
+
+# Partial fills (PAPER_MAX_FILL_PER_PRINT).
+
+
+def test_a_resting_limit_fills_a_contract_per_print_into_the_ledger(app, paper):
+    app.config["PAPER_MAX_FILL_PER_PRINT"] = "1"
+    reset_venues()
+    tick("ESZ6", "6000", 0)
+    request = paper.request(BUY, 2, LIMIT, limit="5999")
+    assert paper.broker.place_order(request).status is OrderStatus.WORKING
+    tick("ESZ6", "5999", 1)
+    row = paper.row(request)
+    assert (row.status, row.filled_quantity, row.avg_fill_price) == ("working", 1, D("5999"))
+    assert paper.position().quantity == 1
+    reset_venues()  # a restart: the book comes back with the part filled
+    tick("ESZ6", "5998.75", 2)
+    row = paper.row(request)
+    assert (row.status, row.filled_quantity) == ("filled", 2)
+    assert [(f.broker_fill_id, f.quantity) for f in paper.fills()] == [
+        (f"{request.client_order_id}-1", 1),
+        (f"{request.client_order_id}-2", 1),
+    ]
+    assert [p.qty for p in paper.broker.positions()] == [2]
+
+
+@pytest.mark.parametrize("setting", ["-1", "one", "1.5"])
+def test_a_bad_partial_fill_setting_is_named_on_first_use(app, paper, setting):
+    app.config["PAPER_MAX_FILL_PER_PRINT"] = setting
+    reset_venues()
+    with pytest.raises(ValueError, match="PAPER_MAX_FILL_PER_PRINT must be a whole number"):
+        paper.broker.positions()

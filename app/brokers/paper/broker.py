@@ -16,8 +16,9 @@ catches its book up with the venue's last price of its symbols, so an alert's pr
 published just before its order is the one the order meets.
 
 The venue lives in the app's extensions; code running outside an app context (a market-data
-thread) reaches the app that wired the venue last. Slippage and commission come from
-PAPER_SLIPPAGE_TICKS and PAPER_COMMISSION_PER_CONTRACT when a venue is made.
+thread) reaches the app that wired the venue last. Slippage, commission and
+partial fills come from PAPER_SLIPPAGE_TICKS, PAPER_COMMISSION_PER_CONTRACT and
+PAPER_MAX_FILL_PER_PRINT when a venue is made.
 """
 
 import logging
@@ -79,9 +80,15 @@ class _Book:
 class PaperVenue:
     """This process's copies of the paper books, each checked against the stored version."""
 
-    def __init__(self, slippage_ticks: int, commission_per_contract: Decimal) -> None:
+    def __init__(
+        self,
+        slippage_ticks: int,
+        commission_per_contract: Decimal,
+        max_fill_per_print: int | None = None,
+    ) -> None:
         self.slippage_ticks = slippage_ticks
         self.commission_per_contract = commission_per_contract
+        self.max_fill_per_print = max_fill_per_print
         self._books: dict[int, _Book] = {}
         self._locks: dict[int, threading.RLock] = {}
         self._guard = threading.Lock()
@@ -156,6 +163,7 @@ class PaperVenue:
             contract_terms,
             slippage_ticks=self.slippage_ticks,
             commission_per_contract=self.commission_per_contract,
+            max_fill_per_print=self.max_fill_per_print,
             cash=saved.cash,
             orders=saved.orders,
             positions=saved.positions,
@@ -217,7 +225,7 @@ def venue(app: Flask | None = None) -> PaperVenue:
     app = app or _app()
     found = app.extensions.get(_EXTENSION)
     if found is None:
-        made = PaperVenue(*_costs(app.config))
+        made = PaperVenue(*_costs(app.config), max_fill_per_print=_max_fill(app.config))
         found = app.extensions.setdefault(_EXTENSION, made)
     return found
 
@@ -238,6 +246,21 @@ def _costs(config: Mapping) -> tuple[int, Decimal]:
             f"an amount >= 0 (e.g. 0.62); got {slippage!r} and {commission!r}"
         )
     return ticks, amount
+
+
+def _max_fill(config: Mapping) -> int | None:
+    """PAPER_MAX_FILL_PER_PRINT, checked: the most contracts one print fills of a resting
+    limit order; 0 (the default) fills orders whole."""
+    setting = config.get("PAPER_MAX_FILL_PER_PRINT", "0")
+    try:
+        contracts = int(str(setting))
+    except ValueError:
+        contracts = -1
+    if contracts < 0:
+        raise ValueError(
+            f"PAPER_MAX_FILL_PER_PRINT must be a whole number >= 0 (0: fill whole); got {setting!r}"
+        )
+    return contracts or None
 
 
 def reset_venues() -> None:
