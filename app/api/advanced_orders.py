@@ -63,6 +63,12 @@ def advanced_json(row: AdvancedOrder) -> dict:
         "take_profit_price": decimal(row.take_profit_price),
         "stop_loss_price": decimal(row.stop_loss_price),
         "native": row.native,
+        "break_even": None
+        if row.break_even_trigger is None
+        else {
+            "trigger_price": decimal(row.break_even_trigger),
+            "stop_price": decimal(row.break_even_stop),
+        },
         "orders": {
             "stop": _order_ref(row.stop_order),
             "take_profit": _order_ref(row.take_profit_order),
@@ -86,6 +92,7 @@ def create_trailing_stop():
         data[unit.value],
         data.get("activation_price"),
         datetime.now(UTC),
+        data.get("break_even"),
     )
     return jsonify(advanced_json(row)), 201
 
@@ -105,6 +112,7 @@ def create_oco():
         data["stop_loss_price"],
         data.get("qty"),
         datetime.now(UTC),
+        data.get("break_even"),
     )
     return jsonify(advanced_json(row)), 201
 

@@ -273,6 +273,8 @@ class TrailingStopCreate(Body):
     points: Distance | None = None
     ticks: Distance | None = None
     activation_price: Price | None = None
+    # {"trigger": {"ticks": 8}, "offset": {"ticks": 1}}: read by domain.break_even.
+    break_even: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _one_distance(self) -> "TrailingStopCreate":
@@ -293,6 +295,7 @@ class OcoCreate(Body):
     take_profit_price: Price
     stop_loss_price: Price
     qty: StrictInt | None = None
+    break_even: dict[str, Any] | None = None  # as on a trailing stop
 
     _qty_in_range = field_validator("qty")(_within_quantity_cap)
 

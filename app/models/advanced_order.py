@@ -59,6 +59,9 @@ class AdvancedOrder(Base):
     take_profit_price: Mapped[Decimal | None] = mapped_column(Price())
     stop_loss_price: Mapped[Decimal | None] = mapped_column(Price())
     native: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Break-even: the print that arms it and the stop it moves to (both from the entry).
+    break_even_trigger: Mapped[Decimal | None] = mapped_column(Price())
+    break_even_stop: Mapped[Decimal | None] = mapped_column(Price())
     # The orders it drives (ours, with client and broker order ids); indexed so that the
     # monitor finds the rows behind the orders that changed.
     entry_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)

@@ -632,3 +632,87 @@ def test_a_row_changed_since_the_last_look_is_searched_whatever_its_orders_age(a
         db.session.commit()
     desk.move(5000)
     assert desk.one()["status"] != "active"
+
+
+# --- break-even -------------------------------------------------------------------------------
+
+
+def test_an_oco_moves_its_stop_to_break_even_at_the_trigger_and_exits_there(api, desk):
+    desk.buy(2)  # at 5000
+    pair = oco(
+        api,
+        desk,
+        take_profit_price="5010",
+        stop_loss_price="4990",
+        break_even={"trigger": {"ticks": 8}, "offset": {"ticks": 1}},
+    )
+    assert pair["break_even"] == {"trigger_price": "5002", "stop_price": "5000.25"}
+    desk.move(5001.75)
+    assert desk.one()["orders"]["stop"]["stop_price"] == "4990"  # not yet
+    desk.move(5002)
+    item = desk.one()
+    assert (item["stop_loss_price"], item["orders"]["stop"]["stop_price"]) == ("5000.25", "5000.25")
+    assert item["orders"]["stop"]["status"] == "working"
+    desk.move(5001, 5000.25)  # back down: the stop at break-even fills
+    item = desk.one()
+    assert item["status"] == "done" and item["orders"]["take_profit"]["status"] == "cancelled"
+    [trade] = desk.trades()
+    assert (trade["exit_price"], trade["pnl"]) == ("5000.25", "2.50")
+
+
+def test_break_even_never_loosens_a_stop_already_tighter(api, desk):
+    desk.buy(1)  # at 5000
+    desk.move(5003)
+    oco(
+        api,
+        desk,
+        take_profit_price="5010",
+        stop_loss_price="5001",
+        break_even={"trigger": {"points": 2}},
+    )
+    desk.move(5003)
+    item = desk.one()
+    assert (item["stop_loss_price"], item["orders"]["stop"]["stop_price"]) == ("5001", "5001")
+
+
+def test_a_trailing_stop_takes_break_even_when_it_is_the_tighter(api, desk):
+    desk.buy(1)
+    created = trail(api, desk, ticks=40, break_even={"trigger": {"ticks": 8}})  # stop 4990
+    assert created["stop_price"] == "4990"
+    desk.move(5002)  # the trail would be at 4992; break-even is 5000
+    item = desk.one()
+    assert (item["stop_price"], item["orders"]["stop"]["stop_price"]) == ("5000", "5000")
+    desk.move(5012)  # now the trail is tighter: 5002
+    assert desk.one()["stop_price"] == "5002"
+    desk.move(5001)
+    assert desk.one()["status"] == "done"
+    assert desk.trades()[0]["exit_reason"] == "trailing_stop"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"break_even": {"trigger": "first_target"}}, "break_even.trigger"),
+        ({"break_even": {"trigger": {"ticks": 48}}}, "break_even.trigger"),  # past 5010
+        ({"break_even": {"trigger": {"ticks": 8}, "offset": {"ticks": 41}}}, "break_even.offset"),
+        ({"break_even": {"offset": {"ticks": 1}}}, "break_even.trigger"),
+        ({"break_even": {"trigger": {"price": 5004}}}, "break_even.trigger"),
+    ],
+)
+def test_break_even_that_could_never_act_is_400_and_places_nothing(api, desk, extra, field):
+    desk.buy(1)
+    body = {"position_id": desk.position()["id"], "take_profit_price": "5010"}
+    response = api.post("/api/orders/oco", {**body, "stop_loss_price": "4990", **extra})
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert desk.advanced() == []
+
+
+def test_a_trail_with_an_activation_price_cannot_take_break_even(api, desk):
+    desk.buy(1)
+    body = {"position_id": desk.position()["id"], "ticks": 8, "activation_price": "5004"}
+    response = api.post(
+        "/api/orders/trailing-stop", {**body, "break_even": {"trigger": {"ticks": 8}}}
+    )
+    assert response.status_code == 400
+    assert "break_even" in response.get_json()["error"]["fields"]

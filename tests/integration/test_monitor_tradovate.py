@@ -186,3 +186,30 @@ def test_cancelling_an_oco_at_tradovate_cancels_both_legs(desk, api):
     for leg in ("take_profit", "stop"):
         client_id = pair["orders"][leg]["client_order_id"]
         assert desk.fake.order_for(client_id)["ordStatus"] == "Canceled"
+
+
+def test_break_even_at_tradovate_modifies_the_stop_leg_in_place(desk, api):
+    desk.send({"action": "buy", "quantity": 1})  # at 5000
+    desk.poll()
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    response = api.post(
+        "/api/orders/oco",
+        {
+            "position_id": position["id"],
+            "take_profit_price": "5010",
+            "stop_loss_price": "4990",
+            "break_even": {"trigger": {"ticks": 8}, "offset": {"ticks": 1}},
+        },
+    )
+    assert response.status_code == 201, response.get_json()
+    stop_id = response.get_json()["orders"]["stop"]["client_order_id"]
+    desk.move(5002)
+    [modify] = desk.fake.bodies("order/modifyorder")
+    assert (modify["orderType"], modify["stopPrice"], modify["orderQty"]) == ("Stop", 5000.25, 1)
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("5000.25")
+    assert len(desk.fake.calls("order/placeoco")) == 1  # moved, never placed again
+    desk.move(5000.25, poll=True)
+    item = desk.one()
+    assert item["status"] == "done" and item["orders"]["take_profit"]["status"] == "cancelled"
+    [trade] = desk.trades()
+    assert trade["exit_price"] == "5000.25"

@@ -631,6 +631,12 @@ def test_unsupported_meanings_are_refused_rather_than_dropped(key):
     assert parse({"action": "buy", key: False}).action is SignalAction.BUY
 
 
+def test_break_even_in_an_alert_is_refused_until_alerts_follow_it():
+    error = refused({"action": "buy", "break_even": {"trigger": {"ticks": 8}}})
+    assert error.field == "break_even"
+    assert "POST /api/orders/oco" in error.message
+
+
 # --- time, id, comment ----------------------------------------------------------------------
 
 

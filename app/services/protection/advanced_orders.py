@@ -43,6 +43,8 @@ from sqlalchemy.orm import selectinload
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
+from app.domain import break_even
+from app.domain.break_even import BreakEvenAction
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec
@@ -131,8 +133,11 @@ def create_trailing_stop(
     amount: Decimal,
     activation_price: Decimal | None,
     now: datetime,
+    break_even_spec: object = None,
 ) -> AdvancedOrder:
-    """Trail the whole position (as the broker holds it) from the current price."""
+    """Trail the whole position (as the broker holds it) from the current price; with
+    `break_even_spec` (DESIGN §5.2 `break_even`), the stop also moves to break-even once
+    the price reaches its trigger, whichever of the two is tighter."""
     position, broker, held = _position_at_broker(position_id)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
     tick = _tick_of(position.symbol, now)
@@ -142,6 +147,10 @@ def create_trailing_stop(
         raise InvalidInput(exc.message, {unit.value: exc.message}) from None
     market = _market_price(broker, position.symbol)
     _check_width(trail, market, unit.value)
+    if break_even_spec is not None and activation_price is not None:
+        message = "a trail with an activation price has no stop to move until it starts"
+        raise InvalidInput(f"break_even: {message}.", {"break_even": message})
+    levels = _break_even_levels(break_even_spec, position, side, tick)
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.TRAILING,
@@ -156,6 +165,8 @@ def create_trailing_stop(
             trail_amount=amount,
             activation_price=activation_price,
             activated=False,
+            break_even_trigger=levels[0] if levels else None,
+            break_even_stop=levels[1] if levels else None,
             status=AdvancedStatus.ACTIVE,
         )
         db.session.add(row)
@@ -174,8 +185,11 @@ def create_oco(
     stop_loss_price: Decimal,
     qty: int | None,
     now: datetime,
+    break_even_spec: object = None,
 ) -> AdvancedOrder:
-    """A take profit and a stop loss for the position (or `qty` of it), native at the broker."""
+    """A take profit and a stop loss for the position (or `qty` of it), native at the
+    broker; with `break_even_spec`, the stop moves to break-even once the price reaches
+    its trigger (before the take profit)."""
     position, broker, held = _position_at_broker(position_id)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
     quantity = abs(held) if qty is None else qty
@@ -189,6 +203,9 @@ def create_oco(
         check_pair(opened_by, market, tick, take_profit_price, stop_loss_price)
     except DomainValidationError as exc:
         raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
+    levels = _break_even_levels(break_even_spec, position, side, tick)
+    if levels is not None:
+        _check_break_even_before(side, levels, take_profit_price)
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.OCO,
@@ -203,6 +220,8 @@ def create_oco(
             stop_loss_price=stop_loss_price,
             native=bool(getattr(broker, "native_oco", True)),
             activated=True,
+            break_even_trigger=levels[0] if levels else None,
+            break_even_stop=levels[1] if levels else None,
             status=AdvancedStatus.ACTIVE,
         )
         db.session.add(row)
@@ -437,6 +456,69 @@ def settle_exit(row: AdvancedOrder, exit_row: Order) -> None:
     status, reason = over
     severity = Severity.ERROR if status is AdvancedStatus.FAILED else Severity.INFO
     close(row, status, reason, severity=severity)
+
+
+# --- break-even ------------------------------------------------------------------------------
+
+
+def _break_even_levels(
+    spec_value: object, position: Position, side: PositionSide, tick: Decimal
+) -> tuple[Decimal, Decimal] | None:
+    """The trigger price and the break-even stop, both from the position's entry."""
+    if spec_value is None:
+        return None
+    try:
+        spec = break_even.parse_break_even(spec_value)
+    except DomainValidationError as exc:
+        raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
+    if spec.on_first_target:
+        message = '"first_target" needs scale-out targets; give an offset from the entry'
+        raise InvalidInput(f"break_even.trigger: {message}.", {"break_even.trigger": message})
+    entry = position.avg_price
+    return (
+        break_even.trigger_price(side, entry, spec, tick),
+        break_even.level(side, entry, spec, tick),
+    )
+
+
+def _check_break_even_before(
+    side: PositionSide, levels: tuple[Decimal, Decimal], take_profit: Decimal
+) -> None:
+    """Break-even that arms or stops at or beyond the take profit would never act."""
+    long = side is PositionSide.LONG
+    for field, price in (("break_even.trigger", levels[0]), ("break_even.offset", levels[1])):
+        if (price >= take_profit) if long else (price <= take_profit):
+            message = f"{_shown(price)} is at or beyond the take profit {_shown(take_profit)}"
+            raise InvalidInput(f"{field}: {message}.", {field: message})
+
+
+def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: datetime) -> None:
+    """An OCO pair's break-even trigger was reached: move its stop to break-even (never
+    looser); when the price is already back through it, exit at the market instead."""
+    stop = db.session.get(Order, row.stop_order_id) if row.stop_order_id else None
+    if stop is None or stop.status not in OPEN or row.break_even_stop is None:
+        db.session.commit()
+        return
+    side = position_side(row)
+    move = break_even.step(side, price, stop.stop_price, row.break_even_stop, armed=True)
+    if move.action is BreakEvenAction.MOVE:
+        if orders.modify(broker, stop, stop_price=move.stop):
+            row.stop_loss_price = move.stop
+            _record(row, f"OCO {row.id}: stop moved to break-even {_shown(move.stop)}")
+            db.session.commit()
+            _published(row)
+        return
+    if move.action is BreakEvenAction.EXIT:
+        legs = [stop]
+        if row.take_profit_order_id:
+            legs.insert(0, db.session.get(Order, row.take_profit_order_id))
+        for leg in legs:
+            if leg is not None and leg.status in OPEN:
+                orders.cancel(broker, leg, "OCO: break-even passed")
+        why = f"price {_shown(price)} is back through break-even {_shown(move.stop)}"
+        _market_exit(broker, row, OrderRole.STOP_LOSS, why)
+        return
+    db.session.commit()
 
 
 # --- OCO managed in-app ----------------------------------------------------------------------

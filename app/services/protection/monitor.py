@@ -28,7 +28,7 @@ account locks). The tick's time and counts are kept for the status indicator
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -39,6 +39,8 @@ from sqlalchemy.orm import aliased
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
+from app.domain import break_even
+from app.domain.break_even import BreakEvenAction
 from app.domain.oco import OcoLeg, touched
 from app.domain.trailing import TrailAction, TrailState, step
 from app.domain.vocabulary import (
@@ -171,6 +173,7 @@ class Watch:
     idle: bool = False  # waits for its entry's fill, or its exit is on its way
     stop_order_id: int | None = None
     stop_client_id: str | None = None  # the broker stop a trailing stop moves
+    break_even: tuple[Decimal, Decimal] | None = None  # its trigger and its stop
 
     @classmethod
     def of(cls, row: AdvancedOrder, stop_client_id: str | None = None) -> "Watch":
@@ -192,9 +195,17 @@ class Watch:
                 watch.idle = True
             else:
                 watch.state = advanced_orders.state_of(row)
-        elif not row.native:
-            watch.take_profit, watch.stop_loss = row.take_profit_price, row.stop_loss_price
+        else:
+            watch.stop_loss = row.stop_loss_price
+            if not row.native:
+                watch.take_profit = row.take_profit_price
+        if row.break_even_trigger is not None and row.break_even_stop is not None:
+            watch.break_even = (row.break_even_trigger, row.break_even_stop)
         return watch
+
+    @property
+    def side(self) -> PositionSide:
+        return PositionSide.LONG if self.opened_by is Side.BUY else PositionSide.SHORT
 
 
 @dataclass
@@ -331,12 +342,43 @@ class _Brokers:
         return broker
 
 
+BREAK_EVEN = "break_even"  # an OCO pair's stop to move to break-even
+
+
+def _with_break_even(
+    watch: Watch, state: TrailState, action: TrailAction, price: Decimal
+) -> tuple[TrailState, TrailAction]:
+    """A running trail whose break-even trigger the price reached: its stop is the tighter
+    of the trail's and break-even's (a price already back through break-even exits)."""
+    trigger, stop = watch.break_even
+    placed = state.activated and state.stop is not None
+    reached = break_even.triggered(watch.side, price, trigger)
+    if not placed or not reached or action is TrailAction.EXIT:
+        return state, action
+    move = break_even.step(watch.side, price, state.stop, stop, armed=True)
+    if move.action is BreakEvenAction.MOVE:
+        return replace(state, stop=move.stop), TrailAction.TIGHTEN
+    if move.action is BreakEvenAction.EXIT:
+        return state, TrailAction.EXIT
+    return state, action
+
+
+def _break_even_reached(watch: Watch, price: Decimal) -> bool:
+    """An OCO pair whose break-even trigger the price reached and whose stop is looser."""
+    if watch.break_even is None or watch.kind != AdvancedKind.OCO or watch.stop_loss is None:
+        return False
+    trigger, stop = watch.break_even
+    return break_even.triggered(watch.side, price, trigger) and (
+        break_even.tighter(watch.side, watch.stop_loss, stop) != watch.stop_loss
+    )
+
+
 @dataclass(frozen=True)
 class _Act:
     """A row that needs the broker (or the settling of what the broker did)."""
 
     row_id: int
-    action: TrailAction | OcoLeg | None  # None: settle the broker's side
+    action: TrailAction | OcoLeg | str | None  # None: settle the broker's side
     state: TrailState | None = None
     price: Decimal | None = None
 
@@ -369,6 +411,8 @@ def tick(now: datetime) -> MonitorStatus:
                 continue
             if watch.state is not None:
                 state, action = step(watch.state, quote.price)
+                if watch.break_even is not None:
+                    state, action = _with_break_even(watch, state, action, quote.price)
                 if action is TrailAction.HOLD or action is TrailAction.WAIT:
                     if state is not watch.state:
                         moved.append((watch, state))
@@ -376,6 +420,8 @@ def tick(now: datetime) -> MonitorStatus:
                     tightened.setdefault(watch.account_id, []).append((watch, state))
                 else:
                     acts.append(_Act(watch.id, action, state, quote.price))
+            elif _break_even_reached(watch, quote.price):
+                acts.append(_Act(watch.id, BREAK_EVEN, price=quote.price))
             elif watch.take_profit is not None:
                 leg = touched(watch.opened_by, quote.price, watch.take_profit, None)
                 if leg is OcoLeg.TAKE_PROFIT:
@@ -584,6 +630,8 @@ def _perform(book: Book, act: _Act, brokers: _Brokers, now: datetime, status: Mo
             advanced_orders.settle(brokers, row, now)
         elif act.action is OcoLeg.TAKE_PROFIT:
             advanced_orders.take_profit_touched(brokers(row.account_id), row, act.price, now)
+        elif act.action == BREAK_EVEN:
+            advanced_orders.reach_break_even(brokers(row.account_id), row, act.price, now)
         else:
             advanced_orders.drive(
                 brokers(row.account_id), row, act.state, act.action, act.price, now
