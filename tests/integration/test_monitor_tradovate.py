@@ -143,21 +143,19 @@ def test_a_restart_mid_trail_at_tradovate_resumes_and_modifies_the_same_order(de
     )
 
 
+def oco(desk, api, **fields) -> dict:
+    """An OCO pair at 5010 / 4990 on the account's position; returns the advanced order."""
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    body = {"position_id": position["id"], "take_profit_price": "5010", "stop_loss_price": "4990"}
+    response = api.post("/api/orders/oco", {**body, **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
 def test_an_oco_pair_at_tradovate_is_native_and_the_monitor_closes_it(desk, api):
     desk.send({"action": "buy", "quantity": 2})
     desk.poll()
-    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
-    response = api.post(
-        "/api/orders/oco",
-        {
-            "position_id": position["id"],
-            "take_profit_price": "5010",
-            "stop_loss_price": "4990",
-            "qty": 1,
-        },
-    )
-    assert response.status_code == 201, response.get_json()
-    pair = response.get_json()
+    pair = oco(desk, api, qty=1)
     [body] = desk.fake.bodies("order/placeoco")
     assert (body["orderType"], body["price"], body["orderQty"]) == ("Limit", 5010, 1)
     assert (body["other"]["orderType"], body["other"]["stopPrice"]) == ("Stop", 4990)
@@ -176,11 +174,7 @@ def test_an_oco_pair_at_tradovate_is_native_and_the_monitor_closes_it(desk, api)
 def test_cancelling_an_oco_at_tradovate_cancels_both_legs(desk, api):
     desk.send({"action": "buy", "quantity": 1})
     desk.poll()
-    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
-    pair = api.post(
-        "/api/orders/oco",
-        {"position_id": position["id"], "take_profit_price": "5010", "stop_loss_price": "4990"},
-    ).get_json()
+    pair = oco(desk, api)
     response = api.delete(f"/api/orders/oco/{pair['id']}")
     assert response.status_code == 200
     for leg in ("take_profit", "stop"):
@@ -191,18 +185,8 @@ def test_cancelling_an_oco_at_tradovate_cancels_both_legs(desk, api):
 def test_break_even_at_tradovate_modifies_the_stop_leg_in_place(desk, api):
     desk.send({"action": "buy", "quantity": 1})  # at 5000
     desk.poll()
-    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
-    response = api.post(
-        "/api/orders/oco",
-        {
-            "position_id": position["id"],
-            "take_profit_price": "5010",
-            "stop_loss_price": "4990",
-            "break_even": {"trigger": {"ticks": 8}, "offset": {"ticks": 1}},
-        },
-    )
-    assert response.status_code == 201, response.get_json()
-    stop_id = response.get_json()["orders"]["stop"]["client_order_id"]
+    pair = oco(desk, api, break_even={"trigger": {"ticks": 8}, "offset": {"ticks": 1}})
+    stop_id = pair["orders"]["stop"]["client_order_id"]
     desk.move(5002)
     [modify] = desk.fake.bodies("order/modifyorder")
     assert (modify["orderType"], modify["stopPrice"], modify["orderQty"]) == ("Stop", 5000.25, 1)
