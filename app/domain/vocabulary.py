@@ -77,6 +77,7 @@ class ExitReason(StrEnum):
     TAKE_PROFIT = "take_profit"
     STOP_LOSS = "stop_loss"
     TRAILING_STOP = "trailing_stop"
+    BREAK_EVEN = "break_even"
     SIGNAL = "signal"
     MANUAL = "manual"
     KILL_SWITCH = "kill_switch"

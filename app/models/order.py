@@ -6,7 +6,14 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.domain.vocabulary import OrderRole, OrderStatus, OrderType, RejectCode, Side
+from app.domain.vocabulary import (
+    ExitReason,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    Side,
+)
 from app.models.base import Base, Money, Price, UTCDateTime, enum_of, one_of, utcnow
 
 
@@ -19,6 +26,7 @@ class Order(Base):
         one_of("role", OrderRole),
         one_of("status", OrderStatus),
         one_of("reject_code", RejectCode),
+        one_of("exit_reason", ExitReason),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +53,9 @@ class Order(Base):
     )
     filled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     avg_fill_price: Mapped[Decimal | None] = mapped_column(Price())
+    # What a round trip this order closes ended by, when its role does not say it all
+    # (a trailing stop's stop, a stop moved to break-even); set by whoever drives it.
+    exit_reason: Mapped[ExitReason | None] = mapped_column(enum_of(ExitReason, 16))
     # Why it was refused, for code to branch on; `reason` says it to people.
     reject_code: Mapped[RejectCode | None] = mapped_column(enum_of(RejectCode, 16))
     reason: Mapped[str | None] = mapped_column(Text)

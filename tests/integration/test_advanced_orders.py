@@ -657,7 +657,11 @@ def test_an_oco_moves_its_stop_to_break_even_at_the_trigger_and_exits_there(api,
     item = desk.one()
     assert item["status"] == "done" and item["orders"]["take_profit"]["status"] == "cancelled"
     [trade] = desk.trades()
-    assert (trade["exit_price"], trade["pnl"]) == ("5000.25", "2.50")
+    assert (trade["exit_reason"], trade["exit_price"], trade["pnl"]) == (
+        "break_even",
+        "5000.25",
+        "2.50",
+    )
 
 
 def test_break_even_never_loosens_a_stop_already_tighter(api, desk):

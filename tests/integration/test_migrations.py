@@ -260,3 +260,58 @@ def test_sqlite_carries_halts_and_refusals_into_typed_columns_and_back(tmp_path)
 @pytest.mark.postgres
 def test_postgres_carries_halts_and_refusals_into_typed_columns_and_back(postgres_engine):
     carry_over_round_trip(postgres_engine)
+
+
+BEFORE_EXIT_REASONS = "7d2c4b0ffa9f"  # the revision before orders.exit_reason
+
+
+def exit_reasons_round_trip(engine) -> None:
+    """A trailing stop's order (told apart by its group id until then) carries its exit
+    reason into the typed column; a break-even trade reads as a stop loss after a
+    downgrade, which knows no break-even."""
+    migrate(engine, "upgrade", BEFORE_EXIT_REASONS)
+    at = {"at": SEEDED_AT}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO broker_accounts (id, name, broker, environment, enabled,"
+                " created_at, updated_at) VALUES (1, 'Paper', 'paper', 'demo', :on, :at, :at)"
+            ),
+            {"on": True, **at},
+        )
+        for n, group in enumerate(("trail-3", "g-1", None), start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO orders (account_id, client_order_id, symbol, side, quantity,"
+                    " order_type, role, group_id, status, filled_quantity, created_at,"
+                    " updated_at) VALUES (1, :cid, 'MESZ6', 'sell', 1, 'stop', 'stop_loss',"
+                    " :group, 'working', 0, :at, :at)"
+                ),
+                {"cid": f"dp-{n}", "group": group, **at},
+            )
+    upgrade_to_head(engine)
+    with engine.begin() as connection:
+        reasons = connection.execute(text("SELECT exit_reason FROM orders ORDER BY id"))
+        assert list(reasons.scalars()) == ["trailing_stop", None, None]
+        connection.execute(
+            text(
+                "INSERT INTO trades (account_id, symbol, side, quantity, entry_price, exit_price,"
+                " entry_time, exit_time, gross_pnl, commission, pnl, exit_reason) VALUES (1,"
+                " 'MESZ6', 'long', 1, 5000, 5000.25, :at, :at, 1.25, 0, 1.25, 'break_even')"
+            ),
+            at,
+        )
+    migrate(engine, "downgrade", BEFORE_EXIT_REASONS)
+    with engine.connect() as connection:
+        kept = connection.execute(text("SELECT exit_reason FROM trades")).scalars()
+        assert list(kept) == ["stop_loss"]
+    assert "exit_reason" not in {c["name"] for c in inspect(engine).get_columns("orders")}
+
+
+def test_sqlite_carries_trailing_stop_exits_into_a_typed_column_and_back(tmp_path):
+    exit_reasons_round_trip(create_engine(f"sqlite:///{tmp_path / 'm.db'}"))
+
+
+@pytest.mark.postgres
+def test_postgres_carries_trailing_stop_exits_into_a_typed_column_and_back(postgres_engine):
+    exit_reasons_round_trip(postgres_engine)

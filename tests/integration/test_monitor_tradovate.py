@@ -196,4 +196,4 @@ def test_break_even_at_tradovate_modifies_the_stop_leg_in_place(desk, api):
     item = desk.one()
     assert item["status"] == "done" and item["orders"]["take_profit"]["status"] == "cancelled"
     [trade] = desk.trades()
-    assert trade["exit_price"] == "5000.25"
+    assert (trade["exit_reason"], trade["exit_price"]) == ("break_even", "5000.25")

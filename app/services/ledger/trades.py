@@ -14,7 +14,6 @@ logger = logging.getLogger(__name__)
 
 PRICE_QUANTUM = Decimal("1e-9")  # the Price columns' scale
 MONEY_QUANTUM = Decimal("1e-4")  # the Money columns' scale
-TRAIL_GROUP = "trail-"  # group id of the orders a trailing stop drives (advanced_orders)
 
 EXIT_REASONS = {
     OrderRole.TAKE_PROFIT: ExitReason.TAKE_PROFIT,
@@ -43,15 +42,13 @@ def shown(value: Decimal | None) -> str:
 
 
 def exit_reason(closer: Order | None) -> ExitReason:
-    """Why a round trip ended, from the role of the order whose fill closed it.
-
-    No order of ours (placed outside DeskPilot) is a manual exit; a stop (or market exit)
-    driven by a trailing stop carries its group `trail-<id>` and is a trailing-stop exit.
-    """
+    """Why a round trip ended: the closing order's own `exit_reason` when whoever drove it
+    set one (a trailing stop, break-even), else what its role says. No order of ours
+    (placed outside DeskPilot) is a manual exit."""
     if closer is None:
         return ExitReason.MANUAL
-    if closer.role == OrderRole.STOP_LOSS and (closer.group_id or "").startswith(TRAIL_GROUP):
-        return ExitReason.TRAILING_STOP
+    if closer.exit_reason is not None:
+        return ExitReason(closer.exit_reason)
     return EXIT_REASONS.get(OrderRole(closer.role), ExitReason.MANUAL)
 
 

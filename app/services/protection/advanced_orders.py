@@ -55,6 +55,7 @@ from app.domain.vocabulary import (
     AdvancedKind,
     AdvancedStatus,
     AuditCategory,
+    ExitReason,
     OrderRole,
     OrderStatus,
     OrderType,
@@ -66,7 +67,6 @@ from app.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from app.extensions import db
 from app.models import AdvancedOrder, BrokerAccount, Order, Position
 from app.models.base import utcnow
-from app.services.ledger import trades as ledger
 from app.services.market import prices
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
@@ -75,7 +75,7 @@ from app.services.trading import orders
 logger = logging.getLogger(__name__)
 
 LOCK = threading.RLock()
-TRAIL_GROUP = ledger.TRAIL_GROUP
+TRAIL_GROUP = "trail-"  # group ids of the orders a row drives: "trail-<id>", "oco-<id>"
 OCO_GROUP = "oco-"
 WATCHED = (AdvancedStatus.ACTIVE, AdvancedStatus.TRIGGERED)
 OPEN = orders.OPEN_STATUSES
@@ -429,7 +429,13 @@ def _looser(row: AdvancedOrder, broker_stop: Decimal, wanted: Decimal) -> bool:
     return broker_stop > wanted
 
 
-def _market_exit(broker: Broker, row: AdvancedOrder, role: OrderRole, why: str) -> None:
+def _market_exit(
+    broker: Broker,
+    row: AdvancedOrder,
+    role: OrderRole,
+    why: str,
+    exit_reason: ExitReason | None = None,
+) -> None:
     """Close what is left of the protected contracts at the market."""
     held = _held_for(broker, row)
     if held is None:
@@ -437,7 +443,9 @@ def _market_exit(broker: Broker, row: AdvancedOrder, role: OrderRole, why: str) 
     if held == 0:
         close(row, AdvancedStatus.CANCELLED, f"{why}; the position was already flat")
         return
-    exit_row = _exit_row(row, OrderType.MARKET, role, qty=min(held, row.quantity))
+    exit_row = _exit_row(
+        row, OrderType.MARKET, role, qty=min(held, row.quantity), exit_reason=exit_reason
+    )
     db.session.add(exit_row)
     db.session.flush()
     row.exit_order_id = exit_row.id
@@ -503,6 +511,7 @@ def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: da
     move = break_even.step(side, price, stop.stop_price, row.break_even_stop, armed=True)
     if move.action is BreakEvenAction.MOVE:
         if orders.modify(broker, stop, stop_price=move.stop):
+            stop.exit_reason = ExitReason.BREAK_EVEN
             row.stop_loss_price = move.stop
             _record(row, f"OCO {row.id}: stop moved to break-even {_shown(move.stop)}")
             db.session.commit()
@@ -516,7 +525,7 @@ def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: da
             if leg is not None and leg.status in OPEN:
                 orders.cancel(broker, leg, "OCO: break-even passed")
         why = f"price {_shown(price)} is back through break-even {_shown(move.stop)}"
-        _market_exit(broker, row, OrderRole.STOP_LOSS, why)
+        _market_exit(broker, row, OrderRole.STOP_LOSS, why, ExitReason.BREAK_EVEN)
         return
     db.session.commit()
 
@@ -826,7 +835,12 @@ def _exit_row(
     stop_price: Decimal | None = None,
     limit_price: Decimal | None = None,
     qty: int | None = None,
+    exit_reason: ExitReason | None = None,
 ) -> Order:
+    """An order that closes (part of) the row's position; a trailing stop's stops and
+    market exits end their round trip as `trailing_stop`."""
+    if exit_reason is None and row.kind == AdvancedKind.TRAILING and role == OrderRole.STOP_LOSS:
+        exit_reason = ExitReason.TRAILING_STOP
     return Order(
         account_id=row.account_id,
         strategy_id=row.strategy_id,
@@ -839,6 +853,7 @@ def _exit_row(
         stop_price=stop_price,
         role=role,
         group_id=group_of(row),
+        exit_reason=exit_reason,
         status=OrderStatus.PENDING,
         filled_quantity=0,
     )
