@@ -57,3 +57,11 @@ def parse_quantity(value: object, field: str, cap: int) -> int:
     if quantity > cap:
         raise DomainValidationError(field, f"must be at most {cap}")
     return quantity
+
+
+def shown(value: Decimal | None) -> str:
+    """A decimal as a trader writes it: 6010, 0.0066005 (never 6010.000000000 or -0)."""
+    if value is None:
+        return "-"
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"

@@ -15,6 +15,7 @@ from enum import StrEnum
 from app.domain.contracts import TickRounding, is_on_tick, round_to_tick
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit
+from app.domain.numbers import shown
 from app.domain.vocabulary import Side
 
 MAX_EXIT_DISTANCE = Decimal("0.25")  # of the reference price
@@ -59,16 +60,18 @@ def exit_prices(
         if price is None:
             continue
         if price <= 0:
-            raise DomainValidationError(field, f"would be at {price}, not a price")
+            raise DomainValidationError(field, f"would be at {shown(price)}, not a price")
         if (price <= reference) if beyond else (price >= reference):
             where = "above" if beyond else "below"
             raise DomainValidationError(
-                field, f"must be {where} the entry {reference} for a {side.value}, got {price}"
+                field,
+                f"must be {where} the entry {shown(reference)} for a {side.value}, "
+                f"got {shown(price)}",
             )
         if abs(price - reference) > reference * MAX_EXIT_DISTANCE:
             raise DomainValidationError(
                 field,
-                f"{price} is more than 25% away from the entry {reference}; "
+                f"{shown(price)} is more than 25% away from the entry {shown(reference)}; "
                 'if you meant a price level, send {"price": n}',
             )
     return ExitPrices(tp, sl)
@@ -94,16 +97,20 @@ def check_pair(
         ("stop_loss_price", stop_loss, not long),
     ):
         if not is_on_tick(level, tick):
-            raise DomainValidationError(field, f"{level} is not on the {tick} tick grid")
+            raise DomainValidationError(
+                field, f"{shown(level)} is not on the {shown(tick)} tick grid"
+            )
         if (level <= market) if beyond else (level >= market):
             where = "above" if beyond else "below"
             position = "long" if long else "short"
             raise DomainValidationError(
-                field, f"must be {where} the market {market} for a {position}, got {level}"
+                field,
+                f"must be {where} the market {shown(market)} for a {position}, got {shown(level)}",
             )
         if abs(level - market) > market * MAX_EXIT_DISTANCE:
             raise DomainValidationError(
-                field, f"{level} is more than 25% away from the market {market}"
+                field,
+                f"{shown(level)} is more than 25% away from the market {shown(market)}",
             )
     return ExitPrices(take_profit, stop_loss)
 

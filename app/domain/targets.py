@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, parse_exit
-from app.domain.numbers import parse_positive_decimal
+from app.domain.numbers import parse_positive_decimal, shown
 from app.domain.oco import exit_prices
 from app.domain.vocabulary import Side
 
@@ -58,7 +58,7 @@ def parse_targets(value: object, field: str = "take_profit") -> tuple[Target, ..
     total = sum((t.percent_of_position for t in targets), Decimal(0))
     if total != 100:
         raise DomainValidationError(
-            field, f"the targets' {SHARE} must add up to 100, not {format(total.normalize(), 'f')}"
+            field, f"the targets' {SHARE} must add up to 100, not {shown(total)}"
         )
     return targets
 
@@ -90,7 +90,7 @@ def split_position(qty: int, targets: tuple[Target, ...]) -> TargetSplit:
         contracts = out_by_now - assigned
         if contracts == 0:
             merged.append(
-                f"target {index + 1} ({_percent(target.percent_of_position)} % of {qty}) "
+                f"target {index + 1} ({shown(target.percent_of_position)} % of {qty}) "
                 f"rounds to 0 contracts: merged into target {index + 2}"
             )
             continue
@@ -113,12 +113,8 @@ def target_prices(
         if levels and (level <= levels[-1] if side is Side.BUY else level >= levels[-1]):
             raise DomainValidationError(
                 field,
-                f"{format(level.normalize(), 'f')} is not beyond the previous target "
-                f"{format(levels[-1].normalize(), 'f')}: list targets from the nearest",
+                f"{shown(level)} is not beyond the previous target "
+                f"{shown(levels[-1])}: list targets from the nearest",
             )
         levels.append(level)
     return tuple(levels)
-
-
-def _percent(value: Decimal) -> str:
-    return format(value.normalize(), "f")

@@ -720,3 +720,12 @@ def test_a_trail_with_an_activation_price_cannot_take_break_even(api, desk):
     )
     assert response.status_code == 400
     assert "break_even" in response.get_json()["error"]["fields"]
+
+
+def test_a_refused_pair_names_prices_as_a_trader_writes_them(api, desk):
+    desk.buy(1)
+    body = {"position_id": desk.position()["id"], "take_profit_price": "5010"}
+    response = api.post("/api/orders/oco", {**body, "stop_loss_price": "5001"})
+    assert response.get_json()["error"]["fields"] == {
+        "stop_loss_price": "must be below the market 5000 for a long, got 5001"
+    }

@@ -4,6 +4,7 @@ import logging
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from app.domain import positions
+from app.domain.numbers import shown
 from app.domain.positions import ClosedTrade
 from app.domain.vocabulary import AuditCategory, ExitReason, OrderRole, Side
 from app.extensions import db
@@ -31,14 +32,6 @@ def price(value: Decimal | None) -> Decimal | None:
 
 def money(value: Decimal) -> Decimal:
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
-def shown(value: Decimal | None) -> str:
-    """A decimal as a trader writes it: 6010, 0.0066005."""
-    if value is None:
-        return "-"
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
 
 
 def exit_reason(closer: Order | None) -> ExitReason:

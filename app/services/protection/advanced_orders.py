@@ -48,6 +48,7 @@ from app.domain.break_even import BreakEvenAction
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec
+from app.domain.numbers import shown
 from app.domain.oco import MAX_EXIT_DISTANCE, check_pair
 from app.domain.trailing import Trail, TrailAction, TrailState, crossed, distance, start, step
 from app.domain.trailing import activation_price as activation_from_entry
@@ -396,9 +397,9 @@ def _place_trail_stop(broker: Broker, row: AdvancedOrder, now: datetime) -> None
             severity=Severity.ERROR,
         )
     elif stop.status == OrderStatus.FILLED:
-        close(row, AdvancedStatus.DONE, f"stop filled at {_shown(stop.avg_fill_price)}")
+        close(row, AdvancedStatus.DONE, f"stop filled at {shown(stop.avg_fill_price)}")
     else:
-        _record(row, f"trailing stop {row.id}: stop placed at {_shown(row.stop_price)}")
+        _record(row, f"trailing stop {row.id}: stop placed at {shown(row.stop_price)}")
         db.session.commit()
 
 
@@ -415,11 +416,9 @@ def exit_trail(broker: Broker, row: AdvancedOrder, price: Decimal, now: datetime
             db.session.commit()
             return  # the next tick tries again
     if stop is not None and stop.status == OrderStatus.FILLED:
-        close(row, AdvancedStatus.DONE, f"stop filled at {_shown(stop.avg_fill_price)}")
+        close(row, AdvancedStatus.DONE, f"stop filled at {shown(stop.avg_fill_price)}")
         return
-    _market_exit(
-        broker, row, OrderRole.STOP_LOSS, f"price {_shown(price)} reached the trail's stop"
-    )
+    _market_exit(broker, row, OrderRole.STOP_LOSS, f"price {shown(price)} reached the trail's stop")
 
 
 def _looser(row: AdvancedOrder, broker_stop: Decimal, wanted: Decimal) -> bool:
@@ -496,7 +495,7 @@ def _check_break_even_before(
     long = side is PositionSide.LONG
     for field, price in (("break_even.trigger", levels[0]), ("break_even.offset", levels[1])):
         if (price >= take_profit) if long else (price <= take_profit):
-            message = f"{_shown(price)} is at or beyond the take profit {_shown(take_profit)}"
+            message = f"{shown(price)} is at or beyond the take profit {shown(take_profit)}"
             raise InvalidInput(f"{field}: {message}.", {field: message})
 
 
@@ -513,7 +512,7 @@ def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: da
         if orders.modify(broker, stop, stop_price=move.stop):
             stop.exit_reason = ExitReason.BREAK_EVEN
             row.stop_loss_price = move.stop
-            _record(row, f"OCO {row.id}: stop moved to break-even {_shown(move.stop)}")
+            _record(row, f"OCO {row.id}: stop moved to break-even {shown(move.stop)}")
             db.session.commit()
             _published(row)
         return
@@ -524,7 +523,7 @@ def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: da
         for leg in legs:
             if leg is not None and leg.status in OPEN:
                 orders.cancel(broker, leg, "OCO: break-even passed")
-        why = f"price {_shown(price)} is back through break-even {_shown(move.stop)}"
+        why = f"price {shown(price)} is back through break-even {shown(move.stop)}"
         _market_exit(broker, row, OrderRole.STOP_LOSS, why, ExitReason.BREAK_EVEN)
         return
     db.session.commit()
@@ -542,10 +541,10 @@ def take_profit_touched(broker: Broker, row: AdvancedOrder, price: Decimal, now:
         except BrokerError:
             return
     if stop is not None and stop.status == OrderStatus.FILLED:
-        close(row, AdvancedStatus.DONE, f"stop loss filled at {_shown(stop.avg_fill_price)}")
+        close(row, AdvancedStatus.DONE, f"stop loss filled at {shown(stop.avg_fill_price)}")
         return
     _market_exit(
-        broker, row, OrderRole.TAKE_PROFIT, f"price {_shown(price)} reached the take profit"
+        broker, row, OrderRole.TAKE_PROFIT, f"price {shown(price)} reached the take profit"
     )
 
 
@@ -599,7 +598,7 @@ def legs_outcome(kind: str, legs: Sequence) -> tuple[AdvancedStatus, str, object
         name = "stop" if kind == AdvancedKind.TRAILING else filled[0].role.replace("_", " ")
         return (
             AdvancedStatus.DONE,
-            f"{name} filled at {_shown(filled[0].avg_fill_price)}",
+            f"{name} filled at {shown(filled[0].avg_fill_price)}",
             filled[0],
         )
     if legs and not any(leg.status in OPEN for leg in legs):
@@ -612,7 +611,7 @@ def legs_outcome(kind: str, legs: Sequence) -> tuple[AdvancedStatus, str, object
 def exit_outcome(reason: str | None, exit_leg) -> tuple[AdvancedStatus, str] | None:
     """What a market exit the monitor sent says about its advanced order, once settled."""
     if exit_leg.status == OrderStatus.FILLED:
-        return AdvancedStatus.DONE, f"{reason}; exited at {_shown(exit_leg.avg_fill_price)}"
+        return AdvancedStatus.DONE, f"{reason}; exited at {shown(exit_leg.avg_fill_price)}"
     if exit_leg.status in DEAD:
         return (
             AdvancedStatus.FAILED,
@@ -890,7 +889,7 @@ def event_payload(row: AdvancedOrder) -> dict:
         "side": row.side,
         "qty": row.quantity,
         "status": row.status,
-        "stop_price": _shown(row.stop_price) if row.stop_price is not None else None,
+        "stop_price": shown(row.stop_price) if row.stop_price is not None else None,
         "reason": row.reason,
     }
 
@@ -900,9 +899,9 @@ def _what(row: AdvancedOrder) -> str:
 
 
 def _describe_trail(row: AdvancedOrder) -> str:
-    text = f"{_shown(row.trail_amount)} {row.trail_unit}"
+    text = f"{shown(row.trail_amount)} {row.trail_unit}"
     if row.activation_price is not None:
-        text += f" from {_shown(row.activation_price)}"
+        text += f" from {shown(row.activation_price)}"
     elif row.activation_offset:
         unit, amount = next(iter(row.activation_offset.items()))
         text += f" after {amount} {unit}"
@@ -910,11 +909,4 @@ def _describe_trail(row: AdvancedOrder) -> str:
 
 
 def _describe_oco(row: AdvancedOrder) -> str:
-    return f"take profit {_shown(row.take_profit_price)} / stop {_shown(row.stop_loss_price)}"
-
-
-def _shown(value: Decimal | None) -> str:
-    if value is None:
-        return "-"
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
+    return f"take profit {shown(row.take_profit_price)} / stop {shown(row.stop_loss_price)}"
