@@ -65,6 +65,7 @@ from app.domain.numbers import (
     parse_quantity,
     parse_whole_number,
 )
+from app.domain.targets import parse_targets
 from app.domain.vocabulary import OrderType
 
 MAX_SYMBOL_LENGTH = 40
@@ -590,6 +591,13 @@ def _exits(
 
 def _optional_exit(payload: _Payload, field: str) -> ExitSpec | None:
     value = payload.get(field)
+    if field == "take_profit" and isinstance(value, list):
+        parse_targets(value, field)  # a faulty list is named as such first
+        raise SignalError(
+            field,
+            "scale-out targets are not followed from alerts yet; send one take profit, "
+            "or protect the position with POST /api/orders/oco",
+        )
     return None if value is None else parse_exit(value, field)
 
 

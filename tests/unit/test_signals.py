@@ -545,7 +545,7 @@ def test_exits_apply_to_reverse_and_sync():
             "trailing_stop.activation.ticks",
         ),
         ({"trail": "x"}, "trailing_stop"),
-        ({"take_profit": [16]}, "take_profit"),
+        ({"take_profit": [16]}, "take_profit[0]"),  # a target needs its share
     ],
 )
 def test_bad_exits_are_refused_with_the_field_named(payload, field):
@@ -1038,3 +1038,11 @@ def test_any_strategy_message_parses_or_raises_signal_error(action, qty, name, s
     signal = _accepts_or_refuses(body, 100)
     if signal is not None:
         assert (signal.quantity, signal.position_size, signal.symbol) == (qty, size, symbol)
+
+
+def test_scale_out_targets_in_an_alert_are_checked_then_refused_until_followed():
+    targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+    error = refused({"action": "buy", "take_profit": targets})
+    assert (error.field, "not followed from alerts yet" in error.message) == ("take_profit", True)
+    bad = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 40}]
+    assert "add up to 100" in refused({"action": "buy", "take_profit": bad}).message
