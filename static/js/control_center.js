@@ -112,6 +112,7 @@
       row.append(td);
     });
     const actions = cell("", "actions");
+    actions.append(button("Protect", "protect-position"), " ");
     actions.append(button("Close", "close-position", "btn-danger"));
     row.append(actions);
     return row;
@@ -130,6 +131,9 @@
       }
       row.dataset.symbol = p.symbol;
       row.dataset.accountId = p.account_id;
+      row.dataset.qty = p.qty;
+      row.dataset.avgPrice = p.avg_price ?? "";
+      row.dataset.lastPrice = p.last_price ?? "";
       positionCells(row, p);
       row.querySelector('[data-role="select"]').checked = selected.has(id);
     });
@@ -364,19 +368,20 @@
     return body;
   }
 
-  function clearTicketErrors() {
-    ticket.querySelectorAll(".field-invalid").forEach((el) => {
+  // A form's refusal: each field the API names is marked, the message said once.
+  function clearErrors(form) {
+    form.querySelectorAll(".field-invalid").forEach((el) => {
       el.classList.remove("field-invalid");
       el.removeAttribute("aria-invalid");
     });
-    const box = ticket.querySelector('[data-role="error"]');
+    const box = form.querySelector('[data-role="error"]');
     box.hidden = true;
     box.textContent = "";
   }
 
-  function showTicketError(error) {
+  function showErrors(form, error) {
     Object.keys(error.fields || {}).forEach((field) => {
-      const control = ticket.querySelector(`[name="${CSS.escape(field)}"], [data-exit="${CSS.escape(field)}"]`);
+      const control = form.querySelector(`[name="${CSS.escape(field)}"], [data-exit="${CSS.escape(field)}"]`);
       if (control) {
         control.classList.add("field-invalid");
         control.setAttribute("aria-invalid", "true");
@@ -384,8 +389,8 @@
     });
     const details = Object.entries(error.fields || {})
       .filter(([field, text]) => !error.message.includes(text) && field !== "account_id")
-      .map(([field, text]) => `${field.replace("_", " ")}: ${text}`);
-    const box = ticket.querySelector('[data-role="error"]');
+      .map(([field, text]) => `${field.replaceAll("_", " ")}: ${text}`);
+    const box = form.querySelector('[data-role="error"]');
     box.textContent = [error.message, ...details].join(" · ");
     box.hidden = false;
   }
@@ -404,7 +409,7 @@
     event.preventDefault();
     const side = event.submitter?.value;
     if (!side) return;
-    clearTicketErrors();
+    clearErrors(ticket);
     const buttons = ticket.querySelectorAll('button[type="submit"]');
     buttons.forEach((b) => { b.disabled = true; });
     const result = ticket.querySelector('[data-role="ticket-result"]');
@@ -415,9 +420,73 @@
       flash(result, describeOrder(order), ok);
       refreshAll();
     } catch (error) {
-      showTicketError(error);
+      showErrors(ticket, error);
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  // --- protecting a position: an OCO pair, with break-even if asked --------------------------
+
+  const protectDialog = $('[data-testid="protect-dialog"]');
+  const protectForm = protectDialog && $('[data-role="protect-form"]', protectDialog);
+  let protecting = null; // the position row the dialog is for
+
+  function openProtect(row) {
+    protecting = row;
+    protectForm.reset();
+    clearErrors(protectForm);
+    const qty = Number(row.dataset.qty);
+    $('[data-role="protect-what"]', protectDialog).textContent =
+      `${signed(qty)} ${row.dataset.symbol} on ${accountName(row.dataset.accountId)}`;
+    $('[data-role="protect-prices"]', protectDialog).textContent =
+      `Entry ${row.dataset.avgPrice || "—"} · last ${row.dataset.lastPrice || "—"}. ` +
+      `A ${qty > 0 ? "long's take profit goes above and its stop below" : "short's take profit goes below and its stop above"} the market.`;
+    protectDialog.showModal();
+    protectForm.elements.take_profit_price.focus();
+  }
+
+  function protectBody() {
+    const form = protectForm.elements;
+    const body = {
+      position_id: Number(protecting.dataset.positionId),
+      take_profit_price: form.take_profit_price.value.trim(),
+      stop_loss_price: form.stop_loss_price.value.trim(),
+    };
+    const qty = form.qty.value.trim();
+    if (qty !== "") body.qty = /^\d+$/.test(qty) ? Number(qty) : qty;
+    const trigger = exitSpec(protectForm.querySelector('[data-exit="break_even.trigger"]'));
+    const offset = exitSpec(protectForm.querySelector('[data-exit="break_even.offset"]'));
+    if (trigger || offset) {
+      body.break_even = { trigger };
+      if (offset) body.break_even.offset = offset;
+    }
+    return body;
+  }
+
+  function describeProtection(pair) {
+    if (pair.status === "failed") return `OCO on ${pair.symbol} failed: ${pair.reason}`;
+    let text = `OCO on ${pair.symbol}: take profit ${pair.take_profit_price}, stop ${pair.stop_loss_price}`;
+    if (pair.break_even) {
+      text += ` · break-even: at ${pair.break_even.trigger_price} the stop moves to ${pair.break_even.stop_price}`;
+    }
+    return text;
+  }
+
+  async function submitProtect(event) {
+    event.preventDefault();
+    clearErrors(protectForm);
+    const submit = protectForm.querySelector('button[type="submit"]');
+    submit.disabled = true;
+    try {
+      const pair = await DeskPilotApi.call("POST", "/api/orders/oco", protectBody());
+      protectDialog.close();
+      flash($('[data-role="protect-result"]'), describeProtection(pair), pair.status !== "failed");
+      refreshAll();
+    } catch (error) {
+      showErrors(protectForm, error);
+    } finally {
+      submit.disabled = false;
     }
   }
 
@@ -476,6 +545,8 @@
       kill: () => engage(trigger),
       rearm: () => rearmSwitch(trigger),
       "close-position": () => closePosition(row, trigger),
+      "protect-position": () => openProtect(row),
+      "protect-cancel": () => protectDialog.close(),
       "close-selected": () => closeSelected(trigger),
       "cancel-order": () => cancelOrder(row, trigger),
     };
@@ -501,6 +572,7 @@
   });
 
   if (ticket) ticket.addEventListener("submit", submitTicket);
+  if (protectForm) protectForm.addEventListener("submit", submitProtect);
   showPriceFields();
 
   // --- refresh loop ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 the live log and the kill switch."""
 
 import re
+from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
@@ -132,3 +133,50 @@ def test_trader_toggles_save_at_once(logged_in_page: Page, console_errors):
     ).not_to_be_checked()
     assert api(page, "GET", f"/api/traders/{trader['id']}")["enabled"] is False
     assert console_errors == []
+
+
+def test_protect_a_position_with_an_oco_pair_and_break_even(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    account = add_paper_account(page)
+    mes = front("MES")
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
+    entry = Decimal(
+        api(page, "POST", "/api/orders", {**body, "order_type": "market"})["avg_fill_price"]
+    )
+    page.goto("/control-center")
+    position_row(page, mes).get_by_role("button", name="Protect").click()
+    dialog = page.get_by_test_id("protect-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text(f"+2 {mes} on Paper 50K")
+
+    # A long's stop above the market is refused, the field named, nothing placed.
+    dialog.get_by_label("Take profit price").fill(str(entry + 10))
+    dialog.get_by_label("Stop loss price").fill(str(entry + 5))
+    dialog.get_by_role("button", name="Place OCO").click()
+    expect(dialog.get_by_role("alert")).to_contain_text(
+        f"stop_loss_price: must be below the market {entry} for a long"
+    )
+    expect(dialog.get_by_label("Stop loss price")).to_have_attribute("aria-invalid", "true")
+    assert api(page, "GET", "/api/orders/advanced")["items"] == []
+
+    dialog.get_by_label("Stop loss price").fill(str(entry - 10))
+    dialog.get_by_label("Break-even once price gains amount").fill("8")
+    dialog.get_by_label("Break-even stop beyond the entry amount").fill("1")
+    shoot(page, "control-center-protect")
+    dialog.get_by_role("button", name="Place OCO").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("protect-result")).to_have_text(
+        f"OCO on {mes}: take profit {entry + 10}, stop {entry - 10} · "
+        f"break-even: at {entry + 2} the stop moves to {entry + Decimal('0.25')}"
+    )
+    orders = page.get_by_test_id("orders")
+    expect(orders.locator("tbody tr")).to_have_count(2)
+    [pair] = api(page, "GET", "/api/orders/advanced")["items"]
+    assert (pair["kind"], pair["qty"], pair["status"]) == ("oco", 2, "active")
+    assert pair["break_even"] == {
+        "trigger_price": str(entry + 2),
+        "stop_price": str(entry + Decimal("0.25")),
+    }
