@@ -54,18 +54,38 @@ def list_orders():
     return jsonify(body)
 
 
-@bp.post("")
-def place_order():
+def _manual_order() -> dict:
+    """The body of a manual order, its exits parsed."""
     data = parse_body(ManualOrder)
     for field in ("take_profit", "stop_loss"):
         if data.get(field):
             data[field] = parse_exit(data[field], field)
     if data.get("trailing_stop"):
         data["trailing_stop"] = parse_trailing(data["trailing_stop"], "trailing_stop")
-    rows = manual.place_manual_order(data, datetime.now(UTC))
+    return data
+
+
+@bp.post("")
+def place_order():
+    rows = manual.place_manual_order(_manual_order(), datetime.now(UTC))
     entry = order_json(rows[0])
     entry["exits"] = [order_json(row) for row in rows[1:]]
     return jsonify(entry), 201
+
+
+@bp.post("/preview")
+def preview_order():
+    """Where the exits of this order would go if it were sent now (the ticket's preview)."""
+    found = manual.preview_exits(_manual_order(), datetime.now(UTC))
+    return jsonify(
+        {
+            "symbol": found.symbol,
+            "reference_price": decimal(found.reference_price),
+            "take_profit_price": decimal(found.take_profit_price),
+            "stop_loss_price": decimal(found.stop_loss_price),
+            "trailing_stop_price": decimal(found.trailing_stop_price),
+        }
+    )
 
 
 @bp.get("/<id:order_id>")

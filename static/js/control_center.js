@@ -369,6 +369,46 @@
   }
 
   // A form's refusal: each field the API names is marked, the message said once.
+  // The exits' prices before sending, for a buy and a sell, from the server's own rules.
+  let previewTimer = null;
+  let previewAsked = 0;
+
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(showPreview, 300);
+  }
+
+  function sidePreview(side, answer) {
+    const name = side === "buy" ? "Buy" : "Sell";
+    if (answer.error) return `${name}: ${answer.error.message}`;
+    const parts = [];
+    if (answer.take_profit_price) parts.push(`take profit ${answer.take_profit_price}`);
+    if (answer.stop_loss_price) parts.push(`stop ${answer.stop_loss_price}`);
+    if (answer.trailing_stop_price) parts.push(`trailing stop ${answer.trailing_stop_price}`);
+    return `${name}: ${parts.join(" · ")}`;
+  }
+
+  async function showPreview() {
+    const box = ticket.querySelector('[data-role="preview"]');
+    const body = ticketBody("buy");
+    if (!body.take_profit && !body.stop_loss) {
+      box.hidden = true;
+      return;
+    }
+    const asked = ++previewAsked;
+    const ask = (side) => DeskPilotApi.call("POST", "/api/orders/preview", { ...body, side })
+      .catch((error) => ({ error }));
+    const [buy, sell] = await Promise.all([ask("buy"), ask("sell")]);
+    if (asked !== previewAsked) return; // a newer preview is on its way
+    const from = buy.reference_price || sell.reference_price;
+    if (!from) {
+      box.textContent = (buy.error || sell.error).message;
+    } else {
+      box.textContent = `From ${from} — ${sidePreview("buy", buy)} | ${sidePreview("sell", sell)}`;
+    }
+    box.hidden = false;
+  }
+
   function clearErrors(form) {
     form.querySelectorAll(".field-invalid").forEach((el) => {
       el.classList.remove("field-invalid");
@@ -571,7 +611,11 @@
     }
   });
 
-  if (ticket) ticket.addEventListener("submit", submitTicket);
+  if (ticket) {
+    ticket.addEventListener("submit", submitTicket);
+    ticket.addEventListener("input", schedulePreview);
+    ticket.addEventListener("change", schedulePreview);
+  }
   if (protectForm) protectForm.addEventListener("submit", submitProtect);
   showPriceFields();
 

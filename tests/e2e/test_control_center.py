@@ -180,3 +180,32 @@ def test_protect_a_position_with_an_oco_pair_and_break_even(
         "trigger_price": str(entry + 2),
         "stop_price": str(entry + Decimal("0.25")),
     }
+    assert [e for e in console_errors if "400" not in e] == []  # the refusal's answer
+
+
+def test_the_ticket_previews_its_exits_for_a_buy_and_a_sell(logged_in_page: Page, console_errors):
+    page = logged_in_page
+    add_paper_account(page)
+    page.goto("/control-center")
+    ticket = page.get_by_test_id("order-ticket")
+    preview = page.get_by_test_id("ticket-preview")
+    expect(preview).to_be_hidden()
+
+    ticket.get_by_label("Take profit amount").fill("8")
+    ticket.get_by_label("Stop loss amount").fill("8")
+
+    expect(preview).to_have_text(
+        "From 6000 — Buy: take profit 6002 · stop 5998 | Sell: take profit 5998 · stop 6002"
+    )
+    # A price level below the market is a sell's take profit, never a buy's.
+    ticket.get_by_label("Take profit unit").select_option("price")
+    ticket.get_by_label("Take profit amount").fill("5990")
+    expect(preview).to_contain_text(
+        "Buy: take_profit: must be above the entry 6000 for a buy, got 5990"
+    )
+    expect(preview).to_contain_text("Sell: take profit 5990 · stop 6002")
+    ticket.get_by_label("Take profit amount").fill("")
+    ticket.get_by_label("Stop loss amount").fill("")
+    expect(preview).to_be_hidden()
+    assert api(page, "GET", "/api/orders")["items"] == []  # nothing was sent
+    assert [e for e in console_errors if "400" not in e] == []

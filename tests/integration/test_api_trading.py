@@ -168,3 +168,46 @@ def test_bad_filters_are_400(api, query):
     response = api.get(query)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "validation_error"
+
+
+# The ticket's preview: where the exits would go, nothing sent.
+
+
+def preview(api, account, **fields):
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 1, **fields}
+    return api.post("/api/orders/preview", body)
+
+
+def test_the_preview_shows_the_exits_from_the_live_price_and_sends_nothing(api, paper):
+    response = preview(
+        api,
+        paper,
+        take_profit={"ticks": 8},
+        stop_loss={"points": "2.1"},
+        trailing_stop={"ticks": 6},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {
+        "symbol": front("MES"),
+        "reference_price": "6000.25",
+        "take_profit_price": "6002.25",
+        "stop_loss_price": "5998.25",  # rounded toward the entry: a smaller loss
+        "trailing_stop_price": "5998.75",
+    }
+    short = preview(api, paper, side="sell", take_profit={"ticks": 8}).get_json()
+    assert (short["take_profit_price"], short["stop_loss_price"]) == ("5998.25", None)
+    limit = preview(
+        api, paper, order_type="limit", limit_price="5990", take_profit={"ticks": 4}
+    ).get_json()
+    assert (limit["reference_price"], limit["take_profit_price"]) == ("5990", "5991")
+    assert api.get(f"/api/orders?account_id={paper['id']}").get_json()["items"] == []
+
+
+def test_the_preview_refuses_an_illogical_exit_naming_it(api, paper):
+    response = preview(api, paper, take_profit={"price": "5990"})
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["fields"] == {
+        "take_profit": "must be above the entry 6000.25 for a buy, got 5990"
+    }
+    assert preview(api, paper, qty=0).status_code == 400

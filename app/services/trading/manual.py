@@ -8,16 +8,29 @@ switch is engaged — the trader must be able to get out by hand.
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from app.brokers.errors import BrokerError
 from app.domain.contracts import UnknownSymbol, resolve_symbol
+from app.domain.errors import DomainValidationError
+from app.domain.exits import TrailingSpec
+from app.domain.oco import exit_prices
 from app.domain.risk import ProposedOrder, check_order, reduces_only
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, OrderType, RejectCode, Side
+from app.domain.trailing import Trail, stop_for
+from app.domain.vocabulary import (
+    AuditCategory,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    RejectCode,
+    Side,
+)
 from app.errors import AppError, Conflict, InvalidInput, Locked, NotFound, Unprocessable
 from app.extensions import db
-from app.models import Order, Position
+from app.models import BrokerAccount, Order, Position
 from app.services.records import audit
 from app.services.setup.access import broker_for
 from app.services.setup.accounts import get_account
@@ -29,8 +42,58 @@ from app.services.trading.risk_limits import limits_for, measure_exposure, polic
 logger = logging.getLogger(__name__)
 
 
-def place_manual_order(data: dict, now: datetime) -> list[Order]:
-    """Place the trader's order (bracketed when exits are given); rows are returned."""
+@dataclass(frozen=True)
+class ExitPreview:
+    """Where an order's exits would go if it were sent now, and what they start from."""
+
+    symbol: str
+    reference_price: Decimal
+    take_profit_price: Decimal | None
+    stop_loss_price: Decimal | None
+    trailing_stop_price: Decimal | None  # the trail's first stop (None: it waits to activate)
+
+
+def preview_exits(data: dict, now: datetime) -> ExitPreview:
+    """The prices the order's take profit, stop loss and trailing stop would have, from its
+    limit (or stop) price or the live price; an illogical exit is refused naming its field.
+    Nothing is sent or stored."""
+    account, intent = _intent(data, now)
+    broker = broker_for(account)
+    broker.subscribe_quotes(intent.contract.code)  # the price the ticket's order will meet
+    reference = orders.exit_reference(broker, intent)
+    if reference is None:
+        message = f"no price known for {intent.contract.code} yet"
+        raise Unprocessable(message, {"symbol": message}, code="no_price")
+    tick = intent.contract.spec.tick_size
+    try:
+        levels = exit_prices(intent.side, reference, tick, intent.take_profit, intent.stop_loss)
+    except DomainValidationError as exc:
+        raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
+    return ExitPreview(
+        intent.contract.code,
+        reference,
+        levels.take_profit,
+        levels.stop_loss,
+        _first_trail_stop(data.get("trailing_stop"), intent.side, reference, tick),
+    )
+
+
+def _first_trail_stop(
+    spec: TrailingSpec | None, side: Side, reference: Decimal, tick: Decimal
+) -> Decimal | None:
+    if spec is None or spec.activation is not None:
+        return None
+    held = PositionSide.LONG if side is Side.BUY else PositionSide.SHORT
+    try:
+        trail = Trail(held, spec.trail.unit, spec.trail.amount, tick)
+    except DomainValidationError as exc:
+        message = exc.message
+        raise InvalidInput(f"trailing_stop: {message}", {"trailing_stop": message}) from None
+    return stop_for(trail, reference)
+
+
+def _intent(data: dict, now: datetime) -> tuple[BrokerAccount, OrderIntent]:
+    """The account (enabled) and the trader's order as an intent, its symbol resolved."""
     account = get_account(data["account_id"])
     if not account.enabled:
         raise Conflict(f"Account {account.name!r} is disabled.", code="account_disabled")
@@ -40,13 +103,11 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
         raise Unprocessable(exc.message, {"symbol": exc.message}, code="unknown_symbol") from None
     if contract.is_expired(now.date()):
         raise Unprocessable(f"{contract.code} has expired.", code="unknown_symbol")
-    side = Side(data["side"])
-    qty = data["qty"]
     intent = OrderIntent(
         account_id=account.id,
         contract=contract,
-        side=side,
-        qty=qty,
+        side=Side(data["side"]),
+        qty=data["qty"],
         role=OrderRole.MANUAL,
         order_type=OrderType(data.get("order_type", OrderType.MARKET)),
         limit_price=data.get("limit_price"),
@@ -54,6 +115,13 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
         take_profit=data.get("take_profit"),
         stop_loss=data.get("stop_loss"),
     )
+    return account, intent
+
+
+def place_manual_order(data: dict, now: datetime) -> list[Order]:
+    """Place the trader's order (bracketed when exits are given); rows are returned."""
+    account, intent = _intent(data, now)
+    contract, side, qty = intent.contract, intent.side, intent.qty
     with account_lock(account.id):
         try:
             broker = broker_for(account)

@@ -137,12 +137,18 @@ def _last_price(broker: Broker, symbol: str) -> Decimal | None:
     return found
 
 
+def exit_reference(broker: Broker, intent: OrderIntent) -> Decimal | None:
+    """The price an entry's exits are set from until it fills: its limit (or stop) price,
+    else the price it is expected to fill at, else the last price known."""
+    return _entry_prices(intent) or _last_price(broker, intent.contract.code)
+
+
 def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list[Order]:
     """Place an order (bracketed when it has exits); returns the rows, answers recorded."""
     if not intent.wants_exits:
         entry = new_row(intent, attribution)
         return _send(broker, [entry], lambda: [broker.place_order(request_of(entry))])
-    reference = _entry_prices(intent) or _last_price(broker, intent.contract.code)
+    reference = exit_reference(broker, intent)
     if reference is None:
         reason = f"price: no price known for {intent.contract.code} to set the exits from"
         return [refuse(intent, attribution, RejectCode.NO_PRICE, reason)]
