@@ -207,7 +207,5 @@ def test_the_preview_refuses_an_illogical_exit_naming_it(api, paper):
     response = preview(api, paper, take_profit={"price": "5990"})
     assert response.status_code == 400
     error = response.get_json()["error"]
-    assert error["fields"] == {
-        "take_profit": "must be above the entry 6000.25 for a buy, got 5990"
-    }
+    assert error["fields"] == {"take_profit": "must be above the entry 6000.25 for a buy, got 5990"}
     assert preview(api, paper, qty=0).status_code == 400
