@@ -187,18 +187,23 @@ def migrate(engine, direction: str, revision: str) -> None:
         getattr(command, direction)(config, revision)
 
 
+def insert_account(connection, account_id: int) -> None:
+    """A paper account row as any revision since the first one holds it."""
+    connection.execute(
+        text(
+            "INSERT INTO broker_accounts (id, name, broker, environment, enabled,"
+            " created_at, updated_at) VALUES (:id, :name, 'paper', 'demo', :on, :at, :at)"
+        ),
+        {"id": account_id, "name": f"Paper {account_id}", "on": True, "at": SEEDED_AT},
+    )
+
+
 def seed_old_rows(engine) -> None:
     """Accounts with halts and orders with refusals, written at the previous revision."""
     at = {"at": SEEDED_AT}
     with engine.begin() as connection:
         for n, (halted, reason, _) in enumerate(OLD_HALTS, start=1):
-            connection.execute(
-                text(
-                    "INSERT INTO broker_accounts (id, name, broker, environment, enabled,"
-                    " created_at, updated_at) VALUES (:id, :name, 'paper', 'demo', :on, :at, :at)"
-                ),
-                {"id": n, "name": f"Paper {n}", "on": True, **at},
-            )
+            insert_account(connection, n)
             connection.execute(
                 text(
                     "INSERT INTO risk_limits (account_id, risk_mode, halted, halted_reason,"
@@ -272,13 +277,7 @@ def exit_reasons_round_trip(engine) -> None:
     migrate(engine, "upgrade", BEFORE_EXIT_REASONS)
     at = {"at": SEEDED_AT}
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO broker_accounts (id, name, broker, environment, enabled,"
-                " created_at, updated_at) VALUES (1, 'Paper', 'paper', 'demo', :on, :at, :at)"
-            ),
-            {"on": True, **at},
-        )
+        insert_account(connection, 1)
         for n, group in enumerate(("trail-3", "g-1", None), start=1):
             connection.execute(
                 text(
