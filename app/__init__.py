@@ -199,10 +199,10 @@ def _wire_prices(app: Flask) -> None:
 
 def _wire_protections() -> None:
     """Let trading attach the protections that services.protection (a layer above) provides."""
-    from .services.protection.advanced_orders import trail_entry
+    from .services.protection.advanced_orders import trail_entry, watch_bracket_break_even
     from .services.trading import protections
 
-    protections.register_trail_attacher(trail_entry)
+    protections.register_attachers(trail=trail_entry, break_even=watch_bracket_break_even)
 
 
 def _init_scheduler(app: Flask) -> None:

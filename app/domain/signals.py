@@ -57,6 +57,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
+from app.domain.break_even import BreakEvenSpec, parse_break_even
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec, parse_exit, parse_trailing
 from app.domain.numbers import (
@@ -126,6 +127,7 @@ class Signal:
     received_at: datetime
     comment: str | None
     body_format: Literal["json", "text"]
+    break_even: BreakEvenSpec | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (DESIGN §5.4: decimals as strings, times ISO 8601 UTC)."""
@@ -138,6 +140,7 @@ class Signal:
             "take_profit": _json_or_none(self.take_profit),
             "stop_loss": _json_or_none(self.stop_loss),
             "trailing_stop": _json_or_none(self.trailing_stop),
+            "break_even": _json_or_none(self.break_even),
             "market_position": _value_or_none(self.market_position),
             "position_size": self.position_size,
             "alert_id": self.alert_id,
@@ -280,6 +283,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "take_profit": ("take_profit", "takeProfit", "tp"),
     "stop_loss": ("stop_loss", "stopLoss", "sl"),
     "trailing_stop": ("trailing_stop", "trail"),
+    "break_even": ("break_even",),
     "trail_trigger": ("trail_trigger",),
     "market_position": ("market_position", "sentiment"),
     "position_size": ("position_size",),
@@ -300,9 +304,6 @@ _UNSUPPORTED: dict[str, str] = {
     "dollar_tp": "is not supported; use take_profit in ticks, points or percent",
     "percentage_sl": "is not supported; use stop_loss with percent",
     "dollar_sl": "is not supported; use stop_loss in ticks, points or percent",
-    # DESIGN §5.2's own, not followed from alerts yet: refused, never silently dropped.
-    "break_even": "is not followed from alerts yet; set it on the position with "
-    "POST /api/orders/oco or /api/orders/trailing-stop",
 }
 
 
@@ -406,6 +407,7 @@ def _build(
     order_type = _order_type(payload, defaults, action, closes_only)
     price = _price(payload, order_type)
     take_profit, stop_loss, trailing_stop = _exits(payload, defaults, closes_only, price)
+    break_even = _break_even(payload, order_type, stop_loss, trailing_stop, closes_only)
     return Signal(
         action=action,
         symbol=_symbol(payload, defaults),
@@ -422,6 +424,7 @@ def _build(
         received_at=received_at,
         comment=_comment(payload.get("comment")),
         body_format=body_format,
+        break_even=break_even,
     )
 
 
@@ -587,6 +590,41 @@ def _exits(
     if trailing_stop is not None:
         _check_points_below_price(trailing_stop.trail, price, "trailing_stop")
     return take_profit, stop_loss, trailing_stop
+
+
+def _break_even(
+    payload: _Payload,
+    order_type: OrderType | None,
+    stop_loss: ExitSpec | None,
+    trailing_stop: TrailingSpec | None,
+    closes_only: bool,
+) -> BreakEvenSpec | None:
+    """The alert's break-even: it moves the stop the alert sets, from the entry's fill."""
+    value = payload.get("break_even")
+    if value is None:
+        return None
+    try:
+        spec = parse_break_even(value)
+    except DomainValidationError as exc:
+        raise SignalError(exc.field, exc.message) from None
+    if closes_only:
+        return None  # a closing order carries no exits
+    if spec.on_first_target:
+        message = '"first_target" needs scale-out targets, which alerts do not follow yet'
+        raise SignalError("break_even.trigger", message)
+    if stop_loss is None and trailing_stop is None:
+        raise SignalError("break_even", "moves a stop: send stop_loss or trailing_stop with it")
+    if stop_loss is None and trailing_stop.activation is not None:
+        raise SignalError(
+            "break_even",
+            "a trailing stop that waits for its activation has no stop to move; "
+            "send stop_loss with it",
+        )
+    if order_type not in (None, OrderType.MARKET):
+        raise SignalError(
+            "break_even", "is followed on market entries for now: their fill sets its prices"
+        )
+    return spec
 
 
 def _optional_exit(payload: _Payload, field: str) -> ExitSpec | None:

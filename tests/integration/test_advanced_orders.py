@@ -729,3 +729,60 @@ def test_a_refused_pair_names_prices_as_a_trader_writes_them(api, desk):
     assert response.get_json()["error"]["fields"] == {
         "stop_loss_price": "must be below the market 5000 for a long, got 5001"
     }
+
+
+def test_an_alerts_bracket_moves_its_stop_to_break_even(desk):
+    answer = desk.send(
+        {
+            "action": "buy",
+            "quantity": 1,
+            "take_profit": {"ticks": 40},
+            "stop_loss": {"ticks": 40},
+            "break_even": {"trigger": {"ticks": 8}, "offset": {"ticks": 1}},
+        }
+    )
+    assert [o["role"] for o in answer["orders"]] == ["entry", "take_profit", "stop_loss"]
+    pair = desk.one()
+    assert (pair["kind"], pair["take_profit_price"], pair["stop_loss_price"]) == (
+        "oco",
+        "5010",
+        "4990",
+    )
+    assert pair["break_even"] == {"trigger_price": "5002", "stop_price": "5000.25"}
+    desk.move(5002)
+    assert desk.one()["orders"]["stop"]["stop_price"] == "5000.25"
+    desk.move(5001, 5000.25)
+    [trade] = desk.trades()
+    assert (trade["exit_reason"], trade["exit_price"]) == ("break_even", "5000.25")
+    assert desk.one()["status"] == "done"
+
+
+def test_an_alerts_trailing_stop_takes_break_even_from_its_fill(desk):
+    desk.send(
+        {
+            "action": "buy",
+            "quantity": 1,
+            "trailing_stop": {"ticks": 40},
+            "break_even": {"trigger": {"ticks": 8}},
+        }
+    )
+    trail_row = desk.one()
+    assert trail_row["break_even"] == {"trigger_price": "5002", "stop_price": "5000"}
+    desk.move(5002)
+    assert desk.one()["stop_price"] == "5000"
+
+
+def test_break_even_beyond_an_alerts_take_profit_is_not_followed_and_says_so(api, desk):
+    answer = desk.send(
+        {
+            "action": "buy",
+            "quantity": 1,
+            "take_profit": {"ticks": 4},
+            "stop_loss": {"ticks": 8},
+            "break_even": {"trigger": {"ticks": 8}},
+        }
+    )
+    assert answer["status"] == "executed"
+    assert desk.advanced() == []
+    logged = api.get("/api/logs?category=order").get_json()["items"]
+    assert any("break-even for order" in item["message"] for item in logged)

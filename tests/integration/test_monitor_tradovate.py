@@ -197,3 +197,24 @@ def test_break_even_at_tradovate_modifies_the_stop_leg_in_place(desk, api):
     assert item["status"] == "done" and item["orders"]["take_profit"]["status"] == "cancelled"
     [trade] = desk.trades()
     assert (trade["exit_reason"], trade["exit_price"]) == ("break_even", "5000.25")
+
+
+def test_an_alerts_bracket_at_tradovate_moves_its_stop_to_break_even(desk):
+    answer = desk.send(
+        {
+            "action": "buy",
+            "quantity": 1,
+            "take_profit": {"ticks": 40},
+            "stop_loss": {"ticks": 40},
+            "break_even": {"trigger": {"ticks": 8}, "offset": {"ticks": 1}},
+        }
+    )
+    stop = next(o for o in answer["orders"] if o["role"] == "stop_loss")
+    assert desk.one()["break_even"] == {"trigger_price": "5002", "stop_price": "5000.25"}
+    desk.poll()
+    desk.move(5002)
+    [modify] = desk.fake.bodies("order/modifyorder")
+    assert (modify["orderType"], modify["stopPrice"]) == ("Stop", 5000.25)
+    client_id = desk.one()["orders"]["stop"]["client_order_id"]
+    assert desk.fake.order_for(client_id)["stopPrice"] == Decimal("5000.25")
+    assert desk.one()["orders"]["stop"]["id"] == stop["id"]

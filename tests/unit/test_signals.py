@@ -96,7 +96,9 @@ def test_to_json_is_json_safe_and_never_carries_the_passphrase():
             "quantity": "2",
             "price": "5012.250",
             "take_profit": {"ticks": 16},
+            "stop_loss": {"ticks": 12},
             "trailing_stop": {"points": 2, "activation": {"ticks": 4}},
+            "break_even": {"trigger": {"ticks": 8}},
             "time": "2026-11-21T09:30:00-05:00",
             "comment": "short entry",
         }
@@ -109,8 +111,9 @@ def test_to_json_is_json_safe_and_never_carries_the_passphrase():
         "order_type": "market",
         "price": "5012.250",
         "take_profit": {"ticks": "16"},
-        "stop_loss": None,
+        "stop_loss": {"ticks": "12"},
         "trailing_stop": {"points": "2", "activation": {"ticks": "4"}},
+        "break_even": {"trigger": {"ticks": "8"}},
         "market_position": None,
         "position_size": None,
         "alert_id": None,
@@ -631,10 +634,40 @@ def test_unsupported_meanings_are_refused_rather_than_dropped(key):
     assert parse({"action": "buy", key: False}).action is SignalAction.BUY
 
 
-def test_break_even_in_an_alert_is_refused_until_alerts_follow_it():
-    error = refused({"action": "buy", "break_even": {"trigger": {"ticks": 8}}})
-    assert error.field == "break_even"
-    assert "POST /api/orders/oco" in error.message
+def test_break_even_moves_the_stop_an_alert_sets_on_a_market_entry():
+    trigger = {"trigger": {"ticks": 8}, "offset": {"ticks": 1}}
+    signal = parse({"action": "buy", "stop_loss": {"ticks": 8}, "break_even": trigger})
+    assert signal.break_even.to_json() == {"trigger": {"ticks": "8"}, "offset": {"ticks": "1"}}
+    assert parse({"action": "exit", "break_even": trigger}).break_even is None  # closes only
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"break_even": {"trigger": {"ticks": 8}}}, "break_even"),  # no stop to move
+        (
+            {
+                "trailing_stop": {"ticks": 8, "activation": {"ticks": 4}},
+                "break_even": {"trigger": {"ticks": 8}},
+            },
+            "break_even",
+        ),
+        ({"stop_loss": 4, "break_even": {"trigger": "first_target"}}, "break_even.trigger"),
+        ({"stop_loss": 4, "break_even": {"trigger": {"price": 5010}}}, "break_even.trigger"),
+        ({"stop_loss": 4, "break_even": {"offset": {"ticks": 1}}}, "break_even.trigger"),
+        (
+            {
+                "stop_loss": 4,
+                "order_type": "limit",
+                "price": 5000,
+                "break_even": {"trigger": {"ticks": 8}},
+            },
+            "break_even",
+        ),
+    ],
+)
+def test_break_even_an_alert_cannot_follow_is_refused_by_name(payload, field):
+    assert refused({"action": "buy", **payload}).field == field
 
 
 # --- time, id, comment ----------------------------------------------------------------------

@@ -44,7 +44,7 @@ from sqlalchemy.orm import selectinload
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
 from app.domain import break_even
-from app.domain.break_even import BreakEvenAction
+from app.domain.break_even import BreakEvenAction, BreakEvenSpec
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec
@@ -255,11 +255,19 @@ def create_oco(
     return row
 
 
-def trail_entry(broker: Broker, entry: Order, spec: TrailingSpec, now: datetime) -> list[Order]:
+def trail_entry(
+    broker: Broker,
+    entry: Order,
+    spec: TrailingSpec,
+    now: datetime,
+    break_even_spec: BreakEvenSpec | None = None,
+) -> list[Order]:
     """The trailing stop an entry asked for; returns its stop order once one is placed.
 
     A filled entry starts the trail from its fill price; a working one leaves a trail that
     waits for the fill (the monitor starts it); a refused entry has nothing to protect.
+    Break-even, when asked, is set from a filled entry's price (alerts ask it of market
+    entries only).
     """
     if entry.status not in (OrderStatus.FILLED, *OPEN):
         return []
@@ -284,6 +292,9 @@ def trail_entry(broker: Broker, entry: Order, spec: TrailingSpec, now: datetime)
             entry_order_id=entry.id,
             status=AdvancedStatus.ACTIVE,
         )
+        if break_even_spec is not None and entry.status == OrderStatus.FILLED:
+            levels = _break_even_prices(break_even_spec, side, entry.avg_fill_price, tick)
+            row.break_even_trigger, row.break_even_stop = levels
         db.session.add(row)
         db.session.flush()
         _record(row, f"trailing stop {_describe_trail(row)} for order {entry.id} created")
@@ -481,11 +492,71 @@ def _break_even_levels(
     if spec.on_first_target:
         message = '"first_target" needs scale-out targets; give an offset from the entry'
         raise InvalidInput(f"break_even.trigger: {message}.", {"break_even.trigger": message})
-    entry = position.avg_price
+    return _break_even_prices(spec, side, position.avg_price, tick)
+
+
+def _break_even_prices(
+    spec: BreakEvenSpec, side: PositionSide, entry: Decimal, tick: Decimal
+) -> tuple[Decimal, Decimal]:
     return (
         break_even.trigger_price(side, entry, spec, tick),
         break_even.level(side, entry, spec, tick),
     )
+
+
+def watch_bracket_break_even(
+    broker: Broker, rows: Sequence[Order], spec: BreakEvenSpec, now: datetime
+) -> None:
+    """An alert's filled bracket (entry, take profit, stop loss at the broker) watched by
+    the monitor as an OCO pair that moves its stop to break-even; nothing without a
+    working stop. Break-even that would act at or beyond the take profit is not followed,
+    and the audit log says why (the alert itself has already traded)."""
+    entry = rows[0]
+    stop = next((r for r in rows[1:] if r.role == OrderRole.STOP_LOSS), None)
+    take = next((r for r in rows[1:] if r.role == OrderRole.TAKE_PROFIT), None)
+    if entry.status != OrderStatus.FILLED or stop is None or stop.status not in OPEN:
+        return
+    side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT
+    tick = _tick_of(entry.symbol, now)
+    levels = _break_even_prices(spec, side, entry.avg_fill_price, tick)
+    with LOCK:
+        row = AdvancedOrder(
+            kind=AdvancedKind.OCO,
+            account_id=entry.account_id,
+            strategy_id=entry.strategy_id,
+            symbol=entry.symbol,
+            side=side,
+            quantity=entry.filled_quantity,
+            tick_size=tick,
+            take_profit_price=take.limit_price if take is not None else None,
+            stop_loss_price=stop.stop_price,
+            take_profit_order_id=take.id if take is not None else None,
+            stop_order_id=stop.id,
+            native=True,
+            activated=True,
+            break_even_trigger=levels[0],
+            break_even_stop=levels[1],
+            status=AdvancedStatus.ACTIVE,
+        )
+        if take is not None:
+            try:
+                _check_break_even_before(side, levels, take.limit_price)
+            except InvalidInput as exc:
+                audit.record(
+                    AuditCategory.ORDER,
+                    f"break-even for order {entry.id} not followed: {exc.message}",
+                    severity=Severity.WARNING,
+                    account_id=entry.account_id,
+                    strategy_id=entry.strategy_id,
+                )
+                db.session.commit()
+                return
+        row.position_id = _position_id(row)
+        db.session.add(row)
+        db.session.flush()
+        _record(row, f"break-even for order {entry.id}: {_describe_oco(row)} watched")
+        db.session.commit()
+        _published(row)
 
 
 def _check_break_even_before(

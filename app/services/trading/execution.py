@@ -396,9 +396,13 @@ def _trade_for(
         target = current + delta
         if target == 0 or (current != 0 and (target > 0) != (current > 0)):
             orders.cancel_orphaned_exits(broker, trader.account_id, contract.code, rows[0].group_id)
+        if intent.break_even is not None and intent.role is OrderRole.ENTRY:
+            protections.break_even_for_bracket(broker, rows, intent.break_even, now)
         if signal.trailing_stop is not None and intent.role is OrderRole.ENTRY:
             # The trail's stop order joins the answer; a working entry's trail waits for it.
-            trail = protections.trail_entry(broker, rows[0], signal.trailing_stop, now)
+            trail = protections.trail_entry(
+                broker, rows[0], signal.trailing_stop, now, intent.break_even
+            )
             outcome.orders.extend(trail)
     return outcome
 
@@ -462,6 +466,7 @@ def _intent(trader, signal: Signal, contract: Contract, current: int, delta: int
         take_profit=None if closing else signal.take_profit,
         stop_loss=None if closing else signal.stop_loss,
         reference_price=signal.price,
+        break_even=None if closing else signal.break_even,
     )
 
 

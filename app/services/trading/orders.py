@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.brokers.base import BracketRequest, Broker, BrokerOrder, OrderRequest
 from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
+from app.domain.break_even import BreakEvenSpec
 from app.domain.contracts import Contract
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec
@@ -66,6 +67,7 @@ class OrderIntent:
     take_profit: ExitSpec | None = None
     stop_loss: ExitSpec | None = None
     reference_price: Decimal | None = None  # a market entry's expected fill, for exits
+    break_even: BreakEvenSpec | None = None  # moves the stop once the trade works
 
     @property
     def wants_exits(self) -> bool:
