@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.domain.break_even import parse_break_even
 from app.domain.errors import DomainValidationError
 from app.domain.exits import parse_exit, parse_trailing
 from app.errors import InvalidInput
@@ -49,6 +50,26 @@ def _trailing_spec(value: Any) -> dict | None:
         raise ValueError(
             f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()
         ) from None
+
+
+def _break_even_spec(value: Any) -> dict | None:
+    """A break-even default as DESIGN §5.2 writes it; an empty one (every part null) is none."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError('must be an object like {"trigger": {"ticks": 8}}')
+    given = {key: part for key, part in value.items() if part is not None}
+    if not given:
+        return None
+    try:
+        spec = parse_break_even(given, "spec")
+    except DomainValidationError as exc:
+        raise ValueError(
+            f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()
+        ) from None
+    if spec.on_first_target:
+        raise ValueError('trigger "first_target" needs scale-out targets, not followed yet')
+    return spec.to_json()
 
 
 def _time_of_day(value: str) -> str:
@@ -83,6 +104,7 @@ Count = Annotated[StrictInt, Field(ge=1, le=100_000)]
 RowId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
 ExitSpecField = Annotated[Any, AfterValidator(_exit_spec)]
 TrailingField = Annotated[Any, AfterValidator(_trailing_spec)]
+BreakEvenField = Annotated[Any, AfterValidator(_break_even_spec)]
 TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
 TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_timezone)]
 SymbolText = Annotated[
@@ -175,6 +197,7 @@ class StrategyFields(Body):
     take_profit: ExitSpecField = None
     stop_loss: ExitSpecField = None
     trailing_stop: TrailingField = None
+    break_even: BreakEvenField = None
     max_alert_age_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] | None = None
     mode: Literal["orders", "position-sync"] | None = None
     passphrase: Annotated[str, StringConstraints(max_length=72)] | None = None

@@ -33,6 +33,7 @@ def strategy_json(strategy: Strategy) -> dict:
         "take_profit": strategy.take_profit,
         "stop_loss": strategy.stop_loss,
         "trailing_stop": strategy.trailing_stop,
+        "break_even": strategy.break_even,
         "max_alert_age_seconds": strategy.max_alert_age_seconds,
         "mode": strategy.mode,
         "enabled": strategy.enabled,

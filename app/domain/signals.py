@@ -105,6 +105,9 @@ class SignalDefaults:
     take_profit: ExitSpec | None = None
     stop_loss: ExitSpec | None = None
     trailing_stop: TrailingSpec | None = None
+    # Applied where it can act (a stop to move, a market entry); an alert's own is refused
+    # where it cannot.
+    break_even: BreakEvenSpec | None = None
     position_sync: bool = False  # the strategy's mode: the alert's target governs
 
 
@@ -408,6 +411,8 @@ def _build(
     price = _price(payload, order_type)
     take_profit, stop_loss, trailing_stop = _exits(payload, defaults, closes_only, price)
     break_even = _break_even(payload, order_type, stop_loss, trailing_stop, closes_only)
+    if break_even is None and payload.get("break_even") is None and not closes_only:
+        break_even = _default_break_even(defaults.break_even, order_type, stop_loss, trailing_stop)
     return Signal(
         action=action,
         symbol=_symbol(payload, defaults),
@@ -624,6 +629,20 @@ def _break_even(
         raise SignalError(
             "break_even", "is followed on market entries for now: their fill sets its prices"
         )
+    return spec
+
+
+def _default_break_even(
+    spec: BreakEvenSpec | None,
+    order_type: OrderType | None,
+    stop_loss: ExitSpec | None,
+    trailing_stop: TrailingSpec | None,
+) -> BreakEvenSpec | None:
+    """The strategy's break-even, for the alerts whose stop it can move."""
+    if spec is None or spec.on_first_target or order_type not in (None, OrderType.MARKET):
+        return None
+    if stop_loss is None and (trailing_stop is None or trailing_stop.activation is not None):
+        return None
     return spec
 
 

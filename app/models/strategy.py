@@ -29,6 +29,7 @@ class Strategy(Base):
     take_profit: Mapped[dict | None] = mapped_column(JSON)
     stop_loss: Mapped[dict | None] = mapped_column(JSON)
     trailing_stop: Mapped[dict | None] = mapped_column(JSON)
+    break_even: Mapped[dict | None] = mapped_column(JSON)  # {"trigger": {...}, "offset": {...}}
     max_alert_age_seconds: Mapped[int] = mapped_column(Integer, default=60)
     allowed_sessions: Mapped[list | None] = mapped_column(JSON)
     mode: Mapped[StrategyMode] = mapped_column(

@@ -38,7 +38,7 @@
     });
     nullGroups.forEach((group) => { body[group] = null; });
     form.querySelectorAll("[data-exit]").forEach((fieldset) => {
-      body[fieldset.dataset.exit] = exitSpec(fieldset);
+      assign(body, fieldset.dataset.exit, exitSpec(fieldset)); // "break_even.trigger" nests
     });
     return body;
   }
@@ -72,6 +72,8 @@
     const name = CSS.escape(field);
     const candidates = [
       ...form.querySelectorAll(`[name="${name}"]`),
+      ...form.querySelectorAll(`[data-exit="${name}"]`),
+      ...form.querySelectorAll(`[data-exit^="${name}."]`),
       ...form.querySelectorAll(`[data-exit="${CSS.escape(field.split(".")[0])}"]`),
       ...form.querySelectorAll(`[name^="${name}."]`),
     ];

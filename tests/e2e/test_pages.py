@@ -366,6 +366,29 @@ def test_new_strategy_shows_its_webhook_url_and_alert_message(
     assert stored["webhook_url"].endswith("/webhook/" + stored["webhook_token"])
 
 
+def test_a_strategys_break_even_is_set_shown_and_refused_by_field(logged_in_page: Page):
+    page = logged_in_page
+    page.goto("/strategies")
+    form = page.get_by_test_id("strategy-form")
+    form.get_by_label("Name", exact=True).fill("MES trend")
+    form.get_by_label("Stop loss amount").fill("8")
+    form.get_by_label("Break-even stop beyond the entry amount").fill("1")
+    form.get_by_role("button", name="Create strategy").click()
+    trigger = form.locator('[data-exit="break_even.trigger"]')
+    expect(trigger).to_have_class(re.compile(r"\bfield-invalid\b"))  # no trigger given
+    expect(form.get_by_role("alert")).to_contain_text("trigger")
+
+    form.get_by_label("Break-even once price gains amount").fill("8")
+    form.get_by_role("button", name="Create strategy").click()
+
+    card = strategy_card(page, "MES trend")
+    expect(card.locator('[data-fact="break_even"]')).to_have_text(
+        "after 8 ticks, stop 1 tick past the entry"
+    )
+    (stored,) = api(page, "GET", "/api/strategies")["items"]
+    assert stored["break_even"] == {"trigger": {"ticks": "8"}, "offset": {"ticks": "1"}}
+
+
 def test_copy_puts_the_webhook_url_on_the_clipboard(logged_in_page: Page, context):
     page = logged_in_page
     context.grant_permissions(["clipboard-read", "clipboard-write"])

@@ -786,3 +786,12 @@ def test_break_even_beyond_an_alerts_take_profit_is_not_followed_and_says_so(api
     assert desk.advanced() == []
     logged = api.get("/api/logs?category=order").get_json()["items"]
     assert any("break-even for order" in item["message"] for item in logged)
+
+
+def test_a_strategys_default_break_even_guards_its_alerts_brackets(api, desk):
+    default = {"break_even": {"trigger": {"ticks": 8}}}
+    assert api.put(f"/api/strategies/{desk.strategy['id']}", default).status_code == 200
+    desk.send({"action": "buy", "quantity": 1, "take_profit": 10, "stop_loss": 10})
+    assert desk.one()["break_even"] == {"trigger_price": "5002", "stop_price": "5000"}
+    desk.send({"action": "buy", "quantity": 1})  # no stop to move: traded without it
+    assert len(desk.advanced()) == 1

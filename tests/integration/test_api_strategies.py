@@ -49,6 +49,15 @@ def test_exits_are_normalised_with_exact_decimals(make_strategy):
     assert strategy["trailing_stop"] == {"percent": "0.2", "activation": {"ticks": "8"}}
 
 
+def test_a_default_break_even_is_kept_and_an_empty_one_is_none(api, make_strategy):
+    strategy = make_strategy(break_even={"trigger": {"ticks": 8}, "offset": {"ticks": "1"}})
+    assert strategy["break_even"] == {"trigger": {"ticks": "8"}, "offset": {"ticks": "1"}}
+    cleared = api.put(
+        f"/api/strategies/{strategy['id']}", {"break_even": {"trigger": None, "offset": None}}
+    )
+    assert cleared.get_json()["break_even"] is None
+
+
 def test_token_is_stored_hashed_and_found_by_lookup(app, make_strategy):
     strategy = make_strategy()
     with app.app_context():
@@ -152,6 +161,10 @@ def test_duplicate_strategy_name_is_409(make_strategy, api):
             {"name": "S", "trailing_stop": {"ticks": 4, "activation": {"ticks": -1}}},
             "trailing_stop",
         ),
+        ({"name": "S", "break_even": {"offset": {"ticks": 1}}}, "break_even"),
+        ({"name": "S", "break_even": {"trigger": "first_target"}}, "break_even"),
+        ({"name": "S", "break_even": {"trigger": {"price": 5010}}}, "break_even"),
+        ({"name": "S", "break_even": "8"}, "break_even"),
         ({"name": "S", "max_alert_age_seconds": 0}, "max_alert_age_seconds"),
         ({"name": "S", "max_alert_age_seconds": 10**9}, "max_alert_age_seconds"),
         ({"name": "S", "symbol": "MES1!; DROP TABLE"}, "symbol"),

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.domain.break_even import parse_break_even
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec
 from app.domain.signals import (
@@ -1079,3 +1080,16 @@ def test_scale_out_targets_in_an_alert_are_checked_then_refused_until_followed()
     assert (error.field, "not followed from alerts yet" in error.message) == ("take_profit", True)
     bad = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 40}]
     assert "add up to 100" in refused({"action": "buy", "take_profit": bad}).message
+
+
+def test_a_strategys_break_even_applies_where_it_can_act_and_is_skipped_elsewhere():
+    default = parse_break_even({"trigger": {"ticks": 8}})
+    with_default = SignalDefaults(max_quantity=100, symbol="MES1!", quantity=1, break_even=default)
+    assert parse({"action": "buy", "stop_loss": 4}, with_default).break_even == default
+    assert parse({"action": "buy"}, with_default).break_even is None  # no stop: skipped
+    limit = {"action": "buy", "stop_loss": 4, "order_type": "limit", "price": 5000}
+    assert parse(limit, with_default).break_even is None
+    own = parse(
+        {"action": "buy", "stop_loss": 4, "break_even": {"trigger": {"ticks": 4}}}, with_default
+    )
+    assert own.break_even.trigger.amount == 4  # the alert's own wins

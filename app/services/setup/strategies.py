@@ -25,6 +25,7 @@ SETTABLE = (
     "take_profit",
     "stop_loss",
     "trailing_stop",
+    "break_even",
     "max_alert_age_seconds",
     "mode",
     "enabled",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import contains_eager
 
 from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
+from app.domain.break_even import parse_break_even
 from app.domain.contracts import Contract, UnknownSymbol, resolve_symbol
 from app.domain.exits import parse_exit, parse_trailing
 from app.domain.risk import ProposedOrder, check_order, reduces_only
@@ -189,6 +190,7 @@ def _defaults(strategy: Strategy) -> SignalDefaults:
         trailing_stop=parse_trailing(strategy.trailing_stop, "trailing_stop")
         if strategy.trailing_stop
         else None,
+        break_even=parse_break_even(strategy.break_even) if strategy.break_even else None,
         position_sync=_position_sync(strategy),
     )
 
