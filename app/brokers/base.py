@@ -130,6 +130,9 @@ class Broker(ABC):
     # Whether `place_oco` links the legs at the broker (one filling cancels the other
     # there). A venue that cannot says False: the monitor then works the pair itself.
     native_oco: bool = True
+    # Whether the venue itself cuts a reduce-only exit to the position as other exits fill
+    # (and cancels it once flat), as scale-out targets beside one stop need.
+    reduce_only_exits: bool = False
 
     @abstractmethod
     def account_state(self) -> AccountState: ...

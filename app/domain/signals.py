@@ -66,7 +66,7 @@ from app.domain.numbers import (
     parse_quantity,
     parse_whole_number,
 )
-from app.domain.targets import parse_targets
+from app.domain.targets import Target, parse_targets
 from app.domain.vocabulary import OrderType
 
 MAX_SYMBOL_LENGTH = 40
@@ -131,6 +131,7 @@ class Signal:
     comment: str | None
     body_format: Literal["json", "text"]
     break_even: BreakEvenSpec | None = None
+    targets: tuple[Target, ...] | None = None  # scale-out take profits (take_profit None)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (DESIGN §5.4: decimals as strings, times ISO 8601 UTC)."""
@@ -144,6 +145,7 @@ class Signal:
             "stop_loss": _json_or_none(self.stop_loss),
             "trailing_stop": _json_or_none(self.trailing_stop),
             "break_even": _json_or_none(self.break_even),
+            "targets": None if self.targets is None else [t.to_json() for t in self.targets],
             "market_position": _value_or_none(self.market_position),
             "position_size": self.position_size,
             "alert_id": self.alert_id,
@@ -409,7 +411,14 @@ def _build(
     closes_only = _closes_only(action, position_size, defaults.position_sync)
     order_type = _order_type(payload, defaults, action, closes_only)
     price = _price(payload, order_type)
+    targets = _targets(payload, order_type, closes_only)
     take_profit, stop_loss, trailing_stop = _exits(payload, defaults, closes_only, price)
+    if targets is not None:
+        take_profit = None  # the targets are the take profit
+        if trailing_stop is not None:
+            raise SignalError(
+                "take_profit", "scale-out targets beside a trailing stop are not followed yet"
+            )
     break_even = _break_even(payload, order_type, stop_loss, trailing_stop, closes_only)
     if break_even is None and payload.get("break_even") is None and not closes_only:
         break_even = _default_break_even(defaults.break_even, order_type, stop_loss, trailing_stop)
@@ -430,6 +439,7 @@ def _build(
         comment=_comment(payload.get("comment")),
         body_format=body_format,
         break_even=break_even,
+        targets=targets,
     )
 
 
@@ -646,15 +656,28 @@ def _default_break_even(
     return spec
 
 
+def _targets(
+    payload: _Payload, order_type: OrderType | None, closes_only: bool
+) -> tuple[Target, ...] | None:
+    """`take_profit` as a list: scale-out targets, set from a market entry's fill."""
+    value = payload.get("take_profit")
+    if not isinstance(value, list):
+        return None
+    try:
+        targets = parse_targets(value, "take_profit")
+    except DomainValidationError as exc:
+        raise SignalError(exc.field, exc.message) from None
+    if closes_only:
+        return None
+    if order_type not in (None, OrderType.MARKET):
+        raise SignalError("take_profit", "scale-out targets are followed on market entries for now")
+    return targets
+
+
 def _optional_exit(payload: _Payload, field: str) -> ExitSpec | None:
     value = payload.get(field)
     if field == "take_profit" and isinstance(value, list):
-        parse_targets(value, field)  # a faulty list is named as such first
-        raise SignalError(
-            field,
-            "scale-out targets are not followed from alerts yet; send one take profit, "
-            "or protect the position with POST /api/orders/oco",
-        )
+        return None  # scale-out targets (_targets)
     return None if value is None else parse_exit(value, field)
 
 

@@ -795,3 +795,82 @@ def test_a_strategys_default_break_even_guards_its_alerts_brackets(api, desk):
     assert desk.one()["break_even"] == {"trigger_price": "5002", "stop_price": "5000"}
     desk.send({"action": "buy", "quantity": 1})  # no stop to move: traded without it
     assert len(desk.advanced()) == 1
+
+
+# --- scale-out targets ------------------------------------------------------------------------
+
+TWO_TARGETS = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+
+
+def working(desk, role):
+    return [o for o in desk.orders() if o["role"] == role and o["status"] == "working"]
+
+
+def test_two_targets_leave_two_one_lot_limits_and_a_two_lot_stop_cut_as_each_fills(desk):
+    answer = desk.send(
+        {"action": "buy", "quantity": 2, "take_profit": TWO_TARGETS, "stop_loss": {"ticks": 16}}
+    )
+    assert answer["status"] == "executed"
+    shape = [(o["role"], o["qty"], o["status"]) for o in answer["orders"]]
+    assert shape == [
+        ("entry", 2, "filled"),
+        ("stop_loss", 2, "working"),
+        ("take_profit", 1, "working"),
+        ("take_profit", 1, "working"),
+    ]
+    assert sorted(o["limit_price"] for o in working(desk, "take_profit")) == ["5002", "5004"]
+    desk.move(5002)  # the first target fills: the stop covers what is left
+    [stop] = working(desk, "stop_loss")
+    assert (stop["qty"], stop["stop_price"]) == (1, "4996")
+    assert desk.position()["qty"] == 1
+    desk.move(5004)  # the last one: flat, the stop cancelled
+    assert working(desk, "stop_loss") == [] and working(desk, "take_profit") == []
+    assert desk.position() is None
+    [trade] = desk.trades()
+    assert (trade["qty"], trade["exit_price"], trade["pnl"]) == (2, "5003", "30.00")
+
+
+def test_a_gap_through_both_targets_closes_the_position_once(desk):
+    desk.send(
+        {"action": "buy", "quantity": 2, "take_profit": TWO_TARGETS, "stop_loss": {"ticks": 16}}
+    )
+    desk.move(5006)
+    sold = [o for o in desk.orders() if o["side"] == "sell" and o["status"] == "filled"]
+    assert sum(o["qty"] for o in sold) == 2  # never more than the position
+    assert desk.position() is None
+    assert [o["status"] for o in desk.orders() if o["role"] == "stop_loss"] == ["cancelled"]
+
+
+def test_a_target_of_no_whole_contract_is_merged_and_the_answer_says_so(desk):
+    targets = [
+        {"ticks": 4, "percent_of_position": 25},
+        {"ticks": 8, "percent_of_position": 25},
+        {"ticks": 16, "percent_of_position": 50},
+    ]
+    answer = desk.send({"action": "buy", "quantity": 2, "take_profit": targets})
+    placed = [o for o in answer["orders"] if o["role"] == "take_profit"]
+    assert [o["qty"] for o in placed] == [1, 1]
+    assert placed[0]["reason"] == (
+        "target 1 (25 % of 2) rounds to 0 contracts: merged into target 2"
+    )
+
+
+def test_break_even_beside_targets_moves_the_stop_the_targets_cut(desk):
+    desk.send(
+        {
+            "action": "buy",
+            "quantity": 2,
+            "take_profit": TWO_TARGETS,
+            "stop_loss": {"ticks": 16},
+            "break_even": {"trigger": {"ticks": 6}},
+        }
+    )
+    desk.move(5001.5)  # the trigger, before the first target
+    [stop] = working(desk, "stop_loss")
+    assert (stop["qty"], stop["stop_price"]) == (2, "5000")
+    desk.move(5002)  # the first target fills: one contract left, still at break-even
+    [stop] = working(desk, "stop_loss")
+    assert (stop["qty"], stop["stop_price"]) == (1, "5000")
+    desk.move(5001, 5000)
+    assert desk.position() is None
+    assert [t["exit_reason"] for t in desk.trades()] == ["break_even"]

@@ -218,3 +218,15 @@ def test_an_alerts_bracket_at_tradovate_moves_its_stop_to_break_even(desk):
     client_id = desk.one()["orders"]["stop"]["client_order_id"]
     assert desk.fake.order_for(client_id)["stopPrice"] == Decimal("5000.25")
     assert desk.one()["orders"]["stop"]["id"] == stop["id"]
+
+
+def test_scale_out_targets_are_refused_at_tradovate_until_it_cuts_the_stop(desk):
+    targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+    answer = desk.send(
+        {"action": "buy", "quantity": 2, "take_profit": targets, "stop_loss": {"ticks": 16}}
+    )
+    assert answer["status"] == "failed"
+    [order] = answer["orders"]
+    assert (order["status"], order["role"]) == ("rejected", "entry")
+    assert "scale-out targets are not followed at this broker yet" in order["reason"]
+    assert desk.fake.calls("order/placeoso") == [] and desk.fake.calls("order/placeorder") == []

@@ -115,6 +115,7 @@ def test_to_json_is_json_safe_and_never_carries_the_passphrase():
         "stop_loss": {"ticks": "12"},
         "trailing_stop": {"points": "2", "activation": {"ticks": "4"}},
         "break_even": {"trigger": {"ticks": "8"}},
+        "targets": None,
         "market_position": None,
         "position_size": None,
         "alert_id": None,
@@ -1074,12 +1075,21 @@ def test_any_strategy_message_parses_or_raises_signal_error(action, qty, name, s
         assert (signal.quantity, signal.position_size, signal.symbol) == (qty, size, symbol)
 
 
-def test_scale_out_targets_in_an_alert_are_checked_then_refused_until_followed():
+def test_scale_out_targets_replace_the_take_profit_on_a_market_entry():
     targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
-    error = refused({"action": "buy", "take_profit": targets})
-    assert (error.field, "not followed from alerts yet" in error.message) == ("take_profit", True)
+    signal = parse({"action": "buy", "quantity": 2, "take_profit": targets, "stop_loss": 4})
+    assert signal.take_profit is None
+    assert [t.to_json() for t in signal.targets] == [
+        {"ticks": "8", "percent_of_position": "50"},
+        {"ticks": "16", "percent_of_position": "50"},
+    ]
+    assert parse({"action": "exit", "take_profit": targets}).targets is None  # closes only
     bad = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 40}]
     assert "add up to 100" in refused({"action": "buy", "take_profit": bad}).message
+    limit = {"action": "buy", "order_type": "limit", "price": 5000, "take_profit": targets}
+    assert refused(limit).field == "take_profit"
+    trail = {"action": "buy", "take_profit": targets, "trailing_stop": {"ticks": 8}}
+    assert "trailing stop" in refused(trail).message
 
 
 def test_a_strategys_break_even_applies_where_it_can_act_and_is_skipped_elsewhere():

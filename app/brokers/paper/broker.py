@@ -361,6 +361,8 @@ def _bracket_problem(request: BracketRequest) -> str | None:
 class PaperBroker(Broker):
     """One paper account, trading against DeskPilot's own matching engine."""
 
+    reduce_only_exits = True  # the engine fits reduce-only orders after every fill
+
     def __init__(
         self,
         account_id: int,

@@ -513,7 +513,8 @@ def watch_bracket_break_even(
     and the audit log says why (the alert itself has already traded)."""
     entry = rows[0]
     stop = next((r for r in rows[1:] if r.role == OrderRole.STOP_LOSS), None)
-    take = next((r for r in rows[1:] if r.role == OrderRole.TAKE_PROFIT), None)
+    takes = [r for r in rows[1:] if r.role == OrderRole.TAKE_PROFIT]
+    take = takes[0] if len(takes) == 1 else None  # scale-out targets are not its leg
     if entry.status != OrderStatus.FILLED or stop is None or stop.status not in OPEN:
         return
     side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT

@@ -469,6 +469,7 @@ def _intent(trader, signal: Signal, contract: Contract, current: int, delta: int
         stop_loss=None if closing else signal.stop_loss,
         reference_price=signal.price,
         break_even=None if closing else signal.break_even,
+        targets=None if closing else signal.targets,
     )
 
 

@@ -8,7 +8,7 @@ it by the ledger (services.ledger.reports), the one writer of an order's broker 
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from app.domain.contracts import Contract
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec
 from app.domain.oco import exit_prices
+from app.domain.targets import Target, split_position, target_prices
 from app.domain.vocabulary import (
     AuditCategory,
     OrderRole,
@@ -68,11 +69,12 @@ class OrderIntent:
     stop_loss: ExitSpec | None = None
     reference_price: Decimal | None = None  # a market entry's expected fill, for exits
     break_even: BreakEvenSpec | None = None  # moves the stop once the trade works
+    targets: tuple[Target, ...] | None = None  # scale-out take profits, instead of one
 
     @property
     def wants_exits(self) -> bool:
         return self.role in (OrderRole.ENTRY, OrderRole.MANUAL) and bool(
-            self.take_profit or self.stop_loss
+            self.take_profit or self.stop_loss or self.targets
         )
 
 
@@ -166,6 +168,10 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
         return [
             refuse(intent, attribution, RejectCode.INVALID_EXITS, f"{exc.field}: {exc.message}")
         ]
+    if intent.targets:
+        problem = _targets_problem(broker, intent, reference)
+        if problem:
+            return [refuse(intent, attribution, RejectCode.INVALID_EXITS, problem)]
     group = f"g-{uuid.uuid4().hex[:16]}"
     entry = new_row(intent, attribution, group_id=group)
     exit_side = intent.side.opposite
@@ -193,15 +199,77 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
             stop_price=levels.stop_loss,
         )
     rows = [row for row in (entry, take_profit, stop_loss) if row is not None]
-    bracket = BracketRequest(
-        request_of(entry),
-        request_of(take_profit) if take_profit else None,
-        request_of(stop_loss) if stop_loss else None,
-    )
-    rows = _send(broker, rows, lambda: broker.place_bracket(bracket))
+    if take_profit is None and stop_loss is None:  # targets alone: the entry goes first
+        rows = _send(broker, rows, lambda: [broker.place_order(request_of(entry))])
+    else:
+        bracket = BracketRequest(
+            request_of(entry),
+            request_of(take_profit) if take_profit else None,
+            request_of(stop_loss) if stop_loss else None,
+        )
+        rows = _send(broker, rows, lambda: broker.place_bracket(bracket))
     if entry.status == OrderStatus.FILLED:
         _rebase_exits(broker, intent, entry, rows)
+        if intent.targets:
+            rows += _place_targets(broker, intent, attribution, entry)
     return rows
+
+
+def _targets_problem(broker: Broker, intent: OrderIntent, reference: Decimal) -> str | None:
+    """Why scale-out targets cannot go with this order, before anything is sent."""
+    if not broker.reduce_only_exits:
+        return (
+            "take_profit: scale-out targets are not followed at this broker yet (its exits "
+            "are not cut to the position as targets fill)"
+        )
+    split = split_position(intent.qty, intent.targets)
+    try:
+        target_prices(intent.side, reference, intent.contract.spec.tick_size, split.legs)
+    except DomainValidationError as exc:
+        return f"{exc.field}: {exc.message}"
+    return None
+
+
+def _place_targets(
+    broker: Broker, intent: OrderIntent, attribution: Attribution, entry: Order
+) -> list[Order]:
+    """One take-profit limit per target, sized in whole contracts of what the entry filled
+    and priced from its fill; reduce-only and outside the stop's OCO group, so the venue
+    cuts the stop as each fills instead of cancelling it. A target merged into the next
+    says so in that target's reason."""
+    split = split_position(entry.filled_quantity, intent.targets)
+    tick = intent.contract.spec.tick_size
+    try:
+        levels = target_prices(intent.side, entry.avg_fill_price, tick, split.legs)
+    except DomainValidationError as exc:
+        audit.record(
+            AuditCategory.ORDER,
+            f"targets of order {entry.id} not placed: {exc.field}: {exc.message}",
+            severity=Severity.WARNING,
+            account_id=entry.account_id,
+            strategy_id=entry.strategy_id,
+        )
+        db.session.commit()
+        return []
+    placed: list[Order] = []
+    notes = list(split.merged)
+    for leg, level in zip(split.legs, levels, strict=True):
+        row = new_row(
+            intent,
+            attribution,
+            group_id=entry.group_id,
+            side=intent.side.opposite,
+            quantity=leg.qty,
+            order_type=OrderType.LIMIT,
+            role=OrderRole.TAKE_PROFIT,
+            limit_price=level,
+            stop_price=None,
+            reason="; ".join(notes) or None,
+        )
+        notes = []
+        request = replace(request_of(row), oco_group=None)
+        placed += _send(broker, [row], lambda request=request: [broker.place_order(request)])
+    return placed
 
 
 def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
