@@ -874,3 +874,26 @@ def test_break_even_beside_targets_moves_the_stop_the_targets_cut(desk):
     desk.move(5001, 5000)
     assert desk.position() is None
     assert [t["exit_reason"] for t in desk.trades()] == ["break_even"]
+
+
+def test_a_restart_between_two_targets_resumes_them_and_the_stop(tmp_path, app, desk):
+    desk.send(
+        {"action": "buy", "quantity": 2, "take_profit": TWO_TARGETS, "stop_loss": {"ticks": 16}}
+    )
+    desk.move(5002)  # one target filled, the stop cut to 1
+    with app.app_context():  # the process dies: books and prices reload from the tables
+        monitor.forget()
+        reset_venues()
+    prices.clear()
+    restarted = create_app(make_config(tmp_path))
+    prices.update(desk.symbol, Decimal("5004"), datetime.now(UTC), "test")
+    with restarted.app_context():
+        rows = db.session.scalars(select(Order).where(Order.account_id == desk.account["id"]))
+        states = sorted((o.role, o.status, o.quantity) for o in rows)
+    assert states == [
+        ("entry", "filled", 2),
+        ("stop_loss", "cancelled", 1),  # flat after the last target: cancelled by the venue
+        ("take_profit", "filled", 1),
+        ("take_profit", "filled", 1),
+    ]
+    assert desk.position() is None
