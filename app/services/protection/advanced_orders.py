@@ -543,14 +543,8 @@ def watch_bracket_break_even(
             try:
                 _check_break_even_before(side, levels, take.limit_price)
             except InvalidInput as exc:
-                audit.record(
-                    AuditCategory.ORDER,
-                    f"break-even for order {entry.id} not followed: {exc.message}",
-                    severity=Severity.WARNING,
-                    account_id=entry.account_id,
-                    strategy_id=entry.strategy_id,
-                )
-                db.session.commit()
+                message = f"break-even for order {entry.id} not followed: {exc.message}"
+                orders.record_problem(entry, message)
                 return
         row.position_id = _position_id(row)
         db.session.add(row)

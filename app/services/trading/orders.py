@@ -242,14 +242,7 @@ def _place_targets(
     try:
         levels = target_prices(intent.side, entry.avg_fill_price, tick, split.legs)
     except DomainValidationError as exc:
-        audit.record(
-            AuditCategory.ORDER,
-            f"targets of order {entry.id} not placed: {exc.field}: {exc.message}",
-            severity=Severity.WARNING,
-            account_id=entry.account_id,
-            strategy_id=entry.strategy_id,
-        )
-        db.session.commit()
+        record_problem(entry, f"targets of order {entry.id} not placed: {exc.field}: {exc.message}")
         return []
     placed: list[Order] = []
     notes = list(split.merged)
@@ -343,19 +336,24 @@ def _rebase_exits(broker: Broker, intent: OrderIntent, entry: Order, rows: list[
             modify(broker, row, stop_price=levels.stop_loss)
 
 
+def record_problem(row: Order, message: str, severity: Severity = Severity.WARNING) -> None:
+    """Audit what went wrong with an order (for its account and strategy) and commit."""
+    audit.record(
+        AuditCategory.ORDER,
+        message,
+        severity=severity,
+        account_id=row.account_id,
+        strategy_id=row.strategy_id,
+    )
+    db.session.commit()
+
+
 def modify(broker: Broker, row: Order, **changes) -> bool:
     """Change a working order at the broker; False (and an audit entry) when refused."""
     try:
         answer = broker.modify_order(row.client_order_id, **changes)
     except BrokerError as exc:
-        audit.record(
-            AuditCategory.ORDER,
-            f"could not modify {row.role} order {row.id}: {exc.message}",
-            severity=Severity.WARNING,
-            account_id=row.account_id,
-            strategy_id=row.strategy_id,
-        )
-        db.session.commit()
+        record_problem(row, f"could not modify {row.role} order {row.id}: {exc.message}")
         return False
     reports.record_answers([row], [answer])
     return True
@@ -401,14 +399,7 @@ def cancel(broker: Broker, row: Order, reason: str) -> Order:
         db.session.refresh(row)
         return row
     except BrokerError as exc:
-        audit.record(
-            AuditCategory.ORDER,
-            f"cancel of order {row.id} failed: {exc.message}",
-            severity=Severity.ERROR,
-            account_id=row.account_id,
-            strategy_id=row.strategy_id,
-        )
-        db.session.commit()
+        record_problem(row, f"cancel of order {row.id} failed: {exc.message}", Severity.ERROR)
         raise
     reports.record_answers([row], [answer])
     if row.reason is None and row.status == OrderStatus.CANCELLED:
