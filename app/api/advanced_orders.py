@@ -1,4 +1,4 @@
-"""/api/orders/trailing-stop, /api/orders/oco, /api/orders/advanced: exits the monitor drives.
+"""/api/orders/trailing-stop, /oco, /targets, /advanced: exits on a position, the monitor's.
 
 Registered under /orders beside orders.py, whose `/<id:order_id>` only matches digits,
 so these literal paths never meet it.
@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.api.orders import order_json
 from app.api.params import int_arg
-from app.api.schemas import OcoCreate, TrailingStopCreate, parse_body
+from app.api.schemas import OcoCreate, TargetsCreate, TrailingStopCreate, parse_body
 from app.api.serialize import decimal, iso
 from app.domain.exits import OffsetUnit
 from app.domain.vocabulary import AdvancedKind
 from app.models import AdvancedOrder, Order
-from app.services.protection import advanced_orders
+from app.services.protection import advanced_orders, position_targets
 
 bp = Blueprint("advanced_orders", __name__, url_prefix="/orders")
 
@@ -115,6 +116,19 @@ def create_oco():
         data.get("break_even"),
     )
     return jsonify(advanced_json(row)), 201
+
+
+@bp.post("/targets")
+def create_targets():
+    data = parse_body(TargetsCreate)
+    placed = position_targets.create_targets(
+        data["position_id"],
+        data["targets"],
+        data.get("stop_loss_price"),
+        data.get("break_even"),
+        datetime.now(UTC),
+    )
+    return jsonify({"orders": [order_json(row) for row in placed]}), 201
 
 
 @bp.delete("/oco/<id:advanced_id>")

@@ -323,6 +323,15 @@ class OcoCreate(Body):
     _qty_in_range = field_validator("qty")(_within_quantity_cap)
 
 
+class TargetsCreate(Body):
+    """POST /api/orders/targets: scale-out targets (and a stop) on an open position."""
+
+    position_id: RowId
+    targets: list[Any]  # read by domain.targets, which names each target's faults
+    stop_loss_price: Price | None = None
+    break_even: dict[str, Any] | None = None  # as on an OCO pair
+
+
 class HaltRequest(Body):
     """POST and DELETE /api/accounts/<id>/halt: why, in the trader's words (optional)."""
 

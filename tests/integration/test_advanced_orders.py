@@ -897,3 +897,50 @@ def test_a_restart_between_two_targets_resumes_them_and_the_stop(tmp_path, app, 
         ("take_profit", "filled", 1),
     ]
     assert desk.position() is None
+
+
+def put_targets(api, desk, **fields):
+    body = {"position_id": desk.position()["id"], "targets": TWO_TARGETS, **fields}
+    return api.post("/api/orders/targets", body)
+
+
+def test_targets_on_an_open_position_with_a_stop_and_break_even(api, desk):
+    desk.buy(2)  # at 5000
+    response = put_targets(api, desk, stop_loss_price="4990", break_even={"trigger": {"ticks": 6}})
+    assert response.status_code == 201, response.get_json()
+    shape = [
+        (o["role"], o["qty"], o["limit_price"], o["stop_price"], o["status"])
+        for o in response.get_json()["orders"]
+    ]
+    assert shape == [
+        ("stop_loss", 2, None, "4990", "working"),
+        ("take_profit", 1, "5002", None, "working"),
+        ("take_profit", 1, "5004", None, "working"),
+    ]
+    assert desk.one()["break_even"] == {"trigger_price": "5001.5", "stop_price": "5000"}
+    desk.move(5001.5)
+    [stop] = working(desk, "stop_loss")
+    assert (stop["qty"], stop["stop_price"]) == (2, "5000")
+    desk.move(5002)
+    [stop] = working(desk, "stop_loss")
+    assert stop["qty"] == 1
+    desk.move(5004)
+    assert desk.position() is None and working(desk, "stop_loss") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"targets": [{"price": "4999", "percent_of_position": 100}]}, "targets[0]"),
+        ({"targets": [{"ticks": 8, "percent_of_position": 60}]}, "targets"),
+        ({"stop_loss_price": "5001"}, "stop_loss_price"),
+        ({"stop_loss_price": "4990.1"}, "stop_loss_price"),
+        ({"break_even": {"trigger": {"ticks": 6}}}, "break_even"),  # no stop to move
+    ],
+)
+def test_targets_that_make_no_sense_are_400_and_place_nothing(api, desk, fields, field):
+    desk.buy(2)
+    response = put_targets(api, desk, **fields)
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert working(desk, "take_profit") == [] and working(desk, "stop_loss") == []

@@ -230,3 +230,14 @@ def test_scale_out_targets_are_refused_at_tradovate_until_it_cuts_the_stop(desk)
     assert (order["status"], order["role"]) == ("rejected", "entry")
     assert "scale-out targets are not followed at this broker yet" in order["reason"]
     assert desk.fake.calls("order/placeoso") == [] and desk.fake.calls("order/placeorder") == []
+
+
+def test_targets_on_a_tradovate_position_are_refused_until_it_cuts_the_stop(desk, api):
+    desk.send({"action": "buy", "quantity": 2})
+    desk.poll()
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+    response = api.post("/api/orders/targets", {"position_id": position["id"], "targets": targets})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "targets_unsupported"
+    assert len(desk.fake.calls("order/placeorder")) == 1  # the entry only

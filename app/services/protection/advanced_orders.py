@@ -139,19 +139,19 @@ def create_trailing_stop(
     """Trail the whole position (as the broker holds it) from the current price; with
     `break_even_spec` (DESIGN §5.2 `break_even`), the stop also moves to break-even once
     the price reaches its trigger, whichever of the two is tighter."""
-    position, broker, held = _position_at_broker(position_id)
+    position, broker, held = position_at_broker(position_id)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
-    tick = _tick_of(position.symbol, now)
+    tick = tick_of(position.symbol, now)
     try:
         trail = Trail(side, unit, amount, tick, activation_price)
     except DomainValidationError as exc:
         raise InvalidInput(exc.message, {unit.value: exc.message}) from None
-    market = _market_price(broker, position.symbol)
+    market = market_price(broker, position.symbol)
     _check_width(trail, market, unit.value)
     if break_even_spec is not None and activation_price is not None:
         message = "a trail with an activation price has no stop to move until it starts"
         raise InvalidInput(f"break_even: {message}.", {"break_even": message})
-    levels = _break_even_levels(break_even_spec, position, side, tick)
+    levels = break_even_levels(break_even_spec, position, side, tick)
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.TRAILING,
@@ -191,20 +191,20 @@ def create_oco(
     """A take profit and a stop loss for the position (or `qty` of it), native at the
     broker; with `break_even_spec`, the stop moves to break-even once the price reaches
     its trigger (before the take profit)."""
-    position, broker, held = _position_at_broker(position_id)
+    position, broker, held = position_at_broker(position_id)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
     quantity = abs(held) if qty is None else qty
     if quantity > abs(held):
         message = f"must be at most the {abs(held)}-lot position"
         raise InvalidInput(f"qty {message}.", {"qty": message})
-    tick = _tick_of(position.symbol, now)
-    market = _market_price(broker, position.symbol, fallback=position.avg_price)
+    tick = tick_of(position.symbol, now)
+    market = market_price(broker, position.symbol, fallback=position.avg_price)
     opened_by = Side.BUY if side is PositionSide.LONG else Side.SELL
     try:
         check_pair(opened_by, market, tick, take_profit_price, stop_loss_price)
     except DomainValidationError as exc:
         raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
-    levels = _break_even_levels(break_even_spec, position, side, tick)
+    levels = break_even_levels(break_even_spec, position, side, tick)
     if levels is not None:
         _check_break_even_before(side, levels, take_profit_price)
     with LOCK:
@@ -273,7 +273,7 @@ def trail_entry(
         return []
     side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT
     try:
-        tick = _tick_of(entry.symbol, entry.created_at or now)
+        tick = tick_of(entry.symbol, entry.created_at or now)
     except Unprocessable:
         return []
     with LOCK:
@@ -479,7 +479,7 @@ def settle_exit(row: AdvancedOrder, exit_row: Order) -> None:
 # --- break-even ------------------------------------------------------------------------------
 
 
-def _break_even_levels(
+def break_even_levels(
     spec_value: object, position: Position, side: PositionSide, tick: Decimal
 ) -> tuple[Decimal, Decimal] | None:
     """The trigger price and the break-even stop, both from the position's entry."""
@@ -518,16 +518,36 @@ def watch_bracket_break_even(
     if entry.status != OrderStatus.FILLED or stop is None or stop.status not in OPEN:
         return
     side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT
-    tick = _tick_of(entry.symbol, now)
+    tick = tick_of(entry.symbol, now)
     levels = _break_even_prices(spec, side, entry.avg_fill_price, tick)
+    if take is not None:
+        try:
+            _check_break_even_before(side, levels, take.limit_price)
+        except InvalidInput as exc:
+            message = f"break-even for order {entry.id} not followed: {exc.message}"
+            orders.record_problem(entry, message)
+            return
+    watch_stop_break_even(stop, take, side, tick, levels, f"order {entry.id}")
+
+
+def watch_stop_break_even(
+    stop: Order,
+    take: Order | None,
+    side: PositionSide,
+    tick: Decimal,
+    levels: tuple[Decimal, Decimal],
+    what: str,
+) -> AdvancedOrder:
+    """A working stop (and its take profit, if one is linked to it) watched by the monitor
+    as an OCO pair that moves the stop to break-even at `levels` (trigger, stop)."""
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.OCO,
-            account_id=entry.account_id,
-            strategy_id=entry.strategy_id,
-            symbol=entry.symbol,
+            account_id=stop.account_id,
+            strategy_id=stop.strategy_id,
+            symbol=stop.symbol,
             side=side,
-            quantity=entry.filled_quantity,
+            quantity=stop.quantity,
             tick_size=tick,
             take_profit_price=take.limit_price if take is not None else None,
             stop_loss_price=stop.stop_price,
@@ -539,19 +559,13 @@ def watch_bracket_break_even(
             break_even_stop=levels[1],
             status=AdvancedStatus.ACTIVE,
         )
-        if take is not None:
-            try:
-                _check_break_even_before(side, levels, take.limit_price)
-            except InvalidInput as exc:
-                message = f"break-even for order {entry.id} not followed: {exc.message}"
-                orders.record_problem(entry, message)
-                return
         row.position_id = _position_id(row)
         db.session.add(row)
         db.session.flush()
-        _record(row, f"break-even for order {entry.id}: {_describe_oco(row)} watched")
+        _record(row, f"break-even for {what}: {_describe_oco(row)} watched")
         db.session.commit()
         _published(row)
+    return row
 
 
 def _check_break_even_before(
@@ -816,7 +830,7 @@ def _kind_name(row: AdvancedOrder) -> str:
     return _KIND_NAMES[row.kind]
 
 
-def _position_at_broker(position_id: int) -> tuple[Position, Broker, int]:
+def position_at_broker(position_id: int) -> tuple[Position, Broker, int]:
     """The position row, its account's broker, and the quantity the broker holds."""
     position = db.session.get(Position, position_id)
     if position is None:
@@ -860,7 +874,7 @@ def _position_id(row: AdvancedOrder) -> int | None:
     return position.id
 
 
-def _tick_of(symbol: str, now: datetime) -> Decimal:
+def tick_of(symbol: str, now: datetime) -> Decimal:
     try:
         return resolve_symbol(symbol, now.date()).spec.tick_size
     except UnknownSymbol as exc:
@@ -872,7 +886,7 @@ def _last(symbol: str) -> Decimal | None:
     return quote.price if quote else None
 
 
-def _market_price(broker: Broker, symbol: str, fallback: Decimal | None = None) -> Decimal:
+def market_price(broker: Broker, symbol: str, fallback: Decimal | None = None) -> Decimal:
     """The venue's last price, else the last one DeskPilot heard (alerts, quotes)."""
     market = broker.last_price(symbol) or _last(symbol) or fallback
     if market is None:

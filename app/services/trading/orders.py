@@ -260,8 +260,7 @@ def _place_targets(
             reason="; ".join(notes) or None,
         )
         notes = []
-        request = replace(request_of(row), oco_group=None)
-        placed += _send(broker, [row], lambda request=request: [broker.place_order(request)])
+        placed.append(place_row(broker, row, linked=False))
     return placed
 
 
@@ -280,9 +279,11 @@ def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
     return rows
 
 
-def place_row(broker: Broker, row: Order) -> Order:
-    """Commit `row` (and whatever the session holds), place it alone, record the answer."""
-    return _send(broker, [row], lambda: [broker.place_order(request_of(row))])[0]
+def place_row(broker: Broker, row: Order, *, linked: bool = True) -> Order:
+    """Commit `row` (and whatever the session holds), place it alone, record the answer.
+    An exit that is not `linked` stays out of its group's OCO (a scale-out target)."""
+    request = request_of(row) if linked else replace(request_of(row), oco_group=None)
+    return _send(broker, [row], lambda: [broker.place_order(request)])[0]
 
 
 def place_oco_rows(broker: Broker, first: Order, second: Order) -> list[Order]:
