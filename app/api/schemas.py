@@ -23,6 +23,7 @@ from pydantic import (
 from app.domain.break_even import parse_break_even
 from app.domain.errors import DomainValidationError
 from app.domain.exits import parse_exit, parse_trailing
+from app.domain.targets import parse_targets
 from app.errors import InvalidInput
 
 
@@ -39,6 +40,18 @@ def _exit_spec(value: Any) -> dict | None:
         return parse_exit(value, "spec").to_json()
     except DomainValidationError as exc:
         raise ValueError(exc.message) from None
+
+
+def _take_profit_spec(value: Any) -> dict | list | None:
+    """A strategy's take profit: one exit, or scale-out targets as a list."""
+    if not isinstance(value, list):
+        return _exit_spec(value)
+    try:
+        return [target.to_json() for target in parse_targets(value, "spec")]
+    except DomainValidationError as exc:
+        raise ValueError(
+            f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()
+        ) from None
 
 
 def _trailing_spec(value: Any) -> dict | None:
@@ -103,6 +116,7 @@ Multiplier = Annotated[
 Count = Annotated[StrictInt, Field(ge=1, le=100_000)]
 RowId = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
 ExitSpecField = Annotated[Any, AfterValidator(_exit_spec)]
+TakeProfitField = Annotated[Any, AfterValidator(_take_profit_spec)]
 TrailingField = Annotated[Any, AfterValidator(_trailing_spec)]
 BreakEvenField = Annotated[Any, AfterValidator(_break_even_spec)]
 TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
@@ -194,7 +208,7 @@ class StrategyFields(Body):
     symbol: SymbolText | None = None
     quantity: StrictInt | None = None
     order_type: Literal["market", "limit", "stop"] | None = None
-    take_profit: ExitSpecField = None
+    take_profit: TakeProfitField = None
     stop_loss: ExitSpecField = None
     trailing_stop: TrailingField = None
     break_even: BreakEvenField = None

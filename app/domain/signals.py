@@ -108,6 +108,7 @@ class SignalDefaults:
     # Applied where it can act (a stop to move, a market entry); an alert's own is refused
     # where it cannot.
     break_even: BreakEvenSpec | None = None
+    targets: tuple[Target, ...] | None = None  # default scale-out targets (take_profit None)
     position_sync: bool = False  # the strategy's mode: the alert's target governs
 
 
@@ -413,6 +414,9 @@ def _build(
     price = _price(payload, order_type)
     targets = _targets(payload, order_type, closes_only)
     take_profit, stop_loss, trailing_stop = _exits(payload, defaults, closes_only, price)
+    if targets is None and defaults.targets and not closes_only:
+        if payload.get("take_profit") is None:  # the alert's own take profit overrides them
+            targets = _default_targets(defaults.targets, order_type)
     if targets is not None:
         take_profit = None  # the targets are the take profit
         if trailing_stop is not None:
@@ -640,6 +644,19 @@ def _break_even(
             "break_even", "is followed on market entries for now: their fill sets its prices"
         )
     return spec
+
+
+def _default_targets(
+    targets: tuple[Target, ...], order_type: OrderType | None
+) -> tuple[Target, ...]:
+    """The strategy's targets are its take profit: refused, never dropped, where they
+    cannot be followed."""
+    if order_type not in (None, OrderType.MARKET):
+        raise SignalError(
+            "take_profit",
+            "the strategy's scale-out targets are followed on market entries for now",
+        )
+    return targets
 
 
 def _default_break_even(

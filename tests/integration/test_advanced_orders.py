@@ -944,3 +944,21 @@ def test_targets_that_make_no_sense_are_400_and_place_nothing(api, desk, fields,
     assert response.status_code == 400, response.get_json()
     assert field in response.get_json()["error"]["fields"]
     assert working(desk, "take_profit") == [] and working(desk, "stop_loss") == []
+
+
+def test_a_strategys_default_targets_scale_its_alerts_out(api, auth, desk):
+    defaults = {"take_profit": TWO_TARGETS, "stop_loss": {"ticks": 16}}
+    assert api.put(f"/api/strategies/{desk.strategy['id']}", defaults).status_code == 200
+    answer = desk.send({"action": "buy", "quantity": 2})
+    assert [(o["role"], o["qty"]) for o in answer["orders"]] == [
+        ("entry", 2),
+        ("stop_loss", 2),
+        ("take_profit", 1),
+        ("take_profit", 1),
+    ]
+    own = desk.send({"action": "sell", "quantity": 2, "take_profit": {"ticks": 4}})
+    assert [o["role"] for o in own["orders"]] == ["exit"]  # a closing order carries no exits
+    auth.login()
+    page = api.client.get("/strategies").get_data(as_text=True)
+    assert "8 ticks (50 %), 16 ticks (50 %)" in page
+    assert "scale-out targets, set through the API" in page

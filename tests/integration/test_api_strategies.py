@@ -58,6 +58,15 @@ def test_a_default_break_even_is_kept_and_an_empty_one_is_none(api, make_strateg
     assert cleared.get_json()["break_even"] is None
 
 
+def test_default_scale_out_targets_are_kept_as_a_list(make_strategy):
+    targets = [{"ticks": 8, "percent_of_position": 50}, {"points": 4, "percent_of_position": 50}]
+    strategy = make_strategy(take_profit=targets)
+    assert strategy["take_profit"] == [
+        {"ticks": "8", "percent_of_position": "50"},
+        {"points": "4", "percent_of_position": "50"},
+    ]
+
+
 def test_token_is_stored_hashed_and_found_by_lookup(app, make_strategy):
     strategy = make_strategy()
     with app.app_context():
@@ -165,6 +174,7 @@ def test_duplicate_strategy_name_is_409(make_strategy, api):
         ({"name": "S", "break_even": {"trigger": "first_target"}}, "break_even"),
         ({"name": "S", "break_even": {"trigger": {"price": 5010}}}, "break_even"),
         ({"name": "S", "break_even": "8"}, "break_even"),
+        ({"name": "S", "take_profit": [{"ticks": 8, "percent_of_position": 60}]}, "take_profit"),
         ({"name": "S", "max_alert_age_seconds": 0}, "max_alert_age_seconds"),
         ({"name": "S", "max_alert_age_seconds": 10**9}, "max_alert_age_seconds"),
         ({"name": "S", "symbol": "MES1!; DROP TABLE"}, "symbol"),

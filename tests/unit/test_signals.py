@@ -21,6 +21,7 @@ from app.domain.signals import (
     parse_signal,
     read_passphrase,
 )
+from app.domain.targets import parse_targets
 from app.domain.vocabulary import OrderType
 
 RECEIVED = datetime(2026, 11, 21, 14, 30, 5, tzinfo=UTC)
@@ -1103,3 +1104,14 @@ def test_a_strategys_break_even_applies_where_it_can_act_and_is_skipped_elsewher
         {"action": "buy", "stop_loss": 4, "break_even": {"trigger": {"ticks": 4}}}, with_default
     )
     assert own.break_even.trigger.amount == 4  # the alert's own wins
+
+
+def test_a_strategys_targets_are_its_take_profit_refused_where_they_cannot_be_followed():
+    targets = parse_targets(
+        [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+    )
+    defaults = SignalDefaults(max_quantity=100, symbol="MES1!", quantity=2, targets=targets)
+    assert parse({"action": "buy"}, defaults).targets == targets
+    assert parse({"action": "buy", "take_profit": 4}, defaults).targets is None  # overridden
+    limit = {"action": "buy", "order_type": "limit", "price": 5000}
+    assert refused(limit, defaults).field == "take_profit"

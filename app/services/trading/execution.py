@@ -39,6 +39,7 @@ from app.domain.sizing import (
     stated_change,
     target_position,
 )
+from app.domain.targets import parse_targets
 from app.domain.vocabulary import (
     AuditCategory,
     EventStatus,
@@ -184,7 +185,10 @@ def _defaults(strategy: Strategy) -> SignalDefaults:
         quantity=strategy.quantity,
         order_type=OrderType(strategy.order_type),
         take_profit=parse_exit(strategy.take_profit, "take_profit")
-        if strategy.take_profit
+        if isinstance(strategy.take_profit, dict)
+        else None,
+        targets=parse_targets(strategy.take_profit, "take_profit")
+        if isinstance(strategy.take_profit, list)
         else None,
         stop_loss=parse_exit(strategy.stop_loss, "stop_loss") if strategy.stop_loss else None,
         trailing_stop=parse_trailing(strategy.trailing_stop, "trailing_stop")
