@@ -80,8 +80,6 @@ def _break_even_spec(value: Any) -> dict | None:
         raise ValueError(
             f"{exc.field.removeprefix('spec').lstrip('.')} {exc.message}".strip()
         ) from None
-    if spec.on_first_target:
-        raise ValueError('trigger "first_target" needs scale-out targets, not followed yet')
     return spec.to_json()
 
 

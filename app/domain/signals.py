@@ -423,9 +423,11 @@ def _build(
             raise SignalError(
                 "take_profit", "scale-out targets beside a trailing stop are not followed yet"
             )
-    break_even = _break_even(payload, order_type, stop_loss, trailing_stop, closes_only)
+    break_even = _break_even(payload, order_type, stop_loss, trailing_stop, closes_only, targets)
     if break_even is None and payload.get("break_even") is None and not closes_only:
-        break_even = _default_break_even(defaults.break_even, order_type, stop_loss, trailing_stop)
+        break_even = _default_break_even(
+            defaults.break_even, order_type, stop_loss, trailing_stop, targets
+        )
     return Signal(
         action=action,
         symbol=_symbol(payload, defaults),
@@ -617,8 +619,10 @@ def _break_even(
     stop_loss: ExitSpec | None,
     trailing_stop: TrailingSpec | None,
     closes_only: bool,
+    targets: tuple[Target, ...] | None,
 ) -> BreakEvenSpec | None:
-    """The alert's break-even: it moves the stop the alert sets, from the entry's fill."""
+    """The alert's break-even: it moves the stop the alert sets, from the entry's fill;
+    `"first_target"` arms it at the first scale-out target."""
     value = payload.get("break_even")
     if value is None:
         return None
@@ -628,8 +632,8 @@ def _break_even(
         raise SignalError(exc.field, exc.message) from None
     if closes_only:
         return None  # a closing order carries no exits
-    if spec.on_first_target:
-        message = '"first_target" needs scale-out targets, which alerts do not follow yet'
+    if spec.on_first_target and not targets:
+        message = '"first_target" needs scale-out targets (take_profit as a list)'
         raise SignalError("break_even.trigger", message)
     if stop_loss is None and trailing_stop is None:
         raise SignalError("break_even", "moves a stop: send stop_loss or trailing_stop with it")
@@ -664,9 +668,12 @@ def _default_break_even(
     order_type: OrderType | None,
     stop_loss: ExitSpec | None,
     trailing_stop: TrailingSpec | None,
+    targets: tuple[Target, ...] | None,
 ) -> BreakEvenSpec | None:
     """The strategy's break-even, for the alerts whose stop it can move."""
-    if spec is None or spec.on_first_target or order_type not in (None, OrderType.MARKET):
+    if spec is None or order_type not in (None, OrderType.MARKET):
+        return None
+    if spec.on_first_target and not targets:
         return None
     if stop_loss is None and (trailing_stop is None or trailing_stop.activation is not None):
         return None

@@ -962,3 +962,42 @@ def test_a_strategys_default_targets_scale_its_alerts_out(api, auth, desk):
     page = api.client.get("/strategies").get_data(as_text=True)
     assert "8 ticks (50 %), 16 ticks (50 %)" in page
     assert "scale-out targets, set through the API" in page
+
+
+def test_break_even_on_the_first_target_moves_the_stop_as_it_fills(desk):
+    desk.send(
+        {
+            "action": "buy",
+            "quantity": 2,
+            "take_profit": TWO_TARGETS,
+            "stop_loss": {"ticks": 16},
+            "break_even": {"trigger": "first_target", "offset": {"ticks": 1}},
+        }
+    )
+    assert desk.one()["break_even"] == {"trigger_price": "5002", "stop_price": "5000.25"}
+    desk.move(5001.75)
+    [stop] = working(desk, "stop_loss")
+    assert stop["stop_price"] == "4996"
+    desk.move(5002)  # the first target fills: the rest is at break-even
+    [stop] = working(desk, "stop_loss")
+    assert (stop["qty"], stop["stop_price"]) == (1, "5000.25")
+
+
+def test_first_target_on_an_open_positions_targets(api, desk):
+    desk.buy(2)
+    response = put_targets(
+        api, desk, stop_loss_price="4990", break_even={"trigger": "first_target"}
+    )
+    assert response.status_code == 201, response.get_json()
+    assert desk.one()["break_even"] == {"trigger_price": "5002", "stop_price": "5000"}
+
+
+def test_first_target_without_targets_is_refused_in_an_alert(api, desk):
+    body = {"action": "buy", "stop_loss": 8, "break_even": {"trigger": "first_target"}}
+    response = api.client.post(
+        f"/webhook/{desk.strategy['webhook_token']}",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "break_even.trigger" in response.get_json()["error"]["fields"]

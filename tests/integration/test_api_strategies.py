@@ -171,7 +171,6 @@ def test_duplicate_strategy_name_is_409(make_strategy, api):
             "trailing_stop",
         ),
         ({"name": "S", "break_even": {"offset": {"ticks": 1}}}, "break_even"),
-        ({"name": "S", "break_even": {"trigger": "first_target"}}, "break_even"),
         ({"name": "S", "break_even": {"trigger": {"price": 5010}}}, "break_even"),
         ({"name": "S", "break_even": "8"}, "break_even"),
         ({"name": "S", "take_profit": [{"ticks": 8, "percent_of_position": 60}]}, "take_profit"),

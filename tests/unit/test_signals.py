@@ -1115,3 +1115,17 @@ def test_a_strategys_targets_are_its_take_profit_refused_where_they_cannot_be_fo
     assert parse({"action": "buy", "take_profit": 4}, defaults).targets is None  # overridden
     limit = {"action": "buy", "order_type": "limit", "price": 5000}
     assert refused(limit, defaults).field == "take_profit"
+
+
+def test_first_target_arms_break_even_beside_scale_out_targets():
+    targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+    signal = parse(
+        {
+            "action": "buy",
+            "quantity": 2,
+            "take_profit": targets,
+            "stop_loss": 8,
+            "break_even": {"trigger": "first_target"},
+        }
+    )
+    assert signal.break_even.on_first_target

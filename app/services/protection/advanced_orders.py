@@ -294,7 +294,8 @@ def trail_entry(
         )
         if break_even_spec is not None and entry.status == OrderStatus.FILLED:
             levels = _break_even_prices(break_even_spec, side, entry.avg_fill_price, tick)
-            row.break_even_trigger, row.break_even_stop = levels
+            if levels is not None:
+                row.break_even_trigger, row.break_even_stop = levels
         db.session.add(row)
         db.session.flush()
         _record(row, f"trailing stop {_describe_trail(row)} for order {entry.id} created")
@@ -495,13 +496,31 @@ def break_even_levels(
     return _break_even_prices(spec, side, position.avg_price, tick)
 
 
+def parse_break_even_value(spec_value: object) -> BreakEvenSpec:
+    """A break-even from an API body; a fault is a 400 naming the field."""
+    try:
+        return break_even.parse_break_even(spec_value)
+    except DomainValidationError as exc:
+        raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
+
+
 def _break_even_prices(
-    spec: BreakEvenSpec, side: PositionSide, entry: Decimal, tick: Decimal
-) -> tuple[Decimal, Decimal]:
-    return (
-        break_even.trigger_price(side, entry, spec, tick),
-        break_even.level(side, entry, spec, tick),
-    )
+    spec: BreakEvenSpec,
+    side: PositionSide,
+    entry: Decimal,
+    tick: Decimal,
+    targets: Sequence[Order] = (),
+) -> tuple[Decimal, Decimal] | None:
+    """Trigger and stop from the entry. `"first_target"` arms at the nearest scale-out
+    target's price: a resting limit fills on the first print that reaches it, at the paper
+    venue (the only one that takes targets yet), so that print is its fill. None when
+    there is no target to arm it."""
+    trigger = break_even.trigger_price(side, entry, spec, tick)
+    if spec.on_first_target:
+        if not targets:
+            return None
+        trigger = targets[0].limit_price
+    return trigger, break_even.level(side, entry, spec, tick)
 
 
 def watch_bracket_break_even(
@@ -519,7 +538,9 @@ def watch_bracket_break_even(
         return
     side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT
     tick = tick_of(entry.symbol, now)
-    levels = _break_even_prices(spec, side, entry.avg_fill_price, tick)
+    levels = _break_even_prices(spec, side, entry.avg_fill_price, tick, takes)
+    if levels is None:
+        return  # "first_target" with no target placed: nothing arms it
     if take is not None:
         try:
             _check_break_even_before(side, levels, take.limit_price)

@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
+from app.domain import break_even as break_even_rules
 from app.domain.contracts import is_on_tick
 from app.domain.errors import DomainValidationError
 from app.domain.numbers import shown
@@ -52,7 +53,12 @@ def create_targets(
         if stop_loss_price is None:
             message = "moves a stop: give stop_loss_price with it"
             raise InvalidInput(f"break_even: {message}.", {"break_even": message})
-        break_even = advanced_orders.break_even_levels(break_even_value, position, side, tick)
+        spec = advanced_orders.parse_break_even_value(break_even_value)
+        if spec.on_first_target:  # armed where the nearest target fills
+            stop_level = break_even_rules.level(side, position.avg_price, spec, tick)
+            break_even = (levels[0], stop_level)
+        else:
+            break_even = advanced_orders.break_even_levels(break_even_value, position, side, tick)
     group = f"t-{uuid.uuid4().hex[:16]}"
     placed: list[Order] = []
     if stop_loss_price is not None:
