@@ -13,7 +13,7 @@ from app.brokers.errors import OrderRejected
 from app.brokers.paper import broker as paper
 from app.brokers.paper.broker import PaperBroker, reset_venues
 from app.extensions import db
-from app.models import AdvancedOrder, AuditEntry, Order
+from app.models import AdvancedOrder, AuditEntry, Order, Position
 from app.services.market import prices
 from app.services.protection import advanced_orders, monitor
 from tests.conftest import front, make_config
@@ -1001,3 +1001,31 @@ def test_first_target_without_targets_is_refused_in_an_alert(api, desk):
     )
     assert response.status_code == 400
     assert "break_even.trigger" in response.get_json()["error"]["fields"]
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/api/orders/targets", {"targets": TWO_TARGETS}),
+        (
+            "/api/orders/oco",
+            {
+                "take_profit_price": "5010",
+                "stop_loss_price": "4990",
+                "break_even": {"trigger": {"ticks": 8}},
+            },
+        ),
+    ],
+)
+def test_offsets_from_an_entry_not_booked_yet_are_409_not_500(app, api, desk, path, extra):
+    desk.buy(2)
+    position_id = desk.position()["id"]
+    with app.app_context():  # the broker shows a position DeskPilot has no entry price for
+        db.session.execute(
+            update(Position).where(Position.id == position_id).values(avg_price=None)
+        )
+        db.session.commit()
+    response = api.post(path, {"position_id": position_id, **extra})
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["error"]["code"] == "no_entry_price"
+    assert working(desk, "take_profit") == [] and working(desk, "stop_loss") == []

@@ -486,14 +486,23 @@ def break_even_levels(
     """The trigger price and the break-even stop, both from the position's entry."""
     if spec_value is None:
         return None
-    try:
-        spec = break_even.parse_break_even(spec_value)
-    except DomainValidationError as exc:
-        raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
+    spec = parse_break_even_value(spec_value)
     if spec.on_first_target:
         message = '"first_target" needs scale-out targets; give an offset from the entry'
         raise InvalidInput(f"break_even.trigger: {message}.", {"break_even.trigger": message})
-    return _break_even_prices(spec, side, position.avg_price, tick)
+    return _break_even_prices(spec, side, entry_price(position), tick)
+
+
+def entry_price(position: Position) -> Decimal:
+    """The position's average entry, which offsets from the entry need. A position the
+    broker shows before DeskPilot has booked it has none yet: 409, try again."""
+    if position.avg_price is None:
+        raise Conflict(
+            f"No entry price is known for the {position.symbol} position yet; try again once "
+            "DeskPilot has read it from the broker.",
+            code="no_entry_price",
+        )
+    return position.avg_price
 
 
 def parse_break_even_value(spec_value: object) -> BreakEvenSpec:

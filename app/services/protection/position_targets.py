@@ -45,7 +45,8 @@ def create_targets(
     tick = advanced_orders.tick_of(position.symbol, now)
     market = advanced_orders.market_price(broker, position.symbol, fallback=position.avg_price)
     split = split_position(abs(held), _parsed(targets_value))
-    levels = _levels(opened_by, position.avg_price, market, tick, split.legs)
+    entry = advanced_orders.entry_price(position)
+    levels = _levels(opened_by, entry, market, tick, split.legs)
     if stop_loss_price is not None:
         _check_stop(side, stop_loss_price, market, tick)
     break_even = None
@@ -55,7 +56,7 @@ def create_targets(
             raise InvalidInput(f"break_even: {message}.", {"break_even": message})
         spec = advanced_orders.parse_break_even_value(break_even_value)
         if spec.on_first_target:  # armed where the nearest target fills
-            stop_level = break_even_rules.level(side, position.avg_price, spec, tick)
+            stop_level = break_even_rules.level(side, entry, spec, tick)
             break_even = (levels[0], stop_level)
         else:
             break_even = advanced_orders.break_even_levels(break_even_value, position, side, tick)
