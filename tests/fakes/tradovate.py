@@ -29,7 +29,8 @@ What it does, as Tradovate does it (section numbers are the reference's):
   `revoke_tokens`, `approved_devices` (live's device check: 401 on order calls).
 
 Tests read what happened: `calls(path)`, `bodies(path)`, `placed` (orders made per
-clOrdId: the proof that nothing was sent twice), `logins`, `renewals`, `order_for(clOrdId)`.
+clOrdId: the proof that nothing was sent twice), `logins`, `renewals`, `order_for(clOrdId)`,
+`working()` (what the exchange still works).
 The `fake_tradovate` fixture starts it, points TRADOVATE_API_URL at it, makes the client's
 waits instant (recorded in `client_sleeps`) and its clock movable (`client_clock`).
 """
@@ -356,6 +357,15 @@ class FakeTradovate:
                 if state.cl_ord_id == cl_ord_id:
                     return {**self.orders[order_id], **self._version_terms(state.version)}
         raise KeyError(cl_ord_id)
+
+    def working(self) -> list[dict]:
+        """The orders the exchange still works, oldest first, terms merged in (`order_for`)."""
+        with self.lock:
+            return [
+                {**self.orders[order_id], **self._version_terms(state.version)}
+                for order_id, state in sorted(self.exchange.items())
+                if self.orders[order_id]["ordStatus"] in OPEN
+            ]
 
     def position(self, account_id: int, symbol: str) -> dict | None:
         with self.lock:

@@ -936,6 +936,10 @@ def test_targets_on_an_open_position_with_a_stop_and_break_even(api, desk):
         ({"stop_loss_price": "5001"}, "stop_loss_price"),
         ({"stop_loss_price": "4990.1"}, "stop_loss_price"),
         ({"break_even": {"trigger": {"ticks": 6}}}, "break_even"),  # no stop to move
+        (  # armed only once the last target has closed the position: it would never act
+            {"stop_loss_price": "4990", "break_even": {"trigger": {"ticks": 16}}},
+            "break_even.trigger",
+        ),
     ],
 )
 def test_targets_that_make_no_sense_are_400_and_place_nothing(api, desk, fields, field):

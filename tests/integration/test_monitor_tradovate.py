@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from app import create_app
 from app.brokers.paper.broker import reset_venues
@@ -220,24 +221,155 @@ def test_an_alerts_bracket_at_tradovate_moves_its_stop_to_break_even(desk):
     assert desk.one()["orders"]["stop"]["id"] == stop["id"]
 
 
-def test_scale_out_targets_are_refused_at_tradovate_until_it_cuts_the_stop(desk):
-    targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
-    answer = desk.send(
-        {"action": "buy", "quantity": 2, "take_profit": targets, "stop_loss": {"ticks": 16}}
+# --- scale-out targets: each an OCO pair with its share of the stop -------------------------
+
+TWO_TARGETS = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+
+
+def exits_at_exchange(desk) -> list[tuple]:
+    """What the exchange works: (type, side, qty, price) with stops priced by stopPrice."""
+    return sorted(
+        (
+            o["orderType"],
+            o["action"],
+            o["orderQty"],
+            format(o["stopPrice" if o["orderType"] == "Stop" else "price"].normalize(), "f"),
+        )
+        for o in desk.fake.working()
     )
-    assert answer["status"] == "failed"
-    [order] = answer["orders"]
-    assert (order["status"], order["role"]) == ("rejected", "entry")
-    assert "scale-out targets are not followed at this broker yet" in order["reason"]
-    assert desk.fake.calls("order/placeoso") == [] and desk.fake.calls("order/placeorder") == []
 
 
-def test_targets_on_a_tradovate_position_are_refused_until_it_cuts_the_stop(desk, api):
+def net(desk) -> int:
+    position = desk.fake.position(720001, desk.symbol)
+    return position["netPos"] if position else 0
+
+
+def send_targets(desk, **extra) -> dict:
+    return desk.send(
+        {
+            "action": "buy",
+            "quantity": 2,
+            "take_profit": TWO_TARGETS,
+            "stop_loss": {"ticks": 16},
+            **extra,
+        }
+    )
+
+
+def test_two_targets_at_tradovate_are_two_one_lot_pairs_whose_stops_cover_two(desk):
+    answer = send_targets(desk)
+    assert answer["status"] == "executed"
+    shape = [(o["role"], o["qty"], o["status"]) for o in answer["orders"]]
+    assert shape == [
+        ("entry", 2, "filled"),
+        ("stop_loss", 2, "cancelled"),  # the bracket's stop, replaced by the pairs' stops
+        ("take_profit", 1, "working"),
+        ("stop_loss", 1, "working"),
+        ("take_profit", 1, "working"),
+        ("stop_loss", 1, "working"),
+    ]
+    assert exits_at_exchange(desk) == [
+        ("Limit", "Sell", 1, "5002"),
+        ("Limit", "Sell", 1, "5004"),
+        ("Stop", "Sell", 1, "4996"),
+        ("Stop", "Sell", 1, "4996"),
+    ]
+    assert len(desk.fake.calls("order/placeoco")) == 2  # linked at the exchange
+    desk.move(5002, poll=True)  # the first target fills: the exchange cancels its stop
+    assert net(desk) == 1
+    assert exits_at_exchange(desk) == [("Limit", "Sell", 1, "5004"), ("Stop", "Sell", 1, "4996")]
+    desk.move(5004, poll=True)
+    assert net(desk) == 0 and desk.fake.working() == []
+    [trade] = desk.trades()
+    assert (trade["qty"], trade["exit_price"], trade["pnl"]) == (2, "5003", "30.00")
+
+
+def test_a_gap_through_both_targets_at_tradovate_closes_the_position_once(desk):
+    send_targets(desk)
+    desk.move(5006, poll=True)
+    assert net(desk) == 0 and desk.fake.working() == []
+    sells = [f for f in desk.fake.fills if f["action"] == "Sell"]
+    assert sum(f["qty"] for f in sells) == 2  # never more than the position
+
+
+def test_the_stop_at_tradovate_closes_the_whole_position_and_the_targets_go(desk):
+    send_targets(desk)
+    desk.move(4996, poll=True)
+    assert net(desk) == 0 and desk.fake.working() == []
+    [trade] = desk.trades()
+    assert (trade["qty"], trade["exit_reason"], trade["pnl"]) == (2, "stop_loss", "-40.00")
+
+
+def test_break_even_beside_targets_at_tradovate_moves_each_remaining_stop(desk):
+    send_targets(desk, break_even={"trigger": "first_target"})
+    desk.move(5002, poll=True)  # the first target fills: the other pair's stop to entry
+    assert exits_at_exchange(desk) == [("Limit", "Sell", 1, "5004"), ("Stop", "Sell", 1, "5000")]
+    assert len(desk.fake.calls("order/placeoco")) == 2  # moved in place, never placed again
+    desk.move(5001, 5000, poll=True)
+    assert net(desk) == 0 and desk.fake.working() == []
+    [trade] = desk.trades()
+    assert (trade["exit_price"], trade["exit_reason"], trade["pnl"]) == (
+        "5001",
+        "break_even",
+        "10.00",
+    )
+
+
+def test_a_restart_between_two_targets_at_tradovate_resumes(desk, tmp_path, app):
+    send_targets(desk, break_even={"trigger": "first_target"})
+    desk.move(5002, poll=True)
+    with app.app_context():
+        monitor.forget()
+        reset_venues()
+    tradovate_broker.DIRECTORY.clear()
+    prices.clear()
+    desk.current_app = create_app(make_config(tmp_path, TRADOVATE_API_URL=desk.fake.url))
+    desk.move(5003, 5004, poll=True)
+    assert net(desk) == 0 and desk.fake.working() == []
+    with desk.current_app.app_context():
+        rows = db.session.scalars(select(Order).where(Order.account_id == desk.account["id"]))
+        states = sorted((o.role, o.status, o.quantity) for o in rows)
+    assert states == [
+        ("entry", "filled", 2),
+        ("stop_loss", "cancelled", 1),
+        ("stop_loss", "cancelled", 1),
+        ("stop_loss", "cancelled", 2),
+        ("take_profit", "filled", 1),
+        ("take_profit", "filled", 1),
+    ]
+
+
+def test_a_refused_pair_at_tradovate_leaves_the_whole_stop(desk):
+    desk.fake.reject_next("order/placeoco", "InvalidPrice", "Price is out of range")
+    answer = send_targets(desk)
+    stops = [o for o in answer["orders"] if o["role"] == "stop_loss" and o["status"] == "working"]
+    assert [o["qty"] for o in stops] == [2]
+    assert exits_at_exchange(desk) == [("Stop", "Sell", 2, "4996")]
+
+
+def test_targets_on_a_tradovate_position_go_as_pairs(desk, api):
     desk.send({"action": "buy", "quantity": 2})
     desk.poll()
     [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
-    targets = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
-    response = api.post("/api/orders/targets", {"position_id": position["id"], "targets": targets})
-    assert response.status_code == 422
-    assert response.get_json()["error"]["code"] == "targets_unsupported"
-    assert len(desk.fake.calls("order/placeorder")) == 1  # the entry only
+    body = {"position_id": position["id"], "targets": TWO_TARGETS, "stop_loss_price": "4990"}
+    response = api.post("/api/orders/targets", body)
+    assert response.status_code == 201, response.get_json()
+    assert exits_at_exchange(desk) == [
+        ("Limit", "Sell", 1, "5002"),
+        ("Limit", "Sell", 1, "5004"),
+        ("Stop", "Sell", 1, "4990"),
+        ("Stop", "Sell", 1, "4990"),
+    ]
+    desk.move(5006, poll=True)
+    assert net(desk) == 0 and desk.fake.working() == []
+
+
+def test_an_entry_unfilled_when_answered_keeps_its_whole_stop_and_the_log_says_so(desk, api):
+    desk.fake.prices.clear()  # the exchange has no print: the market entry rests unfilled
+    answer = send_targets(desk)
+    assert [(o["role"], o["status"]) for o in answer["orders"]] == [
+        ("entry", "working"),
+        ("stop_loss", "pending"),  # held by the exchange until the entry fills
+    ]
+    logged = [e["message"] for e in api.get("/api/logs?category=order").get_json()["items"]]
+    assert any("not placed: it had not filled when the broker answered" in m for m in logged)

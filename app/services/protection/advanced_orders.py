@@ -206,7 +206,7 @@ def create_oco(
         raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
     levels = break_even_levels(break_even_spec, position, side, tick)
     if levels is not None:
-        _check_break_even_before(side, levels, take_profit_price)
+        check_break_even_before(side, levels, take_profit_price)
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.OCO,
@@ -521,9 +521,9 @@ def _break_even_prices(
     targets: Sequence[Order] = (),
 ) -> tuple[Decimal, Decimal] | None:
     """Trigger and stop from the entry. `"first_target"` arms at the nearest scale-out
-    target's price: a resting limit fills on the first print that reaches it, at the paper
-    venue (the only one that takes targets yet), so that print is its fill. None when
-    there is no target to arm it."""
+    target's price: a resting limit fills on the first print that reaches it (the paper
+    venue's and the fake exchange's rule), so that print is its fill. None when there is no
+    target to arm it."""
     trigger = break_even.trigger_price(side, entry, spec, tick)
     if spec.on_first_target:
         if not targets:
@@ -535,29 +535,55 @@ def _break_even_prices(
 def watch_bracket_break_even(
     broker: Broker, rows: Sequence[Order], spec: BreakEvenSpec, now: datetime
 ) -> None:
-    """An alert's filled bracket (entry, take profit, stop loss at the broker) watched by
-    the monitor as an OCO pair that moves its stop to break-even; nothing without a
-    working stop. Break-even that would act at or beyond the take profit is not followed,
-    and the audit log says why (the alert itself has already traded)."""
+    """An alert's filled bracket (entry, then its take profits and stops at the broker)
+    watched by the monitor to move its stops to break-even; nothing without a working
+    stop. Break-even that would act at or beyond the take profit is not followed, and the
+    audit log says why (the alert itself has already traded)."""
     entry = rows[0]
-    stop = next((r for r in rows[1:] if r.role == OrderRole.STOP_LOSS), None)
-    takes = [r for r in rows[1:] if r.role == OrderRole.TAKE_PROFIT]
-    take = takes[0] if len(takes) == 1 else None  # scale-out targets are not its leg
-    if entry.status != OrderStatus.FILLED or stop is None or stop.status not in OPEN:
+    if entry.status != OrderStatus.FILLED:
         return
     side = PositionSide.LONG if entry.side == Side.BUY else PositionSide.SHORT
     tick = tick_of(entry.symbol, now)
+    takes = [r for r in rows[1:] if r.role == OrderRole.TAKE_PROFIT and r.status not in DEAD]
     levels = _break_even_prices(spec, side, entry.avg_fill_price, tick, takes)
     if levels is None:
         return  # "first_target" with no target placed: nothing arms it
-    if take is not None:
-        try:
-            _check_break_even_before(side, levels, take.limit_price)
-        except InvalidInput as exc:
-            message = f"break-even for order {entry.id} not followed: {exc.message}"
-            orders.record_problem(entry, message)
-            return
-    watch_stop_break_even(stop, take, side, tick, levels, f"order {entry.id}")
+    try:
+        watch_exits_break_even(rows[1:], side, tick, levels, f"order {entry.id}")
+    except InvalidInput as exc:
+        orders.record_problem(entry, f"break-even for order {entry.id} not followed: {exc.message}")
+
+
+def watch_exits_break_even(
+    exits: Sequence[Order],
+    side: PositionSide,
+    tick: Decimal,
+    levels: tuple[Decimal, Decimal],
+    what: str,
+) -> list[AdvancedOrder]:
+    """Watch each working stop among a position's exits to move it to break-even at
+    `levels` (trigger, stop), with the take profit linked to it — the only one in its OCO
+    group: a bracket's, or a scale-out target's own pair (several in one group are targets
+    the venue cuts the stop for). A target that fills at or before the trigger ends its
+    pair first, so that pair is not watched; when no stop could ever reach break-even that
+    way, or a lone take profit comes first, InvalidInput says why."""
+    stops = [r for r in exits if r.role == OrderRole.STOP_LOSS and r.status in OPEN]
+    takes = [r for r in exits if r.role == OrderRole.TAKE_PROFIT and r.status in OPEN]
+    watched: list[AdvancedOrder] = []
+    problem: InvalidInput | None = None
+    for stop in stops:
+        linked = [t for t in takes if t.group_id == stop.group_id]
+        take = linked[0] if len(linked) == 1 else None
+        if take is not None:
+            try:
+                check_break_even_before(side, levels, take.limit_price)
+            except InvalidInput as exc:
+                problem = exc
+                continue
+        watched.append(watch_stop_break_even(stop, take, side, tick, levels, what))
+    if problem is not None and not watched:
+        raise problem
+    return watched
 
 
 def watch_stop_break_even(
@@ -598,7 +624,7 @@ def watch_stop_break_even(
     return row
 
 
-def _check_break_even_before(
+def check_break_even_before(
     side: PositionSide, levels: tuple[Decimal, Decimal], take_profit: Decimal
 ) -> None:
     """Break-even that arms or stops at or beyond the take profit would never act."""

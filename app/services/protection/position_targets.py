@@ -4,9 +4,9 @@ Like an alert's targets (DESIGN §5.2), but for a position already held: one tak
 limit per target, in whole contracts of what the broker holds (a target of no whole
 contract merged into the next, which says so), priced from the position's entry and each
 beyond the market; optionally one stop for the whole position, and break-even for that
-stop. The exits are reduce-only and kept out of each other's OCO, so the venue cuts the
-stop as targets fill and cancels what is left once flat — which is why only a broker that
-does that itself (`Broker.reduce_only_exits`) takes them for now.
+stop. Placed as an alert's targets are (`orders.place_targets`): beside the one stop at a
+venue that cuts it as targets fill, else each target as an OCO pair with its share of the
+stop, so the broker never holds more exit contracts than the position.
 """
 
 import uuid
@@ -34,10 +34,10 @@ def create_targets(
 ) -> list[Order]:
     """Place the position's targets (and stop); the order rows, stop first."""
     position, broker, held = advanced_orders.position_at_broker(position_id)
-    if not broker.reduce_only_exits:
+    if stop_loss_price is not None and not (broker.reduce_only_exits or broker.native_oco):
         raise Unprocessable(
-            "Scale-out targets are not followed at this broker yet: it does not cut the stop "
-            "to the position as targets fill.",
+            "Scale-out targets beside a stop are not followed at this broker: it neither cuts "
+            "its exits to the position nor links two orders as OCO.",
             code="targets_unsupported",
         )
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
@@ -60,23 +60,28 @@ def create_targets(
             break_even = (levels[0], stop_level)
         else:
             break_even = advanced_orders.break_even_levels(break_even_value, position, side, tick)
+        advanced_orders.check_break_even_before(side, break_even, levels[-1])
     group = f"t-{uuid.uuid4().hex[:16]}"
-    placed: list[Order] = []
+    stop = None
     if stop_loss_price is not None:
         stop = _exit(position, opened_by, abs(held), group, OrderRole.STOP_LOSS)
         stop.order_type, stop.stop_price = OrderType.STOP, stop_loss_price
-        placed.append(orders.place_row(broker, stop))
+        orders.place_row(broker, stop)
+    targets = []
     notes = list(split.merged)
     for leg, level in zip(split.legs, levels, strict=True):
         target = _exit(position, opened_by, leg.qty, group, OrderRole.TAKE_PROFIT)
         target.order_type, target.limit_price = OrderType.LIMIT, level
         target.reason = "; ".join(notes) or None
         notes = []
-        placed.append(orders.place_row(broker, target, linked=False))
-    stop_row = placed[0] if stop_loss_price is not None else None
-    if break_even is not None and stop_row.status in orders.OPEN_STATUSES:
+        targets.append(target)
+    working_stop = stop if stop is not None and stop.status in orders.OPEN_STATUSES else None
+    placed = ([stop] if stop is not None else []) + orders.place_targets(
+        broker, targets, working_stop
+    )
+    if break_even is not None:
         what = f"the {position.symbol} position's targets"
-        advanced_orders.watch_stop_break_even(stop_row, None, side, tick, break_even, what)
+        advanced_orders.watch_exits_break_even(placed, side, tick, break_even, what)
     return placed
 
 

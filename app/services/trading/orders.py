@@ -8,6 +8,7 @@ it by the ledger (services.ledger.reports), the one writer of an order's broker 
 
 import logging
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -211,16 +212,22 @@ def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list
     if entry.status == OrderStatus.FILLED:
         _rebase_exits(broker, intent, entry, rows)
         if intent.targets:
-            rows += _place_targets(broker, intent, attribution, entry)
+            rows += _place_targets(broker, intent, attribution, entry, stop_loss)
+    elif intent.targets and entry.status in OPEN_STATUSES:
+        record_problem(
+            entry,
+            f"targets of order {entry.id} not placed: it had not filled when the broker "
+            "answered; its stop covers the whole position",
+        )
     return rows
 
 
 def _targets_problem(broker: Broker, intent: OrderIntent, reference: Decimal) -> str | None:
     """Why scale-out targets cannot go with this order, before anything is sent."""
-    if not broker.reduce_only_exits:
+    if intent.stop_loss and not (broker.reduce_only_exits or broker.native_oco):
         return (
-            "take_profit: scale-out targets are not followed at this broker yet (its exits "
-            "are not cut to the position as targets fill)"
+            "take_profit: scale-out targets beside a stop are not followed at this broker (it "
+            "neither cuts its exits to the position nor links two orders as OCO)"
         )
     split = split_position(intent.qty, intent.targets)
     try:
@@ -231,12 +238,15 @@ def _targets_problem(broker: Broker, intent: OrderIntent, reference: Decimal) ->
 
 
 def _place_targets(
-    broker: Broker, intent: OrderIntent, attribution: Attribution, entry: Order
+    broker: Broker,
+    intent: OrderIntent,
+    attribution: Attribution,
+    entry: Order,
+    stop: Order | None,
 ) -> list[Order]:
     """One take-profit limit per target, sized in whole contracts of what the entry filled
-    and priced from its fill; reduce-only and outside the stop's OCO group, so the venue
-    cuts the stop as each fills instead of cancelling it. A target merged into the next
-    says so in that target's reason."""
+    and priced from its fill, beside the bracket's stop (`place_targets`). A target merged
+    into the next says so in that target's reason."""
     split = split_position(entry.filled_quantity, intent.targets)
     tick = intent.contract.spec.tick_size
     try:
@@ -244,7 +254,7 @@ def _place_targets(
     except DomainValidationError as exc:
         record_problem(entry, f"targets of order {entry.id} not placed: {exc.field}: {exc.message}")
         return []
-    placed: list[Order] = []
+    targets: list[Order] = []
     notes = list(split.merged)
     for leg, level in zip(split.legs, levels, strict=True):
         row = new_row(
@@ -260,8 +270,68 @@ def _place_targets(
             reason="; ".join(notes) or None,
         )
         notes = []
-        placed.append(place_row(broker, row, linked=False))
+        targets.append(row)
+    working_stop = stop if stop is not None and stop.status in OPEN_STATUSES else None
+    return place_targets(broker, targets, working_stop)
+
+
+def place_targets(broker: Broker, targets: list[Order], stop: Order | None) -> list[Order]:
+    """Place scale-out take profits beside the position's one working stop (if any) so that
+    the broker never holds more exit contracts than the position, whichever fills first.
+
+    A venue that cuts reduce-only exits to the position itself takes the targets as they
+    are, outside the stop's OCO: the stop shrinks as each fills. Elsewhere (Tradovate) a
+    stop resized only after DeskPilot hears of a fill would, in between, hold more than the
+    position; so each target goes as a native OCO pair with a stop of its own size at the
+    stop's price — its fill cancels its share of the stop at the broker, a stop fill
+    cancels its target — and the whole stop is cancelled once every pair works. The
+    position is protected throughout (covered twice only during those calls). A pair the
+    broker refuses undoes the pairs: the whole stop stays, and the audit log says why.
+    Returns the rows placed (the whole stop, when replaced, is not among them)."""
+    if stop is None or broker.reduce_only_exits:
+        return [place_row(broker, row, linked=False) for row in targets]
+    placed: list[Order] = []
+    for number, target in enumerate(targets, start=1):
+        share = _stop_share(stop, target.quantity)
+        target.group_id = share.group_id = f"{stop.group_id or stop.client_order_id}-t{number}"
+        placed += place_oco_rows(broker, target, share)
+        refused = next((row for row in placed if row.status not in OPEN_STATUSES), None)
+        if refused is not None:
+            for row in placed:
+                if row.status in OPEN_STATUSES:
+                    with suppress(BrokerError):  # audited by cancel
+                        cancel(broker, row, "its target pair was not placed whole")
+            record_problem(
+                stop,
+                f"targets not placed: the broker refused order {refused.id} ({refused.reason}); "
+                f"stop {stop.id} still covers the whole position",
+            )
+            return placed
+    # A refusal is audited by cancel as an error: the broker then holds more stop than the
+    # position, which the trader must see; the pairs stay, each closing only its share.
+    with suppress(BrokerError):
+        cancel(broker, stop, "replaced by one stop per target, each OCO with its target")
     return placed
+
+
+def _stop_share(stop: Order, qty: int) -> Order:
+    """A new stop row like `stop`, for `qty` contracts of it."""
+    return Order(
+        account_id=stop.account_id,
+        strategy_id=stop.strategy_id,
+        trader_id=stop.trader_id,
+        webhook_event_id=stop.webhook_event_id,
+        client_order_id=new_client_order_id(),
+        symbol=stop.symbol,
+        side=stop.side,
+        quantity=qty,
+        order_type=stop.order_type,
+        limit_price=stop.limit_price,
+        stop_price=stop.stop_price,
+        role=stop.role,
+        status=OrderStatus.PENDING,
+        filled_quantity=0,
+    )
 
 
 def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
