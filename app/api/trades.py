@@ -7,13 +7,28 @@ from app.api.params import int_arg, time_arg
 from app.api.serialize import decimal, iso, money
 from app.extensions import db
 from app.models import Trade
+from app.services.ledger import trades as ledger_trades
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
 
 PAGE_SIZE = 200
 
 
-def trade_json(trade: Trade) -> dict:
+def exit_json(share: ledger_trades.ExitShare) -> dict:
+    return {
+        "qty": share.qty,
+        "price": decimal(share.price),
+        "exit_reason": share.exit_reason,
+        "target": share.target,
+        "gross_pnl": money(share.gross_pnl),
+        "commission": money(share.commission),
+        "pnl": money(share.pnl),
+        "time": iso(share.time),
+        "order_id": share.order_id,
+    }
+
+
+def trade_json(trade: Trade, exits: list[ledger_trades.ExitShare]) -> dict:
     return {
         "id": trade.id,
         "account_id": trade.account_id,
@@ -31,6 +46,7 @@ def trade_json(trade: Trade) -> dict:
         "exit_time": iso(trade.exit_time),
         "notes": trade.notes,
         "tags": trade.tags,
+        "exits": [exit_json(share) for share in exits],
     }
 
 
@@ -49,7 +65,8 @@ def list_trades():
     if before is not None:
         query = query.where(Trade.id < before)
     found = list(db.session.scalars(query))
-    body: dict = {"items": [trade_json(t) for t in found]}
+    exits = ledger_trades.exits_of(found)
+    body: dict = {"items": [trade_json(t, exits[t.id]) for t in found]}
     if len(found) == PAGE_SIZE:
         args = {k: v for k, v in request.args.items() if k != "before"}
         body["next"] = url_for("api.trades.list_trades", before=found[-1].id, **args)

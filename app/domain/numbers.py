@@ -1,6 +1,7 @@
 """Exact numbers from untrusted input: JSON numbers and the strings TradingView renders."""
 
-from decimal import Decimal, InvalidOperation
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from app.domain.errors import DomainValidationError
 
@@ -65,3 +66,21 @@ def shown(value: Decimal | None) -> str:
         return "-"
     text = format(value.normalize(), "f")
     return text if text != "-0" else "0"
+
+
+def rounded_to_total(values: Sequence[Decimal], total: Decimal, quantum: Decimal) -> list[Decimal]:
+    """`values` each rounded to `quantum` (half even), the last taking what is left of
+    `total`, so the parts always add up to the total exactly: the shares of a trade's P&L
+    and fees among its partial closes."""
+    if not values:
+        return []
+    head = [value.quantize(quantum, rounding=ROUND_HALF_EVEN) for value in values[:-1]]
+    return [*head, total - sum(head, Decimal(0))]
+
+
+def shares_by_weight(weights: Sequence[int], total: Decimal, quantum: Decimal) -> list[Decimal]:
+    """`total` split in proportion to `weights` (contracts), by `rounded_to_total`."""
+    whole = sum(weights)
+    if not whole:
+        return [Decimal(0) for _ in weights]
+    return rounded_to_total([total * weight / whole for weight in weights], total, quantum)

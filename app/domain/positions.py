@@ -121,9 +121,13 @@ class Position:
 
 @dataclass(frozen=True)
 class FillEffect:
+    """What one fill did: the position after it and, for the contracts it closed
+    (`closed_qty`, 0 when it only opened), their gross P&L and the trade it completed."""
+
     position: Position
     realized_pnl: Decimal
     trade: ClosedTrade | None
+    closed_qty: int = 0
 
 
 def apply_fill(position: Position, fill: Fill, point_value: Decimal) -> FillEffect:
@@ -141,7 +145,7 @@ def apply_fill(position: Position, fill: Fill, point_value: Decimal) -> FillEffe
     if fill.qty > closing:
         opening_commission = fill.commission - closing_commission
         position = _open(position, fill, fill.qty - closing, opening_commission)
-    return FillEffect(position, realized, trade)
+    return FillEffect(position, realized, trade, closing)
 
 
 def _open(position: Position, fill: Fill, qty: int, commission: Decimal) -> Position:

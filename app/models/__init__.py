@@ -8,7 +8,7 @@ from app.models.order import Fill, Order
 from app.models.position import Position
 from app.models.strategy import Strategy, Trader
 from app.models.system import SystemState
-from app.models.trade import Trade
+from app.models.trade import Trade, TradeExit
 from app.models.user import User
 from app.models.webhook import WebhookEvent
 
@@ -24,6 +24,7 @@ __all__ = [
     "Strategy",
     "SystemState",
     "Trade",
+    "TradeExit",
     "Trader",
     "User",
     "WebhookEvent",

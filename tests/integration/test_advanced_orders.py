@@ -828,6 +828,8 @@ def test_two_targets_leave_two_one_lot_limits_and_a_two_lot_stop_cut_as_each_fil
     assert desk.position() is None
     [trade] = desk.trades()
     assert (trade["qty"], trade["exit_price"], trade["pnl"]) == (2, "5003", "30.00")
+    parts = [(e["qty"], e["price"], e["target"], e["pnl"]) for e in trade["exits"]]
+    assert parts == [(1, "5002", 1, "10.00"), (1, "5004", 2, "20.00")]
 
 
 def test_a_gap_through_both_targets_closes_the_position_once(desk):
@@ -873,7 +875,10 @@ def test_break_even_beside_targets_moves_the_stop_the_targets_cut(desk):
     assert (stop["qty"], stop["stop_price"]) == (1, "5000")
     desk.move(5001, 5000)
     assert desk.position() is None
-    assert [t["exit_reason"] for t in desk.trades()] == ["break_even"]
+    [trade] = desk.trades()
+    assert trade["exit_reason"] == "break_even"
+    parts = [(e["qty"], e["exit_reason"], e["target"], e["pnl"]) for e in trade["exits"]]
+    assert parts == [(1, "take_profit", 1, "10.00"), (1, "break_even", None, "0.00")]
 
 
 def test_a_restart_between_two_targets_resumes_them_and_the_stop(tmp_path, app, desk):

@@ -4,7 +4,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import delete
 
+from app.extensions import db
+from app.models import TradeExit
 from app.services.market import prices
 from tests.conftest import front
 
@@ -80,6 +83,25 @@ def test_close_position_flattens_and_withdraws_its_exits(api, paper, app):
     assert trade["pnl"] == "11.25"  # 0.75 x $5 x 3
     assert trade["exit_reason"] == "manual"
     assert api.post(f"/api/positions/{position['id']}/close").status_code == 409
+
+
+def test_a_trade_lists_its_partial_closes_and_one_stored_before_them_is_one(api, paper, app):
+    order(api, paper, qty=3)  # at 6000.25
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6001.25"), datetime.now(UTC), "test")
+    order(api, paper, side="sell", qty=1)
+    with app.app_context():
+        prices.update(front("MES"), Decimal("5999.75"), datetime.now(UTC), "test")
+    order(api, paper, side="sell", qty=2)
+    [trade] = api.get("/api/trades").get_json()["items"]
+    assert trade["gross_pnl"] == "0.00"  # +1 pt on 1, -0.5 pt on 2, at $5
+    parts = [(e["qty"], e["price"], e["exit_reason"], e["gross_pnl"]) for e in trade["exits"]]
+    assert parts == [(1, "6001.25", "manual", "5.00"), (2, "5999.75", "manual", "-5.00")]
+    with app.app_context():  # as if closed before partial closes were kept
+        db.session.execute(delete(TradeExit))
+        db.session.commit()
+    [whole] = api.get("/api/trades").get_json()["items"][0]["exits"]
+    assert (whole["qty"], whole["price"], whole["pnl"]) == (3, trade["exit_price"], trade["pnl"])
 
 
 def orders_of(api, account):

@@ -301,6 +301,7 @@ def test_the_stop_at_tradovate_closes_the_whole_position_and_the_targets_go(desk
 
 
 def test_break_even_beside_targets_at_tradovate_moves_each_remaining_stop(desk):
+    desk.fake.fees = {"commission": Decimal("0.35"), "exchangeFee": Decimal("0.02")}
     send_targets(desk, break_even={"trigger": "first_target"})
     desk.move(5002, poll=True)  # the first target fills: the other pair's stop to entry
     assert exits_at_exchange(desk) == [("Limit", "Sell", 1, "5004"), ("Stop", "Sell", 1, "5000")]
@@ -308,11 +309,20 @@ def test_break_even_beside_targets_at_tradovate_moves_each_remaining_stop(desk):
     desk.move(5001, 5000, poll=True)
     assert net(desk) == 0 and desk.fake.working() == []
     [trade] = desk.trades()
-    assert (trade["exit_price"], trade["exit_reason"], trade["pnl"]) == (
+    assert (trade["exit_price"], trade["exit_reason"], trade["gross_pnl"]) == (
         "5001",
         "break_even",
         "10.00",
     )
+    assert trade["commission"] == "1.48"  # 0.37 a contract, in and out, for 2
+    parts = [
+        (e["qty"], e["price"], e["exit_reason"], e["target"], e["gross_pnl"], e["pnl"])
+        for e in trade["exits"]
+    ]
+    assert parts == [
+        (1, "5002", "take_profit", 1, "10.00", "9.26"),
+        (1, "5000", "break_even", None, "0.00", "-0.74"),
+    ]
 
 
 def test_a_restart_between_two_targets_at_tradovate_resumes(desk, tmp_path, app):

@@ -36,9 +36,17 @@ from app.domain import positions
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.vocabulary import AuditCategory, OrderStatus, RejectCode, Severity, Side
 from app.extensions import db
-from app.models import BrokerAccount, Fill, Order, Position, Trade
+from app.models import BrokerAccount, Fill, Order, Position, Trade, TradeExit
 from app.services.ledger import events
-from app.services.ledger.trades import domain_fill, money, price, record_trade, shown
+from app.services.ledger.trades import (
+    domain_fill,
+    exit_part,
+    money,
+    price,
+    record_trade,
+    shown,
+    tie_exits,
+)
 from app.services.records import audit
 
 logger = logging.getLogger(__name__)
@@ -77,6 +85,8 @@ class LedgerBatch:
         self.rows: dict[str, Position] | None = None
         self.changes = Changes()
         self.point_values: dict[str, Decimal | None] = {}
+        self.fill_rows: dict[str, Fill] = {}  # this batch's new fills, by broker fill id
+        self.open_parts: dict[str, list[TradeExit]] = {}  # its partial closes, by symbol
 
     # Orders of ours.
 
@@ -273,6 +283,7 @@ class LedgerBatch:
             filled_at=fill.time,
         )
         db.session.add(row)
+        self.fill_rows[fill.broker_fill_id] = row
         self.changes.fills.append((row, order.client_order_id if order is not None else None))
         whose = order.role if order is not None else "outside DeskPilot"
         audit.record(
@@ -377,8 +388,16 @@ class LedgerBatch:
             before = position
             effect = positions.apply_fill(position, _domain_fill(fill, order), point_value)
             position = effect.position
+            if effect.closed_qty:
+                stored = self.fill_rows[fill.broker_fill_id]
+                part = exit_part(
+                    self.account_id, stored, order, effect.closed_qty, effect.realized_pnl
+                )
+                db.session.add(part)
+                self.open_parts.setdefault(symbol, []).append(part)
             if effect.trade is not None:
                 trade = record_trade(self.account_id, effect.trade, order, row.strategy_id)
+                tie_exits(trade, self._untied_parts(symbol, effect.trade.entry_time))
                 self.changes.trades.append(trade)
             if position.qty and (before.qty == 0 or (before.qty > 0) != (position.qty > 0)):
                 row.strategy_id = order.strategy_id if order is not None else None
@@ -390,6 +409,20 @@ class LedgerBatch:
         if not position.qty:
             row.manual = False
         self.changes.positions[symbol] = row
+
+    def _untied_parts(self, symbol: str, opened_at: datetime) -> list[TradeExit]:
+        """The partial closes of the round trip opened at `opened_at`: stored by earlier
+        batches, and this batch's."""
+        query = select(TradeExit).where(
+            TradeExit.account_id == self.account_id,
+            TradeExit.symbol == symbol,
+            TradeExit.trade_id.is_(None),
+            TradeExit.exited_at >= opened_at - FILL_OVERLAP,
+        )
+        with db.session.no_autoflush:
+            stored = list(db.session.scalars(query))
+        fresh = [part for part in self.open_parts.pop(symbol, []) if part not in stored]
+        return stored + fresh
 
     # The account and the end of the batch.
 

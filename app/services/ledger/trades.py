@@ -1,14 +1,20 @@
-"""Ledger rows: column rounding, exit reasons and closed trades, for every broker alike."""
+"""Ledger rows: column rounding, exit reasons, closed trades and their partial closes, for
+every broker alike."""
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from sqlalchemy import select
+
 from app.domain import positions
-from app.domain.numbers import shown
+from app.domain.numbers import rounded_to_total, shares_by_weight, shown
 from app.domain.positions import ClosedTrade
 from app.domain.vocabulary import AuditCategory, ExitReason, OrderRole, Side
 from app.extensions import db
-from app.models import Fill, Order, Trade
+from app.models import Fill, Order, Trade, TradeExit
 from app.services.records import audit
 
 logger = logging.getLogger(__name__)
@@ -99,3 +105,97 @@ def domain_fill(row: Fill, client_order_id: str | None) -> positions.Fill:
         commission=row.commission or Decimal(0),  # fees not posted yet count as none
         time=row.filled_at,
     )
+
+
+def exit_part(
+    account_id: int, fill: Fill, order: Order | None, qty: int, gross_pnl: Decimal
+) -> TradeExit:
+    """The partial close `fill` made of `qty` contracts (the caller adds it)."""
+    return TradeExit(
+        account_id=account_id,
+        fill=fill,
+        order_id=order.id if order is not None else None,
+        symbol=fill.symbol,
+        quantity=qty,
+        price=fill.price,
+        exit_reason=exit_reason(order),
+        gross_pnl=money(gross_pnl),
+        exited_at=fill.filled_at,
+    )
+
+
+def tie_exits(trade: Trade, parts: list[TradeExit]) -> None:
+    """Give a closed round trip its partial closes, oldest first; their gross P&L, each
+    rounded to the column, is made to add up to the trade's exactly."""
+    parts.sort(key=lambda part: part.exited_at)
+    grosses = rounded_to_total([p.gross_pnl for p in parts], trade.gross_pnl, MONEY_QUANTUM)
+    for part, gross in zip(parts, grosses, strict=True):
+        part.trade = trade
+        part.gross_pnl = gross
+
+
+@dataclass(frozen=True)
+class ExitShare:
+    """One partial close as a trader reads it: its contracts, price and reason (`target`:
+    which scale-out target, 1 for the nearest, for a take profit), and its exact part of
+    the trade's gross P&L, fees (by contracts) and net P&L."""
+
+    qty: int
+    price: Decimal
+    exit_reason: ExitReason
+    target: int | None
+    gross_pnl: Decimal
+    commission: Decimal
+    pnl: Decimal
+    time: datetime
+    order_id: int | None
+
+
+def exits_of(trades: Sequence[Trade]) -> dict[int, list[ExitShare]]:
+    """Each trade's partial closes, oldest first; a trade stored before they were kept is
+    one exit, the whole of it."""
+    parts: dict[int, list[TradeExit]] = {trade.id: [] for trade in trades}
+    if parts:
+        query = (
+            select(TradeExit)
+            .where(TradeExit.trade_id.in_(list(parts)))
+            .order_by(TradeExit.exited_at, TradeExit.id)
+        )
+        for part in db.session.scalars(query):
+            parts[part.trade_id].append(part)
+    return {trade.id: _shares(trade, parts[trade.id]) for trade in trades}
+
+
+def _shares(trade: Trade, parts: list[TradeExit]) -> list[ExitShare]:
+    if not parts:
+        return [
+            ExitShare(
+                trade.quantity,
+                trade.exit_price,
+                ExitReason(trade.exit_reason),
+                None,
+                trade.gross_pnl,
+                trade.commission,
+                trade.pnl,
+                trade.exit_time,
+                None,
+            )
+        ]
+    fees = shares_by_weight([p.quantity for p in parts], trade.commission, MONEY_QUANTUM)
+    targets = sorted(
+        {p.order_id for p in parts if p.exit_reason == ExitReason.TAKE_PROFIT and p.order_id}
+    )
+    return [
+        ExitShare(
+            part.quantity,
+            part.price,
+            ExitReason(part.exit_reason),
+            targets.index(part.order_id) + 1 if part.order_id in targets else None,
+            part.gross_pnl,
+            fee,
+            part.gross_pnl - fee,
+            part.exited_at,
+            part.order_id,
+        )
+        for part, fee in zip(parts, fees, strict=True)
+    ]
