@@ -7,7 +7,9 @@ from flask import Blueprint, jsonify, request, url_for
 from app.api.params import int_arg
 from app.api.schemas import ManualOrder, parse_body
 from app.api.serialize import decimal, iso
+from app.domain.break_even import parse_break_even
 from app.domain.exits import parse_exit, parse_trailing
+from app.domain.targets import parse_targets
 from app.models import Order
 from app.services.trading import manual
 
@@ -57,11 +59,15 @@ def list_orders():
 def _manual_order() -> dict:
     """The body of a manual order, its exits parsed."""
     data = parse_body(ManualOrder)
+    if isinstance(data.get("take_profit"), list):  # scale-out targets
+        data["targets"] = parse_targets(data.pop("take_profit"), "take_profit")
     for field in ("take_profit", "stop_loss"):
         if data.get(field):
             data[field] = parse_exit(data[field], field)
     if data.get("trailing_stop"):
         data["trailing_stop"] = parse_trailing(data["trailing_stop"], "trailing_stop")
+    if data.get("break_even"):
+        data["break_even"] = parse_break_even(data["break_even"])
     return data
 
 
@@ -76,14 +82,23 @@ def place_order():
 @bp.post("/preview")
 def preview_order():
     """Where the exits of this order would go if it were sent now (the ticket's preview)."""
-    found = manual.preview_exits(_manual_order(), datetime.now(UTC))
+    symbol, found = manual.preview_exits(_manual_order(), datetime.now(UTC))
+    break_even = None
+    if found.break_even_trigger is not None:
+        break_even = {
+            "trigger_price": decimal(found.break_even_trigger),
+            "stop_price": decimal(found.break_even_stop),
+        }
     return jsonify(
         {
-            "symbol": found.symbol,
+            "symbol": symbol,
             "reference_price": decimal(found.reference_price),
             "take_profit_price": decimal(found.take_profit_price),
             "stop_loss_price": decimal(found.stop_loss_price),
+            "targets": [{"qty": t.qty, "price": decimal(t.price)} for t in found.targets],
+            "merged": list(found.merged),
             "trailing_stop_price": decimal(found.trailing_stop_price),
+            "break_even": break_even,
         }
     )
 

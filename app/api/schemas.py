@@ -266,9 +266,10 @@ class ManualOrder(Body):
     order_type: Literal["market", "limit", "stop", "stop_limit"] = "market"
     limit_price: Price | None = None
     stop_price: Price | None = None
-    take_profit: ExitSpecField = None
+    take_profit: TakeProfitField = None  # one exit, or a list of scale-out targets
     stop_loss: ExitSpecField = None
     trailing_stop: TrailingField = None
+    break_even: BreakEvenField = None
 
     _qty_in_range = field_validator("qty")(_within_quantity_cap)
 

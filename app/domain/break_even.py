@@ -26,6 +26,7 @@ from enum import StrEnum
 from app.domain.contracts import TickRounding, round_to_tick
 from app.domain.errors import DomainValidationError
 from app.domain.exits import ExitSpec, OffsetUnit, parse_exit
+from app.domain.numbers import shown
 from app.domain.trailing import activation_price
 from app.domain.vocabulary import PositionSide
 
@@ -149,3 +150,14 @@ def step(
     if target == stop:
         return BreakEvenStep(BreakEvenAction.HOLD, stop)
     return BreakEvenStep(BreakEvenAction.MOVE, target)
+
+
+def check_before(side: PositionSide, trigger: Decimal, stop: Decimal, take_profit: Decimal) -> None:
+    """Break-even that arms or stops at or beyond the (farthest) take profit would never
+    act: the position is out first. Raises naming the part at fault."""
+    long = side is PositionSide.LONG
+    for field, price in (("break_even.trigger", trigger), ("break_even.offset", stop)):
+        if (price >= take_profit) if long else (price <= take_profit):
+            raise DomainValidationError(
+                field, f"{shown(price)} is at or beyond the take profit {shown(take_profit)}"
+            )

@@ -59,6 +59,7 @@ from typing import Any, Literal
 
 from app.domain.break_even import BreakEvenSpec, parse_break_even
 from app.domain.errors import DomainValidationError
+from app.domain.exit_preview import check_rules
 from app.domain.exits import ExitSpec, OffsetUnit, TrailingSpec, parse_exit, parse_trailing
 from app.domain.numbers import (
     parse_decimal,
@@ -632,21 +633,16 @@ def _break_even(
         raise SignalError(exc.field, exc.message) from None
     if closes_only:
         return None  # a closing order carries no exits
-    if spec.on_first_target and not targets:
-        message = '"first_target" needs scale-out targets (take_profit as a list)'
-        raise SignalError("break_even.trigger", message)
-    if stop_loss is None and trailing_stop is None:
-        raise SignalError("break_even", "moves a stop: send stop_loss or trailing_stop with it")
-    if stop_loss is None and trailing_stop.activation is not None:
-        raise SignalError(
-            "break_even",
-            "a trailing stop that waits for its activation has no stop to move; "
-            "send stop_loss with it",
+    try:
+        check_rules(
+            market=order_type in (None, OrderType.MARKET),
+            stop_loss=stop_loss is not None,
+            trailing=trailing_stop,
+            targets=bool(targets),
+            break_even=spec,
         )
-    if order_type not in (None, OrderType.MARKET):
-        raise SignalError(
-            "break_even", "is followed on market entries for now: their fill sets its prices"
-        )
+    except DomainValidationError as exc:
+        raise SignalError(exc.field, exc.message) from None
     return spec
 
 

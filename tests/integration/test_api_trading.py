@@ -215,6 +215,9 @@ def test_the_preview_shows_the_exits_from_the_live_price_and_sends_nothing(api, 
         "take_profit_price": "6002.25",
         "stop_loss_price": "5998.25",  # rounded toward the entry: a smaller loss
         "trailing_stop_price": "5998.75",
+        "targets": [],
+        "merged": [],
+        "break_even": None,
     }
     short = preview(api, paper, side="sell", take_profit={"ticks": 8}).get_json()
     assert (short["take_profit_price"], short["stop_loss_price"]) == ("5998.25", None)
@@ -223,6 +226,74 @@ def test_the_preview_shows_the_exits_from_the_live_price_and_sends_nothing(api, 
     ).get_json()
     assert (limit["reference_price"], limit["take_profit_price"]) == ("5990", "5991")
     assert api.get(f"/api/orders?account_id={paper['id']}").get_json()["items"] == []
+
+
+TARGETS = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+
+
+def test_the_preview_shows_scale_out_targets_and_break_even(api, paper):
+    response = preview(
+        api,
+        paper,
+        qty=3,
+        take_profit=TARGETS,
+        stop_loss={"ticks": 8},
+        break_even={"trigger": "first_target", "offset": {"ticks": 1}},
+    )
+    assert response.status_code == 200, response.get_json()
+    found = response.get_json()
+    assert found["targets"] == [{"qty": 1, "price": "6002.25"}, {"qty": 2, "price": "6004.25"}]
+    assert found["break_even"] == {"trigger_price": "6002.25", "stop_price": "6000.5"}
+    assert found["take_profit_price"] is None and found["stop_loss_price"] == "5998.25"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"take_profit": TARGETS, "order_type": "limit", "limit_price": "5990"}, "take_profit"),
+        ({"take_profit": TARGETS, "trailing_stop": {"ticks": 8}}, "take_profit"),
+        ({"take_profit": list(reversed(TARGETS))}, "take_profit[1]"),
+        (
+            {"stop_loss": {"ticks": 8}, "break_even": {"trigger": "first_target"}},
+            "break_even.trigger",
+        ),
+        ({"take_profit": TARGETS, "break_even": {"trigger": {"ticks": 4}}}, "break_even"),
+        (
+            {
+                "take_profit": TARGETS,
+                "stop_loss": {"ticks": 8},
+                "break_even": {"trigger": {"ticks": 16}},
+            },
+            "break_even.trigger",
+        ),
+    ],
+)
+def test_targets_and_break_even_that_make_no_sense_are_named(api, paper, fields, field):
+    for call in (preview, order):
+        response = call(api, paper, qty=2, **fields)
+        assert response.status_code == 400, response.get_json()
+        assert field in response.get_json()["error"]["fields"]
+    assert api.get(f"/api/orders?account_id={paper['id']}").get_json()["items"] == []
+
+
+def test_a_ticket_order_scales_out_and_moves_its_stop_to_break_even(api, paper, app):
+    placed = order(
+        api,
+        paper,
+        qty=2,
+        take_profit=TARGETS,
+        stop_loss={"ticks": 8},
+        break_even={"trigger": "first_target"},
+    )
+    assert placed.status_code == 201, placed.get_json()
+    exits = [(e["role"], e["qty"], e["status"]) for e in placed.get_json()["exits"]]
+    assert exits == [
+        ("stop_loss", 2, "working"),
+        ("take_profit", 1, "working"),
+        ("take_profit", 1, "working"),
+    ]
+    [watch] = api.get("/api/orders/advanced").get_json()["items"]
+    assert watch["break_even"] == {"trigger_price": "6002.25", "stop_price": "6000.25"}
 
 
 def test_the_preview_refuses_an_illogical_exit_naming_it(api, paper):

@@ -628,11 +628,10 @@ def check_break_even_before(
     side: PositionSide, levels: tuple[Decimal, Decimal], take_profit: Decimal
 ) -> None:
     """Break-even that arms or stops at or beyond the take profit would never act."""
-    long = side is PositionSide.LONG
-    for field, price in (("break_even.trigger", levels[0]), ("break_even.offset", levels[1])):
-        if (price >= take_profit) if long else (price <= take_profit):
-            message = f"{shown(price)} is at or beyond the take profit {shown(take_profit)}"
-            raise InvalidInput(f"{field}: {message}.", {field: message})
+    try:
+        break_even.check_before(side, levels[0], levels[1], take_profit)
+    except DomainValidationError as exc:
+        raise InvalidInput(f"{exc.field}: {exc.message}.", {exc.field: exc.message}) from None
 
 
 def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: datetime) -> None:

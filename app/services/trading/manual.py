@@ -8,23 +8,22 @@ switch is engaged — the trader must be able to get out by hand.
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.brokers.base import Broker
 from app.brokers.errors import BrokerError
+from app.domain import exit_preview
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
+from app.domain.exit_preview import ExitPreview
 from app.domain.exits import TrailingSpec
-from app.domain.oco import exit_prices
 from app.domain.risk import ProposedOrder, check_order, reduces_only
-from app.domain.trailing import Trail, stop_for
 from app.domain.vocabulary import (
     AuditCategory,
     OrderRole,
     OrderStatus,
     OrderType,
-    PositionSide,
     RejectCode,
     Side,
 )
@@ -42,54 +41,36 @@ from app.services.trading.risk_limits import limits_for, measure_exposure, polic
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ExitPreview:
-    """Where an order's exits would go if it were sent now, and what they start from."""
-
-    symbol: str
-    reference_price: Decimal
-    take_profit_price: Decimal | None
-    stop_loss_price: Decimal | None
-    trailing_stop_price: Decimal | None  # the trail's first stop (None: it waits to activate)
-
-
-def preview_exits(data: dict, now: datetime) -> ExitPreview:
-    """The prices the order's take profit, stop loss and trailing stop would have, from its
-    limit (or stop) price or the live price; an illogical exit is refused naming its field.
-    Nothing is sent or stored."""
+def preview_exits(data: dict, now: datetime) -> tuple[str, ExitPreview]:
+    """The symbol, and the prices the order's exits (take profit or targets, stop loss,
+    trailing stop, break-even) would have, from its limit (or stop) price or the live
+    price; an illogical exit is refused naming its field. Nothing is sent or stored."""
     account, intent = _intent(data, now)
     broker = broker_for(account)
     broker.subscribe_quotes(intent.contract.code)  # the price the ticket's order will meet
+    return intent.contract.code, _preview(broker, intent, data.get("trailing_stop"))
+
+
+def _preview(broker: Broker, intent: OrderIntent, trailing: TrailingSpec | None) -> ExitPreview:
     reference = orders.exit_reference(broker, intent)
     if reference is None:
         message = f"no price known for {intent.contract.code} yet"
         raise Unprocessable(message, {"symbol": message}, code="no_price")
-    tick = intent.contract.spec.tick_size
     try:
-        levels = exit_prices(intent.side, reference, tick, intent.take_profit, intent.stop_loss)
+        return exit_preview.preview_exits(
+            intent.side,
+            reference,
+            intent.contract.spec.tick_size,
+            intent.qty,
+            take_profit=intent.take_profit,
+            stop_loss=intent.stop_loss,
+            targets=intent.targets,
+            trailing=trailing,
+            break_even=intent.break_even,
+            market=intent.order_type is OrderType.MARKET,
+        )
     except DomainValidationError as exc:
         raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
-    return ExitPreview(
-        intent.contract.code,
-        reference,
-        levels.take_profit,
-        levels.stop_loss,
-        _first_trail_stop(data.get("trailing_stop"), intent.side, reference, tick),
-    )
-
-
-def _first_trail_stop(
-    spec: TrailingSpec | None, side: Side, reference: Decimal, tick: Decimal
-) -> Decimal | None:
-    if spec is None or spec.activation is not None:
-        return None
-    held = PositionSide.LONG if side is Side.BUY else PositionSide.SHORT
-    try:
-        trail = Trail(held, spec.trail.unit, spec.trail.amount, tick)
-    except DomainValidationError as exc:
-        message = exc.message
-        raise InvalidInput(f"trailing_stop: {message}", {"trailing_stop": message}) from None
-    return stop_for(trail, reference)
 
 
 def _intent(data: dict, now: datetime) -> tuple[BrokerAccount, OrderIntent]:
@@ -114,7 +95,19 @@ def _intent(data: dict, now: datetime) -> tuple[BrokerAccount, OrderIntent]:
         stop_price=data.get("stop_price"),
         take_profit=data.get("take_profit"),
         stop_loss=data.get("stop_loss"),
+        targets=data.get("targets"),
+        break_even=data.get("break_even"),
     )
+    try:
+        exit_preview.check_rules(
+            market=intent.order_type is OrderType.MARKET,
+            stop_loss=intent.stop_loss is not None,
+            trailing=data.get("trailing_stop"),
+            targets=bool(intent.targets),
+            break_even=intent.break_even,
+        )
+    except DomainValidationError as exc:
+        raise InvalidInput(f"{exc.field}: {exc.message}", {exc.field: exc.message}) from None
     return account, intent
 
 
@@ -133,6 +126,8 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
                 f"broker: {exc.message}"
             )
             return [orders.refuse(intent, Attribution(), RejectCode.BROKER_ERROR, reason)]
+        if intent.targets or intent.break_even:  # their prices checked before any order
+            _preview(broker, intent, data.get("trailing_stop"))
         signed = qty if side is Side.BUY else -qty
         proposed = ProposedOrder(contract.code, signed)
         if not reduces_only(proposed, held.get(contract.code, 0)):
@@ -159,7 +154,9 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
             raise InvalidInput(f"trailing_stop: {message}.", {"trailing_stop": message})
         placed = orders.place(broker, intent, Attribution())
         if trailing is not None:
-            placed += protections.trail_entry(broker, placed[0], trailing, now)
+            placed += protections.trail_entry(broker, placed[0], trailing, now, intent.break_even)
+        elif intent.break_even is not None:
+            protections.break_even_for_bracket(broker, placed, intent.break_even, now)
         return placed
 
 
