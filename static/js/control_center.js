@@ -344,9 +344,34 @@
   function exitSpec(fieldset) {
     const amount = fieldset.querySelector('[data-role="amount"]').value.trim();
     const unit = fieldset.querySelector('[data-role="unit"]').value;
+    if (unit === "first_target") return unit; // break-even armed by the nearest target
     return amount === "" ? undefined : { [unit]: amount };
   }
 
+  // "break_even.trigger" nests: {"break_even": {"trigger": ...}}.
+  function assignPath(body, path, value) {
+    const names = path.split(".");
+    const last = names.pop();
+    let place = body;
+    names.forEach((name) => { place = place[name] ??= {}; });
+    place[last] = value;
+  }
+
+  // The scale-out targets typed: each row with an offset or a share, as DESIGN §5.2 lists them.
+  function targetsOf(form) {
+    return $$("[data-target]", form)
+      .map((row) => {
+        const amount = $('[data-role="amount"]', row).value.trim();
+        const share = $('[data-role="share"]', row).value.trim();
+        if (amount === "" && share === "") return null;
+        const target = amount === "" ? {} : { [$('[data-role="unit"]', row).value]: amount };
+        if (share !== "") target.percent_of_position = share;
+        return target;
+      })
+      .filter(Boolean);
+  }
+
+  // The ticket as the API takes it; a take profit beside targets is refused here, by name.
   function ticketBody(side) {
     const form = ticket.elements;
     const qty = form.qty.value.trim();
@@ -363,8 +388,16 @@
     });
     ticket.querySelectorAll("[data-exit]").forEach((fieldset) => {
       const spec = exitSpec(fieldset);
-      if (spec) body[fieldset.dataset.exit] = spec;
+      if (spec) assignPath(body, fieldset.dataset.exit, spec);
     });
+    const targets = targetsOf(ticket);
+    if (targets.length) {
+      if (body.take_profit) {
+        const text = "give one take profit or targets, not both";
+        throw { message: `take_profit: ${text}`, fields: { take_profit: text } };
+      }
+      body.take_profit = targets;
+    }
     return body;
   }
 
@@ -374,6 +407,7 @@
   let previewAsked = 0;
 
   function schedulePreview() {
+    clearErrors(ticket); // a refusal is of what was sent; the preview speaks for the edit
     clearTimeout(previewTimer);
     previewTimer = setTimeout(showPreview, 300);
   }
@@ -383,15 +417,28 @@
     if (answer.error) return `${name}: ${answer.error.message}`;
     const parts = [];
     if (answer.take_profit_price) parts.push(`take profit ${answer.take_profit_price}`);
+    if (answer.targets?.length) {
+      parts.push(`targets ${answer.targets.map((t) => `${t.qty} @ ${t.price}`).join(", ")}`);
+    }
     if (answer.stop_loss_price) parts.push(`stop ${answer.stop_loss_price}`);
     if (answer.trailing_stop_price) parts.push(`trailing stop ${answer.trailing_stop_price}`);
+    if (answer.break_even) {
+      parts.push(`break-even at ${answer.break_even.trigger_price} → stop ${answer.break_even.stop_price}`);
+    }
     return `${name}: ${parts.join(" · ")}`;
   }
 
   async function showPreview() {
     const box = ticket.querySelector('[data-role="preview"]');
-    const body = ticketBody("buy");
-    if (!body.take_profit && !body.stop_loss) {
+    let body;
+    try {
+      body = ticketBody("buy");
+    } catch (error) {
+      box.textContent = error.message;
+      box.hidden = false;
+      return;
+    }
+    if (!["take_profit", "stop_loss", "trailing_stop", "break_even"].some((k) => body[k])) {
       box.hidden = true;
       return;
     }
@@ -419,12 +466,26 @@
     box.textContent = "";
   }
 
+  // The control an API field names: an input, an exit, a target row ("take_profit[1]"),
+  // the targets when they were the take profit, or the first part of a nested exit.
+  function controlFor(form, field) {
+    const row = /^take_profit\[(\d)\]/.exec(field);
+    if (row) return form.querySelector(`[data-target="${row[1]}"]`);
+    if (field === "take_profit" && form === ticket && targetsOf(form).length) {
+      return form.querySelector("[data-targets]");
+    }
+    const name = CSS.escape(field);
+    return form.querySelector(`[name="${name}"], [data-exit="${name}"]`) ||
+      form.querySelector(`[data-exit^="${name}."]`);
+  }
+
   function showErrors(form, error) {
     Object.keys(error.fields || {}).forEach((field) => {
-      const control = form.querySelector(`[name="${CSS.escape(field)}"], [data-exit="${CSS.escape(field)}"]`);
+      const control = controlFor(form, field);
       if (control) {
         control.classList.add("field-invalid");
         control.setAttribute("aria-invalid", "true");
+        control.closest("details")?.setAttribute("open", "");
       }
     });
     const details = Object.entries(error.fields || {})

@@ -209,3 +209,53 @@ def test_the_ticket_previews_its_exits_for_a_buy_and_a_sell(logged_in_page: Page
     expect(preview).to_be_hidden()
     assert api(page, "GET", "/api/orders")["items"] == []  # nothing was sent
     assert [e for e in console_errors if "400" not in e] == []
+
+
+def test_the_ticket_scales_out_with_break_even_and_names_a_target_out_of_order(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    add_paper_account(page)
+    page.goto("/control-center")
+    ticket = page.get_by_test_id("order-ticket")
+    preview = page.get_by_test_id("ticket-preview")
+    ticket.get_by_label("Quantity").fill("2")
+    ticket.get_by_text("Targets, trailing stop, break-even").click()
+    ticket.get_by_label("Target 1 amount").fill("8")
+    ticket.get_by_label("Target 1 percent of position").fill("50")
+    ticket.get_by_label("Target 2 amount").fill("4")  # nearer than the first: out of order
+    ticket.get_by_label("Target 2 percent of position").fill("50")
+    ticket.get_by_label("Stop loss amount").fill("8")
+    ticket.get_by_label("Break-even once price gains unit").select_option("first_target")
+
+    expect(preview).to_contain_text("take_profit[1]: 6001 is not beyond the previous target 6002")
+    ticket.get_by_role("button", name="Buy").click()
+    expect(ticket.get_by_role("alert")).to_contain_text("take_profit[1]")
+    expect(ticket.locator('[data-target="1"]')).to_have_attribute("aria-invalid", "true")
+    assert api(page, "GET", "/api/orders")["items"] == []  # refused before anything was sent
+
+    ticket.get_by_label("Target 2 amount").fill("16")
+    expect(preview).to_have_text(
+        "From 6000 — Buy: targets 1 @ 6002, 1 @ 6004 · stop 5998 · break-even at 6002 → "
+        "stop 6000 | Sell: targets 1 @ 5998, 1 @ 5996 · stop 6002 · break-even at 5998 → stop 6000"
+    )
+    ticket.get_by_label("Take profit amount").fill("8")  # one take profit beside targets
+    expect(preview).to_have_text("take_profit: give one take profit or targets, not both")
+    ticket.get_by_label("Take profit amount").fill("")
+    expect(preview).to_contain_text("Buy: targets 1 @ 6002, 1 @ 6004")
+    expect(ticket.get_by_role("alert")).to_be_hidden()  # the refusal went with the edit
+    shoot(page, "control-center-ticket-targets")
+    ticket.get_by_role("button", name="Buy").click()
+
+    result = page.get_by_test_id("order-ticket").locator('[data-role="ticket-result"]')
+    expect(result).to_contain_text("Buy 2")
+    expect(result).to_contain_text("filled")
+    working = [o for o in api(page, "GET", "/api/orders")["items"] if o["status"] == "working"]
+    assert sorted((o["role"], o["qty"]) for o in working) == [
+        ("stop_loss", 2),
+        ("take_profit", 1),
+        ("take_profit", 1),
+    ]
+    [watch] = api(page, "GET", "/api/orders/advanced")["items"]
+    assert watch["break_even"] == {"trigger_price": "6002", "stop_price": "6000"}
+    assert [e for e in console_errors if "400" not in e] == []
