@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify, request, url_for
 
+from app.api import serialize
 from app.api.params import int_arg
 from app.api.schemas import ManualOrder, parse_body
 from app.api.serialize import decimal, iso
@@ -83,23 +84,9 @@ def place_order():
 def preview_order():
     """Where the exits of this order would go if it were sent now (the ticket's preview)."""
     symbol, found = manual.preview_exits(_manual_order(), datetime.now(UTC))
-    break_even = None
-    if found.break_even_trigger is not None:
-        break_even = {
-            "trigger_price": decimal(found.break_even_trigger),
-            "stop_price": decimal(found.break_even_stop),
-        }
     return jsonify(
-        {
-            "symbol": symbol,
-            "reference_price": decimal(found.reference_price),
-            "take_profit_price": decimal(found.take_profit_price),
-            "stop_loss_price": decimal(found.stop_loss_price),
-            "targets": [{"qty": t.qty, "price": decimal(t.price)} for t in found.targets],
-            "merged": list(found.merged),
-            "trailing_stop_price": decimal(found.trailing_stop_price),
-            "break_even": break_even,
-        }
+        {"symbol": symbol, "reference_price": decimal(found.reference_price)}
+        | serialize.exit_preview(found)
     )
 
 

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app.domain.exit_preview import ExitPreview
+
 CENT = Decimal("0.01")
 
 
@@ -25,3 +27,21 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def exit_preview(found: ExitPreview) -> dict:
+    """Where an entry's exits would go (the ticket's and the strategy form's preview)."""
+    break_even = None
+    if found.break_even_trigger is not None:
+        break_even = {
+            "trigger_price": decimal(found.break_even_trigger),
+            "stop_price": decimal(found.break_even_stop),
+        }
+    return {
+        "take_profit_price": decimal(found.take_profit_price),
+        "stop_loss_price": decimal(found.stop_loss_price),
+        "targets": [{"qty": t.qty, "price": decimal(t.price)} for t in found.targets],
+        "merged": list(found.merged),
+        "trailing_stop_price": decimal(found.trailing_stop_price),
+        "break_even": break_even,
+    }

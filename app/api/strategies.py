@@ -1,11 +1,15 @@
 """/api/strategies: strategies with their webhook token, URL and a ready alert message."""
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, current_app, jsonify, request
 
+from app.api import serialize
 from app.api.schemas import StrategyCreate, StrategyUpdate, parse_body
-from app.api.serialize import iso
+from app.api.serialize import decimal, iso
 from app.models import Strategy
 from app.services.setup import strategies
+from app.services.trading import strategy_preview
 
 bp = Blueprint("strategies", __name__, url_prefix="/strategies")
 
@@ -77,3 +81,26 @@ def rotate_token(strategy_id: int):
 def delete_strategy(strategy_id: int):
     strategies.delete_strategy(strategy_id)
     return "", 204
+
+
+@bp.post("/preview")
+def preview_defaults():
+    """Where a strategy's default exits would go from the live price, for a buy and a sell
+    (the strategies page's preview): a side that makes no sense carries its error."""
+    symbol, reference, sides = strategy_preview.preview_defaults(
+        parse_body(StrategyUpdate), datetime.now(UTC)
+    )
+    body: dict = {"symbol": symbol, "reference_price": decimal(reference)}
+    for side in sides:
+        if side.problem is not None:
+            problem = side.problem
+            body[side.side.value] = {
+                "error": {
+                    "code": "invalid_input",
+                    "message": f"{problem.field}: {problem.message}",
+                    "fields": {problem.field: problem.message},
+                }
+            }
+            continue
+        body[side.side.value] = serialize.exit_preview(side.exits)
+    return jsonify(body)

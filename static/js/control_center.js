@@ -341,36 +341,6 @@
     ticket.querySelector('[data-price="stop"]').hidden = !["stop", "stop_limit"].includes(type);
   }
 
-  function exitSpec(fieldset) {
-    const amount = fieldset.querySelector('[data-role="amount"]').value.trim();
-    const unit = fieldset.querySelector('[data-role="unit"]').value;
-    if (unit === "first_target") return unit; // break-even armed by the nearest target
-    return amount === "" ? undefined : { [unit]: amount };
-  }
-
-  // "break_even.trigger" nests: {"break_even": {"trigger": ...}}.
-  function assignPath(body, path, value) {
-    const names = path.split(".");
-    const last = names.pop();
-    let place = body;
-    names.forEach((name) => { place = place[name] ??= {}; });
-    place[last] = value;
-  }
-
-  // The scale-out targets typed: each row with an offset or a share, as DESIGN §5.2 lists them.
-  function targetsOf(form) {
-    return $$("[data-target]", form)
-      .map((row) => {
-        const amount = $('[data-role="amount"]', row).value.trim();
-        const share = $('[data-role="share"]', row).value.trim();
-        if (amount === "" && share === "") return null;
-        const target = amount === "" ? {} : { [$('[data-role="unit"]', row).value]: amount };
-        if (share !== "") target.percent_of_position = share;
-        return target;
-      })
-      .filter(Boolean);
-  }
-
   // The ticket as the API takes it; a take profit beside targets is refused here, by name.
   function ticketBody(side) {
     const form = ticket.elements;
@@ -387,17 +357,10 @@
       if (!input.closest("[hidden]") && input.value.trim() !== "") body[name] = input.value.trim();
     });
     ticket.querySelectorAll("[data-exit]").forEach((fieldset) => {
-      const spec = exitSpec(fieldset);
-      if (spec) assignPath(body, fieldset.dataset.exit, spec);
+      const spec = DeskPilotExits.exitSpec(fieldset);
+      if (spec) DeskPilotExits.assignPath(body, fieldset.dataset.exit, spec);
     });
-    const targets = targetsOf(ticket);
-    if (targets.length) {
-      if (body.take_profit) {
-        const text = "give one take profit or targets, not both";
-        throw { message: `take_profit: ${text}`, fields: { take_profit: text } };
-      }
-      body.take_profit = targets;
-    }
+    DeskPilotExits.applyTargets(ticket, body);
     return body;
   }
 
@@ -412,22 +375,6 @@
     previewTimer = setTimeout(showPreview, 300);
   }
 
-  function sidePreview(side, answer) {
-    const name = side === "buy" ? "Buy" : "Sell";
-    if (answer.error) return `${name}: ${answer.error.message}`;
-    const parts = [];
-    if (answer.take_profit_price) parts.push(`take profit ${answer.take_profit_price}`);
-    if (answer.targets?.length) {
-      parts.push(`targets ${answer.targets.map((t) => `${t.qty} @ ${t.price}`).join(", ")}`);
-    }
-    if (answer.stop_loss_price) parts.push(`stop ${answer.stop_loss_price}`);
-    if (answer.trailing_stop_price) parts.push(`trailing stop ${answer.trailing_stop_price}`);
-    if (answer.break_even) {
-      parts.push(`break-even at ${answer.break_even.trigger_price} → stop ${answer.break_even.stop_price}`);
-    }
-    return `${name}: ${parts.join(" · ")}`;
-  }
-
   async function showPreview() {
     const box = ticket.querySelector('[data-role="preview"]');
     let body;
@@ -438,7 +385,7 @@
       box.hidden = false;
       return;
     }
-    if (!["take_profit", "stop_loss", "trailing_stop", "break_even"].some((k) => body[k])) {
+    if (!DeskPilotExits.hasExits(body)) {
       box.hidden = true;
       return;
     }
@@ -451,7 +398,8 @@
     if (!from) {
       box.textContent = (buy.error || sell.error).message;
     } else {
-      box.textContent = `From ${from} — ${sidePreview("buy", buy)} | ${sidePreview("sell", sell)}`;
+      const words = DeskPilotExits.sidePreview;
+      box.textContent = `From ${from} — ${words("Buy", buy)} | ${words("Sell", sell)}`;
     }
     box.hidden = false;
   }
@@ -471,7 +419,7 @@
   function controlFor(form, field) {
     const row = /^take_profit\[(\d)\]/.exec(field);
     if (row) return form.querySelector(`[data-target="${row[1]}"]`);
-    if (field === "take_profit" && form === ticket && targetsOf(form).length) {
+    if (field === "take_profit" && DeskPilotExits.targetsOf(form).length) {
       return form.querySelector("[data-targets]");
     }
     const name = CSS.escape(field);
@@ -556,8 +504,8 @@
     };
     const qty = form.qty.value.trim();
     if (qty !== "") body.qty = /^\d+$/.test(qty) ? Number(qty) : qty;
-    const trigger = exitSpec(protectForm.querySelector('[data-exit="break_even.trigger"]'));
-    const offset = exitSpec(protectForm.querySelector('[data-exit="break_even.offset"]'));
+    const trigger = DeskPilotExits.exitSpec(protectForm.querySelector('[data-exit="break_even.trigger"]'));
+    const offset = DeskPilotExits.exitSpec(protectForm.querySelector('[data-exit="break_even.offset"]'));
     if (trigger || offset) {
       body.break_even = { trigger };
       if (offset) body.break_even.offset = offset;

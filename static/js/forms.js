@@ -15,16 +15,6 @@
     return raw; // decimals travel as strings (DESIGN §5.4)
   }
 
-  function assign(target, path, value) {
-    const keys = path.split(".");
-    let node = target;
-    keys.slice(0, -1).forEach((key) => {
-      node[key] = node[key] ?? {};
-      node = node[key];
-    });
-    node[keys[keys.length - 1]] = value;
-  }
-
   function formBody(form) {
     const body = {};
     const nullGroups = new Set();
@@ -34,25 +24,14 @@
       if (input.dataset.groupEmpty === "null" && value === undefined) {
         nullGroups.add(input.name.split(".")[0]);
       }
-      if (value !== undefined) assign(body, input.name, value);
+      if (value !== undefined) DeskPilotExits.assignPath(body, input.name, value);
     });
     nullGroups.forEach((group) => { body[group] = null; });
     form.querySelectorAll("[data-exit]").forEach((fieldset) => {
-      assign(body, fieldset.dataset.exit, exitSpec(fieldset)); // "break_even.trigger" nests
+      DeskPilotExits.assignPath(body, fieldset.dataset.exit, DeskPilotExits.exitSpec(fieldset));
     });
+    DeskPilotExits.applyTargets(form, body); // throws a refusal naming take_profit
     return body;
-  }
-
-  // An exit as DESIGN §5.2 writes it: {"ticks": "16"}, plus a trailing stop's activation.
-  // An activation without a distance is still sent, so the API names the missing part.
-  function exitSpec(fieldset) {
-    const value = (role) => fieldset.querySelector(`[data-role="${role}"]`)?.value.trim() ?? "";
-    const spec = {};
-    if (value("amount") !== "") spec[value("unit")] = value("amount");
-    if (value("activation-amount") !== "") {
-      spec.activation = { [value("activation-unit")]: value("activation-amount") };
-    }
-    return Object.keys(spec).length ? spec : null;
   }
 
   function clearErrors(form) {
@@ -240,6 +219,54 @@
       el.hidden = state[key] !== value;
     });
   }
+
+  // A form with data-preview shows where its exits would go as they are typed: the API
+  // prices them from the live price for a buy and a sell (the strategies page).
+  const previews = new WeakMap(); // form → {timer, asked}
+
+  function schedulePreview(form) {
+    const state = previews.get(form) || { timer: null, asked: 0 };
+    previews.set(form, state);
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => showPreview(form, state), 300);
+  }
+
+  async function showPreview(form, state) {
+    const box = form.querySelector('[data-role="preview"]');
+    let body;
+    try {
+      body = formBody(form);
+    } catch (refusal) {
+      box.textContent = refusal.message;
+      box.hidden = false;
+      return;
+    }
+    delete body.passphrase; // a preview needs no secret
+    if (!DeskPilotExits.hasExits(body)) {
+      box.hidden = true;
+      return;
+    }
+    const asked = ++state.asked;
+    let text;
+    try {
+      const answer = await DeskPilotApi.call("POST", form.dataset.preview, body);
+      const words = DeskPilotExits.sidePreview;
+      text = `${answer.symbol} from ${answer.reference_price} — ` +
+        `${words("Buy", answer.buy)} | ${words("Sell", answer.sell)}`;
+    } catch (error) {
+      text = error.message;
+    }
+    if (asked !== state.asked) return; // a newer preview is on its way
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  ["input", "change"].forEach((kind) => {
+    document.addEventListener(kind, (event) => {
+      const form = event.target.closest("form[data-preview]");
+      if (form) schedulePreview(form);
+    });
+  });
 
   document.querySelectorAll("form.api-form").forEach(applyShowWhen);
 })();

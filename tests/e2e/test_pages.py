@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from config import TestConfig
+from tests.conftest import front
 from tests.e2e.helpers import accept_dialogs, add_paper_account, add_strategy, api, log_in
 
 NAV = {
@@ -387,6 +388,56 @@ def test_a_strategys_break_even_is_set_shown_and_refused_by_field(logged_in_page
     )
     (stored,) = api(page, "GET", "/api/strategies")["items"]
     assert stored["break_even"] == {"trigger": {"ticks": "8"}, "offset": {"ticks": "1"}}
+
+
+def test_a_strategys_targets_and_break_even_are_previewed_from_the_live_price(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    add_paper_account(page)  # its broker supplies the live price (the paper feed's 6000)
+    page.goto("/strategies")
+    form = page.get_by_test_id("strategy-form")
+    preview = form.get_by_test_id("strategy-preview")
+    form.get_by_label("Name", exact=True).fill("Scale out")
+    form.get_by_label("Default symbol").fill("MES1!")
+    form.get_by_label("Quantity").fill("2")
+    form.get_by_label("Stop loss amount").fill("8")
+    form.get_by_label("Target 1 amount").fill("8")
+    form.get_by_label("Target 1 percent of position").fill("50")
+    form.get_by_label("Target 2 amount").fill("4")  # nearer than the first
+    form.get_by_label("Target 2 percent of position").fill("50")
+    form.get_by_label("Break-even once price gains unit").select_option("first_target")
+    expect(preview).to_contain_text(
+        "Buy: take_profit[1]: 6001 is not beyond the previous target 6002"
+    )
+    form.get_by_label("Target 2 amount").fill("16")
+    mes = front("MES")
+    expect(preview).to_have_text(
+        f"{mes} from 6000 — Buy: targets 1 @ 6002, 1 @ 6004 · stop 5998 · break-even at 6002 "
+        "→ stop 6000 | Sell: targets 1 @ 5998, 1 @ 5996 · stop 6002 · break-even at 5998 → "
+        "stop 6000"
+    )
+    shoot(page, "strategies-preview")
+    form.get_by_role("button", name="Create strategy").click()
+
+    card = strategy_card(page, "Scale out")
+    expect(card.locator('[data-fact="take_profit"]')).to_have_text(
+        "8 ticks (50 %), 16 ticks (50 %)"
+    )
+    expect(card.locator('[data-fact="break_even"]')).to_have_text(
+        "at the first target, stop at the entry"
+    )
+    (stored,) = api(page, "GET", "/api/strategies")["items"]
+    assert stored["take_profit"] == [
+        {"ticks": "8", "percent_of_position": "50"},
+        {"ticks": "16", "percent_of_position": "50"},
+    ]
+    assert stored["break_even"] == {"trigger": "first_target"}
+    card.get_by_text("Edit").click()
+    edit = card.locator("form")
+    expect(edit.get_by_label("Target 2 amount")).to_have_value("16")
+    expect(edit.get_by_label("Break-even once price gains unit")).to_have_value("first_target")
+    assert [e for e in console_errors if "400" not in e] == []
 
 
 def test_copy_puts_the_webhook_url_on_the_clipboard(logged_in_page: Page, context):

@@ -970,7 +970,7 @@ def test_a_strategys_default_targets_scale_its_alerts_out(api, auth, desk):
     auth.login()
     page = api.client.get("/strategies").get_data(as_text=True)
     assert "8 ticks (50 %), 16 ticks (50 %)" in page
-    assert "scale-out targets, set through the API" in page
+    assert 'value="16" aria-label="Target 2 amount"' in page  # the edit form holds them
 
 
 def test_break_even_on_the_first_target_moves_the_stop_as_it_fills(desk):

@@ -1,13 +1,17 @@
 """/api/strategies: webhook tokens, exits as traders write them, validation."""
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order, Strategy, WebhookEvent
+from app.services.market import prices
 from app.services.setup.strategies import passphrase_matches, strategy_for_token
+from tests.conftest import front
 
 
 def test_strategy_gets_a_webhook_token_url_and_alert_message(make_strategy):
@@ -207,3 +211,57 @@ def test_quantity_cap_follows_max_order_quantity(app, api):
 def test_unknown_strategy_is_404(api, method, path):
     response = api.call(method, path, {} if method == "PUT" else None)
     assert response.status_code == 404
+
+
+# --- the strategy form's preview ---------------------------------------------------------------
+
+SCALE_OUT = [{"ticks": 8, "percent_of_position": 50}, {"ticks": 16, "percent_of_position": 50}]
+
+
+def test_the_preview_prices_a_strategys_exits_for_a_buy_and_a_sell(api, app):
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6000"), datetime.now(UTC), "test")
+    body = {
+        "name": "Scale out",
+        "symbol": "MES1!",
+        "quantity": 2,
+        "take_profit": SCALE_OUT,
+        "stop_loss": {"ticks": 8},
+        "break_even": {"trigger": "first_target", "offset": {"ticks": 1}},
+    }
+    response = api.post("/api/strategies/preview", body)
+    assert response.status_code == 200, response.get_json()
+    found = response.get_json()
+    assert (found["symbol"], found["reference_price"]) == (front("MES"), "6000")
+    assert found["buy"]["targets"] == [
+        {"qty": 1, "price": "6002"},
+        {"qty": 1, "price": "6004"},
+    ]
+    assert found["buy"]["break_even"] == {"trigger_price": "6002", "stop_price": "6000.25"}
+    assert (found["sell"]["stop_loss_price"], found["sell"]["targets"][1]["price"]) == (
+        "6002",
+        "5996",
+    )
+    assert api.get("/api/strategies").get_json()["items"] == []  # nothing stored
+
+
+def test_a_side_whose_exits_make_no_sense_says_why_and_the_other_is_priced(api, app):
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6000"), datetime.now(UTC), "test")
+    body = {"symbol": "MES1!", "take_profit": {"price": "5990"}}
+    found = api.post("/api/strategies/preview", body).get_json()
+    assert found["buy"]["error"]["fields"] == {
+        "take_profit": "must be above the entry 6000 for a buy, got 5990"
+    }
+    assert found["sell"]["take_profit_price"] == "5990"
+
+
+def test_the_preview_needs_a_symbol_and_a_price(api, app):
+    response = api.post("/api/strategies/preview", {"take_profit": {"ticks": 8}})
+    assert response.status_code == 400
+    assert "symbol" in response.get_json()["error"]["fields"]
+    with app.app_context():
+        prices.clear()
+    response = api.post("/api/strategies/preview", {"symbol": "MES1!"})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "no_price"

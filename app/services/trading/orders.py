@@ -133,7 +133,7 @@ def _entry_prices(intent: OrderIntent) -> Decimal | None:
     return intent.reference_price
 
 
-def _last_price(broker: Broker, symbol: str) -> Decimal | None:
+def last_price(broker: Broker, symbol: str) -> Decimal | None:
     """The broker's own last price, else the last one DeskPilot heard (an alert's)."""
     found = broker.last_price(symbol)
     if found is None:
@@ -145,7 +145,7 @@ def _last_price(broker: Broker, symbol: str) -> Decimal | None:
 def exit_reference(broker: Broker, intent: OrderIntent) -> Decimal | None:
     """The price an entry's exits are set from until it fills: its limit (or stop) price,
     else the price it is expected to fill at, else the last price known."""
-    return _entry_prices(intent) or _last_price(broker, intent.contract.code)
+    return _entry_prices(intent) or last_price(broker, intent.contract.code)
 
 
 def place(broker: Broker, intent: OrderIntent, attribution: Attribution) -> list[Order]:
