@@ -417,9 +417,10 @@
   // The control an API field names: an input, an exit, a target row ("take_profit[1]"),
   // the targets when they were the take profit, or the first part of a nested exit.
   function controlFor(form, field) {
-    const row = /^take_profit\[(\d)\]/.exec(field);
+    const row = /^(?:take_profit|targets)\[(\d)\]/.exec(field);
     if (row) return form.querySelector(`[data-target="${row[1]}"]`);
-    if (field === "take_profit" && DeskPilotExits.targetsOf(form).length) {
+    const targetsTyped = DeskPilotExits.targetsOf(form).length > 0;
+    if (field === "targets" || (field === "take_profit" && targetsTyped)) {
       return form.querySelector("[data-targets]");
     }
     const name = CSS.escape(field);
@@ -495,22 +496,49 @@
     protectForm.elements.take_profit_price.focus();
   }
 
-  function protectBody() {
+  // The dialog as the API takes it: an OCO pair (POST /api/orders/oco), or targets typed
+  // with an optional stop (POST /api/orders/targets). Returns [path, body].
+  function protectRequest() {
     const form = protectForm.elements;
-    const body = {
-      position_id: Number(protecting.dataset.positionId),
-      take_profit_price: form.take_profit_price.value.trim(),
-      stop_loss_price: form.stop_loss_price.value.trim(),
-    };
+    const targets = DeskPilotExits.targetsOf(protectForm);
+    const takeProfit = form.take_profit_price.value.trim();
+    const stop = form.stop_loss_price.value.trim();
     const qty = form.qty.value.trim();
+    const body = { position_id: Number(protecting.dataset.positionId) };
+    const breakEven = protectBreakEven();
+    if (breakEven) body.break_even = breakEven;
+    if (targets.length) {
+      const clash = takeProfit !== "" ? "take_profit_price" : qty !== "" ? "qty" : null;
+      if (clash) {
+        const text = "targets take profit on the whole position: leave this empty";
+        throw { message: `${clash}: ${text}`, fields: { [clash]: text } };
+      }
+      body.targets = targets;
+      if (stop !== "") body.stop_loss_price = stop;
+      return ["/api/orders/targets", body];
+    }
+    body.take_profit_price = takeProfit;
+    body.stop_loss_price = stop;
     if (qty !== "") body.qty = /^\d+$/.test(qty) ? Number(qty) : qty;
+    return ["/api/orders/oco", body];
+  }
+
+  function protectBreakEven() {
     const trigger = DeskPilotExits.exitSpec(protectForm.querySelector('[data-exit="break_even.trigger"]'));
     const offset = DeskPilotExits.exitSpec(protectForm.querySelector('[data-exit="break_even.offset"]'));
-    if (trigger || offset) {
-      body.break_even = { trigger };
-      if (offset) body.break_even.offset = offset;
-    }
-    return body;
+    if (!trigger && !offset) return null;
+    return offset ? { trigger, offset } : { trigger };
+  }
+
+  function describeTargets(orders) {
+    const symbol = orders[0]?.symbol ?? "";
+    const targets = orders.filter((o) => o.role === "take_profit" && o.status === "working");
+    const stops = orders.filter((o) => o.role === "stop_loss" && o.status === "working");
+    let text = `Targets on ${symbol}: ${targets.map((o) => `${o.qty} @ ${o.limit_price}`).join(", ")}`;
+    if (stops.length) text += ` · stop ${stops[0].stop_price}`;
+    const refused = orders.find((o) => ["rejected", "failed"].includes(o.status));
+    if (refused) text += ` · refused: ${refused.reason}`;
+    return text;
   }
 
   function describeProtection(pair) {
@@ -528,9 +556,16 @@
     const submit = protectForm.querySelector('button[type="submit"]');
     submit.disabled = true;
     try {
-      const pair = await DeskPilotApi.call("POST", "/api/orders/oco", protectBody());
+      const [path, body] = protectRequest();
+      const answer = await DeskPilotApi.call("POST", path, body);
       protectDialog.close();
-      flash($('[data-role="protect-result"]'), describeProtection(pair), pair.status !== "failed");
+      const box = $('[data-role="protect-result"]');
+      if (path.endsWith("/targets")) {
+        const ok = !answer.orders.some((o) => ["rejected", "failed"].includes(o.status));
+        flash(box, describeTargets(answer.orders), ok);
+      } else {
+        flash(box, describeProtection(answer), answer.status !== "failed");
+      }
       refreshAll();
     } catch (error) {
       showErrors(protectForm, error);
@@ -625,7 +660,10 @@
     ticket.addEventListener("input", schedulePreview);
     ticket.addEventListener("change", schedulePreview);
   }
-  if (protectForm) protectForm.addEventListener("submit", submitProtect);
+  if (protectForm) {
+    protectForm.addEventListener("submit", submitProtect);
+    protectForm.addEventListener("input", () => clearErrors(protectForm));
+  }
   showPriceFields();
 
   // --- refresh loop ------------------------------------------------------------------------

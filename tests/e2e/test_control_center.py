@@ -154,7 +154,7 @@ def test_protect_a_position_with_an_oco_pair_and_break_even(
     # A long's stop above the market is refused, the field named, nothing placed.
     dialog.get_by_label("Take profit price").fill(str(entry + 10))
     dialog.get_by_label("Stop loss price").fill(str(entry + 5))
-    dialog.get_by_role("button", name="Place OCO").click()
+    dialog.get_by_role("button", name="Protect").click()
     expect(dialog.get_by_role("alert")).to_contain_text(
         f"stop_loss_price: must be below the market {entry} for a long"
     )
@@ -165,7 +165,7 @@ def test_protect_a_position_with_an_oco_pair_and_break_even(
     dialog.get_by_label("Break-even once price gains amount").fill("8")
     dialog.get_by_label("Break-even stop beyond the entry amount").fill("1")
     shoot(page, "control-center-protect")
-    dialog.get_by_role("button", name="Place OCO").click()
+    dialog.get_by_role("button", name="Protect").click()
 
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("protect-result")).to_have_text(
@@ -258,4 +258,42 @@ def test_the_ticket_scales_out_with_break_even_and_names_a_target_out_of_order(
     ]
     [watch] = api(page, "GET", "/api/orders/advanced")["items"]
     assert watch["break_even"] == {"trigger_price": "6002", "stop_price": "6000"}
+    assert [e for e in console_errors if "400" not in e] == []
+
+
+def test_protect_a_position_with_scale_out_targets_and_break_even(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    account = add_paper_account(page)
+    mes = front("MES")
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
+    entry = Decimal(
+        api(page, "POST", "/api/orders", {**body, "order_type": "market"})["avg_fill_price"]
+    )
+    page.goto("/control-center")
+    position_row(page, mes).get_by_role("button", name="Protect").click()
+    dialog = page.get_by_test_id("protect-dialog")
+    dialog.get_by_label("Target 1 amount").fill("8")
+    dialog.get_by_label("Target 1 percent of position").fill("50")
+    dialog.get_by_label("Target 2 amount").fill("16")
+    dialog.get_by_label("Target 2 percent of position").fill("50")
+    dialog.get_by_label("Take profit price").fill(str(entry + 10))  # one take profit too
+    dialog.get_by_role("button", name="Protect").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("take_profit_price")
+    assert api(page, "GET", "/api/orders?status=working")["items"] == []
+
+    dialog.get_by_label("Take profit price").fill("")
+    dialog.get_by_label("Stop loss price").fill(str(entry - 10))
+    dialog.get_by_label("Break-even once price gains unit").select_option("first_target")
+    shoot(page, "control-center-protect-targets")
+    dialog.get_by_role("button", name="Protect").click()
+
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("protect-result")).to_have_text(
+        f"Targets on {mes}: 1 @ {entry + 2}, 1 @ {entry + 4} · stop {entry - 10}"
+    )
+    expect(page.get_by_test_id("orders").locator("tbody tr")).to_have_count(3)
+    [watch] = api(page, "GET", "/api/orders/advanced")["items"]
+    assert watch["break_even"] == {"trigger_price": str(entry + 2), "stop_price": str(entry)}
     assert [e for e in console_errors if "400" not in e] == []
