@@ -17,7 +17,9 @@ What it does, as Tradovate does it (section numbers are the reference's):
   `violations` when account fields are missing.
 - A simple exchange: `set_price(symbol, price)` fills working orders the price reaches
   (market at once when a price is known, limits at or better, stops once touched,
-  stop-limits as limits once touched) and keeps positions, P&L and cash.
+  stop-limits as limits once touched) and keeps positions, P&L and cash. With
+  `market_fill_reads` set, a market order fills only once `order/items` has read it that
+  many times, as one Tradovate answers before its fill.
 - Fees ("Fees on fills"): each fill gets a FillFee (id = the fill's id, every fee field
   a number or null) from `fees`, the amounts per contract by field (none by default: a
   free account). With `hold_fees` set, fills get none until `post_fees()`, as when
@@ -146,6 +148,7 @@ class _Exchange:
     children: list[int] = field(default_factory=list)
     oco_with: int | None = None
     filled: int = 0  # contracts filled so far
+    reads_to_fill: int = 0  # a market order held until `order/items` read it this often
 
 
 class ClientClock:
@@ -190,6 +193,9 @@ class FakeTradovate:
         self.fills: list[dict] = []
         self.fees: dict[str, Decimal] = {}  # per contract, by FillFee field
         self.hold_fees = False
+        # Reads of `order/items` before a new market order fills (0: it fills at once), as
+        # a real one may fill only after placeorder has answered.
+        self.market_fill_reads = 0
         # Like the paper venue's PAPER_MAX_FILL_PER_PRINT: the most contracts one print
         # fills of a resting limit order (None: whole).
         self.max_fill_per_print: int | None = None
@@ -445,6 +451,8 @@ class FakeTradovate:
         if path == "cashbalance/getcashbalancesnapshot":
             return 200, self._snapshot(user, (body or {}).get("accountId"))
         entity, _, operation = path.partition("/")
+        if (entity, operation) == ("order", "items"):
+            self._count_reads(args.get("ids", ""))
         rows = self._entities(entity, user)
         if rows is None:
             return 404, "Not found"
@@ -472,6 +480,15 @@ class FakeTradovate:
                 return 404, "Not found"
             return 200, [r for r in rows if str(r.get(master)) in masters]
         return 404, "Not found"
+
+    def _count_reads(self, ids: str) -> None:
+        """A held market order fills once it has been read `market_fill_reads` times."""
+        for text in ids.split(","):
+            state = self.exchange.get(int(text)) if text.isdigit() else None
+            if state is not None and state.reads_to_fill > 0:
+                state.reads_to_fill -= 1
+                if state.reads_to_fill == 0:
+                    self._match(self.orders[int(text)]["contractId"])
 
     def _entities(self, entity: str, user: FakeUser) -> list[dict] | None:
         accounts = {a["id"] for a in user.accounts}
@@ -768,6 +785,8 @@ class FakeTradovate:
         }
         version = self._add_version(order_id, terms)
         self.exchange[order_id] = _Exchange(cl_ord_id, version)
+        if terms["orderType"] == "Market":
+            self.exchange[order_id].reads_to_fill = self.market_fill_reads
         if parent is not None:
             self.exchange[parent].children.append(order_id)
         self._command(order_id, cl_ord_id, "New", automated=terms.get("isAutomated"))
@@ -858,6 +877,8 @@ class FakeTradovate:
                 state.triggered = True
             else:
                 return False
+        if kind == "Market" and state.reads_to_fill > 0:
+            return False
         if kind in ("Market", "Stop"):
             return True
         limit = version["price"]

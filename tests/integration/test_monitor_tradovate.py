@@ -383,3 +383,14 @@ def test_an_entry_unfilled_when_answered_keeps_its_whole_stop_and_the_log_says_s
     ]
     logged = [e["message"] for e in api.get("/api/logs?category=order").get_json()["items"]]
     assert any("not placed: it had not filled when the broker answered" in m for m in logged)
+
+
+def test_a_market_entry_filled_just_after_its_answer_still_gets_its_targets(desk):
+    desk.fake.market_fill_reads = 3  # Tradovate answers placeoso before the entry fills
+    answer = send_targets(desk)
+    assert [(o["role"], o["status"]) for o in answer["orders"]][:2] == [
+        ("entry", "filled"),
+        ("stop_loss", "cancelled"),
+    ]
+    assert len(exits_at_exchange(desk)) == 4  # two pairs
+    assert desk.fake.client_sleeps[:2] == [0.1, 0.1]  # read again, briefly

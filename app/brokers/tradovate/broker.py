@@ -673,11 +673,16 @@ class TradovateBroker(Broker):
                     self.rest.base_url, account_id, request.client_order_id, order_id
                 )
         ids = [order_id for order_id, _ in placed if order_id is not None]
+        markets = [
+            order_id
+            for order_id, request in placed
+            if order_id is not None and OrderType(request.order_type) is OrderType.MARKET
+        ]
         orders: dict[int, dict] = {}
         fills: dict[int, list[dict]] = {}
         try:
-            listed = self.rest.get("order/items", {"ids": ",".join(map(str, ids))})
-            orders = {int(item["id"]): item for item in wire.items(listed)}
+            orders = self._order_items(ids)
+            self._await_market_fills(orders, markets)
             done = [
                 i
                 for i, order in orders.items()
@@ -711,6 +716,26 @@ class TradovateBroker(Broker):
                 )
             )
         return answers
+
+    def _order_items(self, ids: list[int]) -> dict[int, dict]:
+        listed = self.rest.get("order/items", {"ids": ",".join(map(str, ids))})
+        return {int(item["id"]): item for item in wire.items(listed)}
+
+    def _await_market_fills(self, orders: dict[int, dict], markets: list[int]) -> None:
+        """Read market orders Tradovate answered before filling them again, briefly, so
+        their answer carries the fill (`orders` is updated in place). One still working
+        after `fill_wait` is answered as working; the poller books its fill later."""
+        tuning = self.rest.tuning
+        waited = 0.0
+        while waited < tuning.fill_wait:
+            pending = [
+                i for i in markets if orders.get(i, {}).get("ordStatus") in wire.OPEN_ORD_STATUSES
+            ]
+            if not pending:
+                return
+            tuning.sleep(tuning.fill_poll)
+            waited += tuning.fill_poll
+            orders.update(self._order_items(pending))
 
     def _cancel_working(self, ref: wire.AccountRef, contract: wire.TradovateContract) -> None:
         failures = []

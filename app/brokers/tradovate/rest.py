@@ -77,6 +77,10 @@ class Tuning:
     captcha_hold: timedelta = timedelta(minutes=15)
     wait_after_423: float = 60.0
     wait_after_429: float = 3600.0  # §4: "Users must wait 1 hour"
+    # A market order answered before its fill is read again every `fill_poll` seconds for
+    # up to `fill_wait`, so its exits are set from the fill (targets, break-even).
+    fill_wait: float = 2.0
+    fill_poll: float = 0.1
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], datetime] = _utcnow
 
