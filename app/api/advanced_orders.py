@@ -94,6 +94,7 @@ def create_trailing_stop():
         data.get("activation_price"),
         datetime.now(UTC),
         data.get("break_even"),
+        replace=data.get("replace", False),
     )
     return jsonify(advanced_json(row)), 201
 
@@ -114,6 +115,7 @@ def create_oco():
         data.get("qty"),
         datetime.now(UTC),
         data.get("break_even"),
+        replace=data.get("replace", False),
     )
     return jsonify(advanced_json(row)), 201
 
@@ -127,6 +129,7 @@ def create_targets():
         data.get("stop_loss_price"),
         data.get("break_even"),
         datetime.now(UTC),
+        replace=data.get("replace", False),
     )
     return jsonify({"orders": [order_json(row) for row in placed]}), 201
 

@@ -311,6 +311,7 @@ class TrailingStopCreate(Body):
     activation_price: Price | None = None
     # {"trigger": {"ticks": 8}, "offset": {"ticks": 1}}: read by domain.break_even.
     break_even: dict[str, Any] | None = None
+    replace: StrictBool = False  # withdraw the position's exits first
 
     @model_validator(mode="after")
     def _one_distance(self) -> "TrailingStopCreate":
@@ -332,6 +333,7 @@ class OcoCreate(Body):
     stop_loss_price: Price
     qty: StrictInt | None = None
     break_even: dict[str, Any] | None = None  # as on a trailing stop
+    replace: StrictBool = False  # withdraw the position's exits first
 
     _qty_in_range = field_validator("qty")(_within_quantity_cap)
 
@@ -343,6 +345,7 @@ class TargetsCreate(Body):
     targets: list[Any]  # read by domain.targets, which names each target's faults
     stop_loss_price: Price | None = None
     break_even: dict[str, Any] | None = None  # as on an OCO pair
+    replace: StrictBool = False  # withdraw the position's exits first
 
 
 class HaltRequest(Body):

@@ -505,6 +505,7 @@
     const stop = form.stop_loss_price.value.trim();
     const qty = form.qty.value.trim();
     const body = { position_id: Number(protecting.dataset.positionId) };
+    if (form.replace.checked) body.replace = true;
     const breakEven = protectBreakEven();
     if (breakEven) body.break_even = breakEven;
     if (targets.length) {

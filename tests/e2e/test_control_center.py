@@ -296,4 +296,15 @@ def test_protect_a_position_with_scale_out_targets_and_break_even(
     expect(page.get_by_test_id("orders").locator("tbody tr")).to_have_count(3)
     [watch] = api(page, "GET", "/api/orders/advanced")["items"]
     assert watch["break_even"] == {"trigger_price": str(entry + 2), "stop_price": str(entry)}
-    assert [e for e in console_errors if "400" not in e] == []
+
+    # Changing them: an OCO beside the targets would exceed the position, until it replaces them.
+    position_row(page, mes).get_by_role("button", name="Protect").click()
+    dialog.get_by_label("Take profit price").fill(str(entry + 10))
+    dialog.get_by_label("Stop loss price").fill(str(entry - 5))
+    dialog.get_by_role("button", name="Protect").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("already has 2 contracts of stop")
+    dialog.get_by_label("Replace its exits").check()
+    dialog.get_by_role("button", name="Protect").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("orders").locator("tbody tr")).to_have_count(2)
+    assert [e for e in console_errors if "400" not in e and "409" not in e] == []

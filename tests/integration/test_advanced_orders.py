@@ -499,8 +499,9 @@ def test_a_pair_the_broker_cannot_link_is_worked_by_the_monitor(api, desk, monke
 
 def test_the_list_filters_by_account_status_and_kind(api, desk, make_account):
     desk.buy(2)
+    pair = oco(api, desk, take_profit_price="5010", stop_loss_price="4990", qty=1)
+    assert api.delete(f"/api/orders/oco/{pair['id']}").status_code == 200
     trail(api, desk, ticks=8)
-    oco(api, desk, take_profit_price="5010", stop_loss_price="4990", qty=1)
     account = desk.account["id"]
     assert len(api.get(f"/api/orders/advanced?account_id={account}").get_json()["items"]) == 2
     kinds = [i["kind"] for i in api.get("/api/orders/advanced?kind=oco").get_json()["items"]]
@@ -528,10 +529,23 @@ def test_the_monitor_reports_its_tick(app, api, desk):
         assert monitor.monitor_status().to_json()["last_tick"]
 
 
-def test_a_stop_the_broker_refuses_to_move_does_not_hold_up_the_others(api, desk, monkeypatch):
+def trail_elsewhere(api, make_account, **fields):
+    """A trailing stop on a second account's 2-lot (one position takes one trail)."""
+    other = make_account("Second")
+    body = {"account_id": other["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
+    assert api.post("/api/orders", body).status_code == 201
+    [position] = api.get(f"/api/positions?account_id={other['id']}").get_json()["items"]
+    response = api.post("/api/orders/trailing-stop", {"position_id": position["id"], **fields})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def test_a_stop_the_broker_refuses_to_move_does_not_hold_up_the_others(
+    api, desk, make_account, monkeypatch
+):
     desk.buy(2)
     first = trail(api, desk, ticks=8)
-    trail(api, desk, ticks=4)
+    trail_elsewhere(api, make_account, ticks=4)
     original = paper.PaperBroker.modify_stops
     refused = first["orders"]["stop"]["client_order_id"]
 
@@ -547,10 +561,10 @@ def test_a_stop_the_broker_refuses_to_move_does_not_hold_up_the_others(api, desk
     assert sorted(stops.values()) == ["4998", "5004"]
 
 
-def test_one_failing_row_does_not_stop_the_tick(api, desk, monkeypatch):
+def test_one_failing_row_does_not_stop_the_tick(api, desk, make_account, monkeypatch):
     desk.buy(2)
     waiting = trail(api, desk, ticks=8, activation_price="5004")
-    trail(api, desk, ticks=4)
+    trail_elsewhere(api, make_account, ticks=4)
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
@@ -1038,3 +1052,43 @@ def test_offsets_from_an_entry_not_booked_yet_are_409_not_500(app, api, desk, pa
     assert response.status_code == 409, response.get_json()
     assert response.get_json()["error"]["code"] == "no_entry_price"
     assert working(desk, "take_profit") == [] and working(desk, "stop_loss") == []
+
+
+# --- changing a position's exits ---------------------------------------------------------------
+
+
+def test_new_exits_beyond_the_position_are_refused_and_replace_changes_them(api, desk):
+    desk.send(
+        {
+            "action": "buy",
+            "quantity": 2,
+            "take_profit": {"ticks": 40},
+            "stop_loss": {"ticks": 16},
+            "break_even": {"trigger": {"ticks": 8}},
+        }
+    )
+    [watch] = desk.advanced()
+    more = put_targets(api, desk, stop_loss_price="4990")
+    assert more.status_code == 409
+    assert more.get_json()["error"]["code"] == "exits_exceed_position"
+    assert [(o["role"], o["qty"]) for o in working(desk, "stop_loss")] == [("stop_loss", 2)]
+
+    changed = put_targets(api, desk, stop_loss_price="4990", replace=True)
+    assert changed.status_code == 201, changed.get_json()
+    stops = working(desk, "stop_loss")
+    assert [(o["qty"], o["stop_price"]) for o in stops] == [(2, "4990")]
+    assert sorted(o["limit_price"] for o in working(desk, "take_profit")) == ["5002", "5004"]
+    replaced = api.get(f"/api/orders/advanced/{watch['id']}").get_json()
+    assert (replaced["status"], replaced["reason"]) == ("cancelled", "replaced by new exits")
+    pair = api.post(
+        "/api/orders/oco",
+        {
+            "position_id": desk.position()["id"],
+            "take_profit_price": "5010",
+            "stop_loss_price": "4995",
+            "replace": True,
+        },
+    )
+    assert pair.status_code == 201, pair.get_json()
+    assert [o["stop_price"] for o in working(desk, "stop_loss")] == ["4995"]
+    assert [o["limit_price"] for o in working(desk, "take_profit")] == ["5010"]

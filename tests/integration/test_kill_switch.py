@@ -607,11 +607,12 @@ def test_cli_kill_exits_1_and_names_the_account_that_failed(app, tmp_path, desk,
 def test_a_trailing_stop_working_at_the_broker_is_cancelled_with_the_rest(app, desk, two_paper):
     first, _ = two_paper
     [position] = desk.positions(first)
-    made = desk.api.post("/api/orders/trailing-stop", {"position_id": position["id"], "points": 5})
+    body = {"position_id": position["id"], "points": 5, "replace": True}  # for the bracket
+    made = desk.api.post("/api/orders/trailing-stop", body)
     assert made.status_code == 201, made.get_json()
-    assert len(desk.working(first)) == 4
+    assert len(desk.working(first)) == 2  # the resting limit and the trail's stop
 
     answer = desk.engage()
 
-    assert answer["failures"] == [] and answer["cancelled_orders"] == 4
+    assert answer["failures"] == [] and answer["cancelled_orders"] == 2
     assert desk.working(first) == [] and desk.positions(first) == []

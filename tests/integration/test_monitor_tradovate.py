@@ -394,3 +394,13 @@ def test_a_market_entry_filled_just_after_its_answer_still_gets_its_targets(desk
     ]
     assert len(exits_at_exchange(desk)) == 4  # two pairs
     assert desk.fake.client_sleeps[:2] == [0.1, 0.1]  # read again, briefly
+
+
+def test_replacing_a_tradovate_positions_pairs_with_one_oco(desk, api):
+    send_targets(desk)
+    desk.poll()
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    body = {"position_id": position["id"], "take_profit_price": "5010", "stop_loss_price": "4990"}
+    assert api.post("/api/orders/oco", body).status_code == 409  # the pairs cover it
+    assert api.post("/api/orders/oco", {**body, "replace": True}).status_code == 201
+    assert exits_at_exchange(desk) == [("Limit", "Sell", 2, "5010"), ("Stop", "Sell", 2, "4990")]

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.brokers.base import Broker
@@ -135,10 +135,12 @@ def create_trailing_stop(
     activation_price: Decimal | None,
     now: datetime,
     break_even_spec: object = None,
+    replace: bool = False,
 ) -> AdvancedOrder:
     """Trail the whole position (as the broker holds it) from the current price; with
     `break_even_spec` (DESIGN §5.2 `break_even`), the stop also moves to break-even once
-    the price reaches its trigger, whichever of the two is tighter."""
+    the price reaches its trigger, whichever of the two is tighter. `replace`: the
+    position's exits go first (`make_room`)."""
     position, broker, held = position_at_broker(position_id)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
     tick = tick_of(position.symbol, now)
@@ -152,6 +154,7 @@ def create_trailing_stop(
         message = "a trail with an activation price has no stop to move until it starts"
         raise InvalidInput(f"break_even: {message}.", {"break_even": message})
     levels = break_even_levels(break_even_spec, position, side, tick)
+    make_room(broker, position, held, stops=abs(held), takes=0, replace=replace)
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.TRAILING,
@@ -187,10 +190,11 @@ def create_oco(
     qty: int | None,
     now: datetime,
     break_even_spec: object = None,
+    replace: bool = False,
 ) -> AdvancedOrder:
     """A take profit and a stop loss for the position (or `qty` of it), native at the
     broker; with `break_even_spec`, the stop moves to break-even once the price reaches
-    its trigger (before the take profit)."""
+    its trigger (before the take profit). `replace`: the position's exits go first."""
     position, broker, held = position_at_broker(position_id)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
     quantity = abs(held) if qty is None else qty
@@ -207,6 +211,7 @@ def create_oco(
     levels = break_even_levels(break_even_spec, position, side, tick)
     if levels is not None:
         check_break_even_before(side, levels, take_profit_price)
+    make_room(broker, position, held, stops=quantity, takes=quantity, replace=replace)
     with LOCK:
         row = AdvancedOrder(
             kind=AdvancedKind.OCO,
@@ -883,6 +888,67 @@ _KIND_NAMES = {AdvancedKind.TRAILING: "trailing stop", AdvancedKind.OCO: "OCO or
 
 def _kind_name(row: AdvancedOrder) -> str:
     return _KIND_NAMES[row.kind]
+
+
+def make_room(
+    broker: Broker, position: Position, held: int, *, stops: int, takes: int, replace: bool
+) -> None:
+    """Room at the broker for a position's new exits (`stops` and `takes` contracts): it
+    must never hold more stop, or more take-profit, contracts than the position. Without
+    `replace`, exits beyond that are refused (409 `exits_exceed_position`); with it, the
+    position's working exits — and the trailing stops and OCO pairs driving them — are
+    withdrawn first. Called once the new exits are known to be sound."""
+    closing = Side.SELL if held > 0 else Side.BUY
+    working = [
+        row
+        for row in orders.working_rows(position.account_id, position.symbol, orders.EXIT_ROLES)
+        if row.side == closing
+    ]
+    if replace:
+        _withdraw(broker, working)
+        return
+    for role, adding, name in (
+        (OrderRole.STOP_LOSS, stops, "stop"),
+        (OrderRole.TAKE_PROFIT, takes, "take-profit"),
+    ):
+        held_out = sum(row.quantity - row.filled_quantity for row in working if row.role == role)
+        if adding and held_out + adding > abs(held):
+            raise Conflict(
+                f"The {position.symbol} position ({abs(held)} contracts) already has {held_out} "
+                f"contracts of {name} orders working; {adding} more would exceed it. Replace "
+                'its exits ("replace": true) or cancel them first.',
+                code="exits_exceed_position",
+            )
+
+
+def _withdraw(broker: Broker, exits: list[Order]) -> None:
+    """Cancel a position's working exits and end the advanced orders driving them."""
+    ids = [row.id for row in exits]
+    drivers = (
+        list(
+            db.session.scalars(
+                select(AdvancedOrder).where(
+                    AdvancedOrder.status.in_(WATCHED),
+                    or_(
+                        AdvancedOrder.stop_order_id.in_(ids),
+                        AdvancedOrder.take_profit_order_id.in_(ids),
+                    ),
+                )
+            )
+        )
+        if ids
+        else []
+    )
+    for row in exits:
+        try:
+            orders.cancel(broker, row, "replaced by new exits")
+        except BrokerError as exc:
+            raise Conflict(
+                f"The broker did not cancel order {row.id}: {exc.message}; nothing new was placed.",
+                code="cancel_failed",
+            ) from None
+    for driver in drivers:
+        close(driver, AdvancedStatus.CANCELLED, "replaced by new exits")
 
 
 def position_at_broker(position_id: int) -> tuple[Position, Broker, int]:

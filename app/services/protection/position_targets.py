@@ -31,8 +31,10 @@ def create_targets(
     stop_loss_price: Decimal | None,
     break_even_value: object,
     now: datetime,
+    replace: bool = False,
 ) -> list[Order]:
-    """Place the position's targets (and stop); the order rows, stop first."""
+    """Place the position's targets (and stop); the order rows, stop first. `replace`:
+    the position's exits go first (`advanced_orders.make_room`)."""
     position, broker, held = advanced_orders.position_at_broker(position_id)
     if stop_loss_price is not None and not (broker.reduce_only_exits or broker.native_oco):
         raise Unprocessable(
@@ -61,6 +63,8 @@ def create_targets(
         else:
             break_even = advanced_orders.break_even_levels(break_even_value, position, side, tick)
         advanced_orders.check_break_even_before(side, break_even, levels[-1])
+    stops = abs(held) if stop_loss_price is not None else 0
+    advanced_orders.make_room(broker, position, held, stops=stops, takes=abs(held), replace=replace)
     group = f"t-{uuid.uuid4().hex[:16]}"
     stop = None
     if stop_loss_price is not None:
