@@ -17,7 +17,7 @@ def broker_for(access: AccountAccess) -> Broker:
     if access.broker == BrokerKind.PAPER:
         from app.brokers.paper.broker import PaperBroker
 
-        return PaperBroker(access.account_id)
+        return PaperBroker(access.account_id, access.starting_cash)
     if access.broker == BrokerKind.TRADOVATE:
         from app.brokers.tradovate.broker import TradovateBroker
 

@@ -38,6 +38,15 @@ def test_manual_market_order_fills_and_shows_as_a_position(api, paper):
     assert position["unrealized_pnl"] == "0.00"
 
 
+def test_a_paper_accounts_cash_starts_at_its_balance_and_moves_by_realized_pnl(api, paper, app):
+    order(api, paper, qty=2)  # at 6000.25: buying moves no cash
+    assert api.get(f"/api/accounts/{paper['id']}").get_json()["cash_balance"] == "25000.00"
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6001.25"), datetime.now(UTC), "test")
+    order(api, paper, side="sell", qty=2)  # +1 point on 2 MES
+    assert api.get(f"/api/accounts/{paper['id']}").get_json()["cash_balance"] == "25010.00"
+
+
 def test_unrealized_pnl_follows_the_price(api, paper, app):
     order(api, paper, qty=2)
     with app.app_context():

@@ -891,7 +891,7 @@ def test_a_refused_login_leaves_the_database_untouched(desk, broker):
 
 def test_a_paper_account_is_reconciled_against_its_venue_and_agrees(ctx):
     paper = accounts.create_account(
-        {"name": "Paper", "broker": BrokerKind.PAPER.value, "starting_balance": "1000"}
+        {"name": "Paper", "broker": BrokerKind.PAPER.value, "starting_balance": D("1000")}
     )
     venue = broker_for(paper)
     prices.update("ESZ6", D("6000"), T0, "test")
