@@ -1,11 +1,13 @@
-"""/api/risk/<account_id>: an account's risk limits."""
+"""/api/risk/<account_id>: an account's risk limits, its funded-account rules and their room."""
+
+from datetime import UTC, datetime
 
 from flask import Blueprint, jsonify
 
 from app.api.schemas import RiskUpdate, parse_body
-from app.api.serialize import iso, money
+from app.api.serialize import decimal, iso, money
 from app.models import RiskLimits
-from app.services.trading import risk_limits
+from app.services.trading import guard_rails, risk_limits
 
 bp = Blueprint("risk", __name__, url_prefix="/risk")
 
@@ -27,6 +29,19 @@ def limits_json(limits: RiskLimits) -> dict:
         "max_trades_per_day": limits.max_trades_per_day,
         "trading_window": window,
         "risk_mode": limits.risk_mode,
+        "trailing_drawdown": money(limits.trailing_drawdown),
+        "trailing_drawdown_mode": limits.trailing_drawdown_mode,
+        "trailing_stops_at_start": limits.trailing_stops_at_start,
+        "daily_profit_target": money(limits.daily_profit_target),
+        "profit_lock_trail": money(limits.profit_lock_trail),
+        "weekly_loss_limit": money(limits.weekly_loss_limit),
+        "weekly_profit_target": money(limits.weekly_profit_target),
+        "consistency_pct": decimal(limits.consistency_pct),
+        "loss_cooldown_minutes": limits.loss_cooldown_minutes,
+        "max_consecutive_losses": limits.max_consecutive_losses,
+        "safety_buffer": money(limits.safety_buffer),
+        "breach_action": limits.breach_action,
+        "high_water_mark": money(limits.high_water_mark),
         "halted": limits.halted,
         "halted_by": limits.halted_by,
         "halt_reason": limits.halted_reason,
@@ -44,3 +59,25 @@ def get_limits(account_id: int):
 def update_limits(account_id: int):
     risk_limits.limits_for(account_id)
     return jsonify(limits_json(risk_limits.update_limits(account_id, parse_body(RiskUpdate))))
+
+
+@bp.get("/<id:account_id>/room")
+def rule_room(account_id: int):
+    """Each funded-account rule's room left before a breach, measured now."""
+    found = guard_rails.room_now(risk_limits.limits_for(account_id), datetime.now(UTC))
+    return jsonify(
+        items=[
+            {
+                "rule": room.rule,
+                "unit": room.unit,
+                "limit": decimal(room.limit),
+                "used": decimal(room.used),
+                "room_left": decimal(room.room_left),
+                "breached": room.breached,
+                "warning": room.warning,
+                "action": "flatten" if room.flattens else "refuse",
+                "detail": room.detail,
+            }
+            for room in found
+        ]
+    )

@@ -200,6 +200,19 @@ class RiskUpdate(Body):
     max_trades_per_day: Count | None = None
     trading_window: TradingWindow | None = None
     risk_mode: Literal["conservative", "moderate", "aggressive"] | None = None
+    # Funded-account rules (domain.account_rules); a null turns one off.
+    trailing_drawdown: Amount | None = None
+    trailing_drawdown_mode: Literal["eod", "realtime"] | None = None
+    trailing_stops_at_start: StrictBool | None = None
+    daily_profit_target: Amount | None = None
+    profit_lock_trail: Amount | None = None
+    weekly_loss_limit: Amount | None = None
+    weekly_profit_target: Amount | None = None
+    consistency_pct: Annotated[Decimal, BeforeValidator(_no_bool), Field(ge=1, le=99)] | None = None
+    loss_cooldown_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] | None = None
+    max_consecutive_losses: Count | None = None
+    safety_buffer: Amount | None = None
+    breach_action: Literal["refuse", "flatten"] | None = None
 
 
 class StrategyFields(Body):

@@ -36,6 +36,8 @@ class RiskPolicy:
     window: TradingWindow | None = None
     halted: bool = False
     halted_reason: str | None = None
+    safety_buffer: Decimal = Decimal(0)  # limits in dollars act this much early
+    has_rules: bool = False  # funded-account rules to measure (domain.account_rules)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Exposure:
     realized_today: Decimal = Decimal(0)
     unrealized: Decimal = Decimal(0)
     entries_today: int = 0
+    rule_breaches: tuple[str, ...] = ()  # funded-account rules breached, as sentences
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,11 @@ def check_order(
             )
     if policy.max_daily_loss is not None:
         day_pnl = exposure.realized_today + exposure.unrealized
-        if day_pnl <= -policy.max_daily_loss:
+        if day_pnl <= -(policy.max_daily_loss - policy.safety_buffer):
+            buffer = f" less its {policy.safety_buffer} buffer" if policy.safety_buffer else ""
             problems.append(
-                f"today's P&L {day_pnl} has reached the daily loss limit of {policy.max_daily_loss}"
+                f"today's P&L {day_pnl} has reached the daily loss limit of "
+                f"{policy.max_daily_loss}{buffer}"
             )
     if (
         policy.max_trades_per_day is not None
@@ -103,6 +108,7 @@ def check_order(
             f"{exposure.entries_today} entries today reach the limit of "
             f"{policy.max_trades_per_day} per day"
         )
+    problems.extend(exposure.rule_breaches)
     if policy.window is not None and not policy.window.contains(now):
         window = policy.window
         problems.append(

@@ -3,9 +3,10 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.domain.account_rules import BreachAction, DrawdownMode
 from app.domain.vocabulary import BrokerKind, Environment, HaltKind, RiskMode
 from app.models.base import Base, Money, UTCDateTime, enum_of, one_of, utcnow
 
@@ -37,7 +38,12 @@ class BrokerAccount(Base):
 
 class RiskLimits(Base):
     __tablename__ = "risk_limits"
-    __table_args__ = (one_of("risk_mode", RiskMode), one_of("halted_by", HaltKind))
+    __table_args__ = (
+        one_of("risk_mode", RiskMode),
+        one_of("halted_by", HaltKind),
+        one_of("trailing_drawdown_mode", DrawdownMode),
+        one_of("breach_action", BreachAction),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(
@@ -58,6 +64,31 @@ class RiskLimits(Base):
     halted_by: Mapped[HaltKind | None] = mapped_column(enum_of(HaltKind, 16))
     halted_reason: Mapped[str | None] = mapped_column(String(255))
     halted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Funded-account rules (domain.account_rules); each off while null.
+    trailing_drawdown: Mapped[Decimal | None] = mapped_column(Money())
+    trailing_drawdown_mode: Mapped[DrawdownMode] = mapped_column(
+        enum_of(DrawdownMode, 8), default=DrawdownMode.EOD
+    )
+    trailing_stops_at_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    daily_profit_target: Mapped[Decimal | None] = mapped_column(Money())
+    profit_lock_trail: Mapped[Decimal | None] = mapped_column(Money())
+    weekly_loss_limit: Mapped[Decimal | None] = mapped_column(Money())
+    weekly_profit_target: Mapped[Decimal | None] = mapped_column(Money())
+    consistency_pct: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    loss_cooldown_minutes: Mapped[int | None] = mapped_column(Integer)
+    max_consecutive_losses: Mapped[int | None] = mapped_column(Integer)
+    safety_buffer: Mapped[Decimal | None] = mapped_column(Money())
+    breach_action: Mapped[BreachAction] = mapped_column(
+        enum_of(BreachAction, 8), default=BreachAction.REFUSE
+    )
+    # What the rules trail, kept between looks: the equity high-water mark (by the
+    # drawdown's mode), the last equity seen (an EOD mark takes the day's last), and the
+    # day's best P&L (the profit lock's), each with the time or trading day it is of.
+    high_water_mark: Mapped[Decimal | None] = mapped_column(Money())
+    last_equity: Mapped[Decimal | None] = mapped_column(Money())
+    last_equity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    day_best_pnl: Mapped[Decimal | None] = mapped_column(Money())
+    day_best_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     account: Mapped[BrokerAccount] = relationship(back_populates="risk_limits")

@@ -42,6 +42,7 @@ from app.brokers.errors import BrokerError
 from app.domain import break_even
 from app.domain.break_even import BreakEvenAction
 from app.domain.oco import OcoLeg, touched
+from app.domain.trading_day import trading_day_start
 from app.domain.trailing import TrailAction, TrailState, step
 from app.domain.vocabulary import (
     AdvancedKind,
@@ -64,7 +65,6 @@ from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
 from app.services.trading import orders
-from app.services.trading.risk_limits import trading_day_start
 
 logger = logging.getLogger(__name__)
 

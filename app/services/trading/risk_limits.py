@@ -2,31 +2,56 @@
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
 from app.domain.risk import Exposure, RiskPolicy, TradingWindow
+from app.domain.trading_day import trading_day_start
 from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, Severity
 from app.extensions import db
 from app.models import Order, RiskLimits, Trade
 from app.services.records import audit
 from app.services.setup.accounts import get_account
+from app.services.trading import guard_rails
 
 logger = logging.getLogger(__name__)
 
 # CME Globex hours are set in Chicago time, so a window without a zone means Chicago.
 DEFAULT_WINDOW_TIMEZONE = "America/Chicago"
 
-LIMIT_FIELDS = (
+# Limits that loosen as they rise (or are removed).
+LOOSER_HIGHER = (
     "max_contracts_per_order",
     "max_position",
     "max_open_positions",
     "max_daily_loss",
     "max_trades_per_day",
-    "risk_mode",
+    "trailing_drawdown",
+    "daily_profit_target",
+    "profit_lock_trail",
+    "weekly_loss_limit",
+    "weekly_profit_target",
+    "consistency_pct",
+    "max_consecutive_losses",
+)
+# Limits that loosen as they fall (or are removed).
+LOOSER_LOWER = ("loss_cooldown_minutes", "safety_buffer")
+# Settings a null leaves as they are.
+SETTINGS = ("risk_mode", "trailing_drawdown_mode", "trailing_stops_at_start", "breach_action")
+LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS)
+DECIMAL_FIELDS = frozenset(
+    {
+        "max_daily_loss",
+        "trailing_drawdown",
+        "daily_profit_target",
+        "profit_lock_trail",
+        "weekly_loss_limit",
+        "weekly_profit_target",
+        "consistency_pct",
+        "safety_buffer",
+    }
 )
 
 
@@ -45,7 +70,7 @@ def update_limits(account_id: int, changes: dict) -> RiskLimits:
     for field in LIMIT_FIELDS:
         if field in changes:
             value = changes[field]
-            if field == "risk_mode" and value is None:
+            if field in SETTINGS and value is None:
                 continue
             setattr(limits, field, value)
     if "trading_window" in changes:
@@ -71,8 +96,9 @@ def update_limits(account_id: int, changes: dict) -> RiskLimits:
 
 def limits_summary(limits: RiskLimits) -> dict:
     summary = {field: getattr(limits, field) for field in LIMIT_FIELDS}
-    if summary["max_daily_loss"] is not None:
-        summary["max_daily_loss"] = str(summary["max_daily_loss"])
+    for field in DECIMAL_FIELDS:
+        if summary[field] is not None:
+            summary[field] = str(summary[field])
     summary["trading_window"] = (
         {"start": limits.window_start, "end": limits.window_end, "timezone": limits.window_timezone}
         if limits.window_start
@@ -84,22 +110,19 @@ def limits_summary(limits: RiskLimits) -> dict:
 def _loosened(before: dict, after: dict) -> list[str]:
     """Limits raised or removed: worth a warning, since traders loosen limits mid-session."""
     names = []
-    for field in LIMIT_FIELDS[:-1]:
+    for field in (*LOOSER_HIGHER, *LOOSER_LOWER):
         old, new = before[field], after[field]
         if old is None:
             continue
-        if new is None or Decimal(str(new)) > Decimal(str(old)):
+        if new is None:
             names.append(field)
+            continue
+        change = Decimal(str(new)) - Decimal(str(old))
+        if (change > 0) if field in LOOSER_HIGHER else (change < 0):
+            names.append(field)
+    if before["breach_action"] == "flatten" and after["breach_action"] == "refuse":
+        names.append("breach_action")
     return names
-
-
-def trading_day_start(now: datetime) -> datetime:
-    """CME's trading day opens at 17:00 Chicago time; 'today' counts from there."""
-    chicago = now.astimezone(ZoneInfo("America/Chicago"))
-    opening = chicago.replace(hour=17, minute=0, second=0, microsecond=0)
-    if chicago < opening:
-        opening -= timedelta(days=1)
-    return opening.astimezone(UTC)
 
 
 def policy_of(limits: RiskLimits) -> RiskPolicy:
@@ -119,6 +142,8 @@ def policy_of(limits: RiskLimits) -> RiskPolicy:
         window=window,
         halted=limits.halted,
         halted_reason=limits.halted_reason,
+        safety_buffer=limits.safety_buffer or Decimal(0),
+        has_rules=guard_rails.rules_of(limits).any,
     )
 
 
@@ -134,6 +159,8 @@ def measure_exposure(
     since = trading_day_start(now)
     realized = Decimal(0)
     open_pnl = Decimal(0)
+    if policy.max_daily_loss is not None or policy.has_rules:
+        open_pnl = unrealized()
     if policy.max_daily_loss is not None:
         realized = Decimal(
             db.session.scalar(
@@ -142,7 +169,9 @@ def measure_exposure(
                 )
             )
         )
-        open_pnl = unrealized()
+    breaches: tuple[str, ...] = ()
+    if policy.has_rules:
+        breaches = tuple(guard_rails.entry_breaches(limits_for(account_id), now, open_pnl))
     entries = 0
     if policy.max_trades_per_day is not None:
         entries = db.session.scalar(
@@ -154,5 +183,9 @@ def measure_exposure(
             )
         )
     return Exposure(
-        positions=positions, realized_today=realized, unrealized=open_pnl, entries_today=entries
+        positions=positions,
+        realized_today=realized,
+        unrealized=open_pnl,
+        entries_today=entries,
+        rule_breaches=breaches,
     )

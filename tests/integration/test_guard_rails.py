@@ -1,0 +1,95 @@
+"""Funded-account rules on a paper account: set through the API, their room measured from
+the ledger, and a breach refusing new entries while exits still go through."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.services.market import prices
+from tests.conftest import front
+
+
+@pytest.fixture
+def paper(make_account, app):
+    account = make_account("Funded 50K", starting_balance="50000.00")
+    price(app, "6000.25")
+    return account
+
+
+def price(app, value: str) -> None:
+    with app.app_context():
+        prices.update(front("MES"), Decimal(value), datetime.now(UTC), "test")
+
+
+def order(api, account, side="buy", qty=1):
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": side, "qty": qty}
+    return api.post("/api/orders", body)
+
+
+def room(api, account) -> dict:
+    response = api.get(f"/api/risk/{account['id']}/room")
+    assert response.status_code == 200, response.get_json()
+    return {item["rule"]: item for item in response.get_json()["items"]}
+
+
+def test_rules_are_set_and_their_room_follows_the_equity(api, app, paper):
+    rules = {
+        "trailing_drawdown": "500",
+        "trailing_drawdown_mode": "realtime",
+        "daily_profit_target": "200",
+        "max_consecutive_losses": 2,
+        "safety_buffer": "50",
+        "breach_action": "flatten",
+    }
+    response = api.put(f"/api/risk/{paper['id']}", rules)
+    assert response.status_code == 200, response.get_json()
+    stored = response.get_json()
+    assert (stored["trailing_drawdown"], stored["breach_action"]) == ("500.00", "flatten")
+    assert room(api, paper) == room(api, paper)  # looking moves nothing at rest
+    assert room(api, paper)["trailing_drawdown"]["room_left"] == "450"  # 50000 - 49500 - 50
+
+    assert order(api, paper, qty=2).status_code == 201  # at 6000.25
+    price(app, "6010.25")  # +10 points on 2 MES: +$100 open
+    found = room(api, paper)
+    drawdown = found["trailing_drawdown"]
+    assert (drawdown["used"], drawdown["room_left"]) == ("0", "450")  # the mark rose with it
+    target = found["daily_profit_target"]
+    assert (target["used"], target["room_left"], target["action"]) == ("100", "50", "flatten")
+    price(app, "6002.25")  # back to +$20: the real-time mark stays at 50100
+    drawdown = room(api, paper)["trailing_drawdown"]
+    assert (drawdown["used"], drawdown["room_left"]) == ("80", "370")
+    assert room(api, paper)["consecutive_losses"]["action"] == "refuse"  # never flattens
+
+
+def test_a_breached_rule_refuses_entries_and_lets_exits_through(api, app, paper):
+    api.put(f"/api/risk/{paper['id']}", {"daily_profit_target": "100"})
+    order(api, paper, qty=2)
+    price(app, "6010.25")  # +$100: the day's target is reached
+    refused = order(api, paper)
+    assert refused.status_code == 422
+    assert "daily profit target rule breached" in refused.get_json()["error"]["message"]
+    assert order(api, paper, side="sell", qty=2).status_code == 201  # out, always
+
+
+def test_losses_in_a_row_stop_the_day(api, app, paper):
+    api.put(f"/api/risk/{paper['id']}", {"max_consecutive_losses": 2})
+    for _ in range(2):
+        price(app, "6000.25")
+        order(api, paper)
+        price(app, "5999.25")
+        order(api, paper, side="sell")
+    found = room(api, paper)["consecutive_losses"]
+    assert (found["used"], found["breached"]) == ("2", True)
+    refused = order(api, paper)
+    assert refused.status_code == 422
+    assert "consecutive losses rule breached" in refused.get_json()["error"]["message"]
+
+
+def test_rules_are_validated_and_turned_off_with_null(api, paper):
+    bad = api.put(f"/api/risk/{paper['id']}", {"consistency_pct": 100})
+    assert bad.status_code == 400 and "consistency_pct" in bad.get_json()["error"]["fields"]
+    api.put(f"/api/risk/{paper['id']}", {"weekly_loss_limit": "1000"})
+    assert list(room(api, paper)) == ["weekly_loss"]
+    api.put(f"/api/risk/{paper['id']}", {"weekly_loss_limit": None})
+    assert room(api, paper) == {}

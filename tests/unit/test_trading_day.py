@@ -1,0 +1,22 @@
+"""CME's trading day and week open at 17:00 Chicago time (the week on Sunday)."""
+
+from datetime import UTC, datetime
+
+from app.domain.trading_day import trading_day_start, trading_week_start
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_the_day_opens_the_evening_before_at_five_in_chicago():
+    assert trading_day_start(at("2026-12-03 15:00")) == at("2026-12-02 23:00")  # CST
+    assert trading_day_start(at("2026-12-03 23:30")) == at("2026-12-03 23:00")
+    assert trading_day_start(at("2026-07-01 23:30")) == at("2026-07-01 22:00")  # CDT
+
+
+def test_the_week_opens_on_sunday_evening():
+    assert trading_week_start(at("2026-12-03 15:00")) == at("2026-11-29 23:00")
+    assert trading_week_start(at("2026-12-06 22:59")) == at("2026-11-29 23:00")  # Sunday
+    assert trading_week_start(at("2026-12-06 23:00")) == at("2026-12-06 23:00")
+    assert trading_week_start(at("2026-11-02 12:00")) == at("2026-11-01 23:00")  # DST ended
