@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app.services.market import prices
+from app.services.protection import monitor
 from tests.conftest import front
 
 
@@ -93,3 +94,42 @@ def test_rules_are_validated_and_turned_off_with_null(api, paper):
     assert list(room(api, paper)) == ["weekly_loss"]
     api.put(f"/api/risk/{paper['id']}", {"weekly_loss_limit": None})
     assert room(api, paper) == {}
+
+
+def tick(app):
+    with app.app_context():
+        status = monitor.tick(datetime.now(UTC))
+        assert status.errors == 0, status.last_error
+        return status
+
+
+def test_a_breach_set_to_flatten_flattens_halts_and_the_halt_is_the_rules(api, app, paper):
+    api.put(
+        f"/api/risk/{paper['id']}",
+        {
+            "trailing_drawdown": "150",
+            "trailing_drawdown_mode": "realtime",
+            "breach_action": "flatten",
+        },
+    )
+    order(api, paper, qty=2)  # at 6000.25
+    price(app, "6010.25")  # the mark rises to 50,100 with the open profit
+    assert tick(app).halted_accounts == []
+    price(app, "5995.25")  # equity 49,950: at the floor 49,950
+    assert tick(app).halted_accounts == [paper["id"]]
+    risk = api.get(f"/api/risk/{paper['id']}").get_json()
+    assert (risk["halted"], risk["halted_by"]) == (True, "rule")
+    assert "trailing drawdown rule breached" in risk["halt_reason"]
+    assert api.get(f"/api/positions?account_id={paper['id']}").get_json()["items"] == []
+    assert api.delete(f"/api/accounts/{paper['id']}/halt").status_code == 409  # not by hand
+    assert order(api, paper).status_code == 422
+
+
+def test_a_rule_halt_ends_when_the_rule_is_no_longer_breached(api, app, paper):
+    api.put(f"/api/risk/{paper['id']}", {"daily_profit_target": "50", "breach_action": "flatten"})
+    order(api, paper, qty=2)
+    price(app, "6005.25")  # +$50
+    assert tick(app).halted_accounts == [paper["id"]]
+    api.put(f"/api/risk/{paper['id']}", {"daily_profit_target": "500"})  # as a new day would
+    tick(app)
+    assert api.get(f"/api/risk/{paper['id']}").get_json()["halted"] is False

@@ -60,7 +60,7 @@ from app.models.base import UTCDateTime, utcnow
 from app.services.ledger import positions
 from app.services.ledger.trades import money, shown
 from app.services.market import prices
-from app.services.protection import advanced_orders
+from app.services.protection import advanced_orders, rule_watch
 from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
@@ -437,6 +437,10 @@ def tick(now: datetime) -> MonitorStatus:
         status.broker_actions = len(acts)
         status.watched = len(book.watches)
     status.halted_accounts = enforce_daily_loss(now, status)
+    by_rules, failures = rule_watch.watch_rules(now)
+    status.halted_accounts += by_rules
+    for failure in failures:
+        _failed(status, failure)
     status.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     memory.status = status
     return status
@@ -668,7 +672,7 @@ def enforce_daily_loss(now: datetime, status: MonitorStatus | None = None) -> li
     """Halt and flatten each account whose realized + open P&L today reached its
     max_daily_loss (kill_switch.flatten_and_halt); returns the accounts halted."""
     limits = db.session.execute(
-        select(RiskLimits.account_id, RiskLimits.max_daily_loss)
+        select(RiskLimits.account_id, RiskLimits.max_daily_loss, RiskLimits.safety_buffer)
         .join(BrokerAccount, BrokerAccount.id == RiskLimits.account_id)
         .where(
             RiskLimits.max_daily_loss.is_not(None),
@@ -680,7 +684,7 @@ def enforce_daily_loss(now: datetime, status: MonitorStatus | None = None) -> li
         return []
     since = trading_day_start(now)
     halted = []
-    for account_id, limit in limits:
+    for account_id, limit, buffer in limits:
         realized = Decimal(
             db.session.scalar(
                 select(func.coalesce(func.sum(Trade.pnl), 0)).where(
@@ -693,10 +697,11 @@ def enforce_daily_loss(now: datetime, status: MonitorStatus | None = None) -> li
             Decimal(0),
         )
         day = realized + unrealized
-        if day > -limit:
+        if day > -(limit - (buffer or 0)):  # the safety buffer acts that much early
             continue
+        less = f" less its {_money(buffer)} buffer" if buffer else ""
         reason = (
-            f"daily loss limit {_money(limit)} reached: today's P&L {_money(day)} "
+            f"daily loss limit {_money(limit)}{less} reached: today's P&L {_money(day)} "
             f"(realized {_money(realized)}, open {_money(unrealized)})"
         )
         try:

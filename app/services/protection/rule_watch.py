@@ -1,0 +1,85 @@
+"""The funded-account rules watched on every monitor tick, not only when an entry asks.
+
+Each look advances what the rules trail (a real-time high-water mark must see the peaks
+between entries). A rule whose breach flattens (`breach_action: flatten`) flattens and
+halts the account (`halted_by: rule`, kill_switch.flatten_and_halt); that halt ends by
+itself once no such rule is breached any more — a new trading day for a daily target, a
+new week for a weekly one, never for a drawdown that is gone — since the trader may not
+lift it by hand.
+"""
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import or_, select
+
+from app.domain.account_rules import RuleName, RuleRoom
+from app.domain.vocabulary import HaltKind
+from app.extensions import db
+from app.models import BrokerAccount, RiskLimits
+from app.services.protection import halts
+from app.services.protection.kill_switch import flatten_and_halt
+from app.services.trading import guard_rails
+
+logger = logging.getLogger(__name__)
+
+RULE_COLUMNS = (
+    RiskLimits.trailing_drawdown,
+    RiskLimits.daily_profit_target,
+    RiskLimits.profit_lock_trail,
+    RiskLimits.weekly_loss_limit,
+    RiskLimits.weekly_profit_target,
+    RiskLimits.consistency_pct,
+    RiskLimits.loss_cooldown_minutes,
+    RiskLimits.max_consecutive_losses,
+)
+
+
+def watch_rules(now: datetime) -> tuple[list[int], list[str]]:
+    """Look at every enabled account with rules; flatten and halt the breached ones whose
+    action says so, lift the rule halts no longer breached. Returns the accounts halted
+    and the failures, in words."""
+    rows = db.session.scalars(
+        select(RiskLimits)
+        .join(BrokerAccount, BrokerAccount.id == RiskLimits.account_id)
+        .where(
+            BrokerAccount.enabled.is_(True),
+            or_(*(column.is_not(None) for column in RULE_COLUMNS)),
+        )
+        .order_by(RiskLimits.account_id)
+    ).all()
+    halted: list[int] = []
+    failures: list[str] = []
+    for limits in rows:
+        account_id = limits.account_id
+        try:
+            flattening = [room for room in guard_rails.look(limits, now) if _flattens(room)]
+            db.session.commit()
+            if limits.halted:
+                if limits.halted_by == HaltKind.RULE and not flattening:
+                    _lift(limits, now)
+                continue
+            if flattening:
+                reason = "; ".join(
+                    f"{room.rule.value.replace('_', ' ')} rule breached: {room.detail}"
+                    for room in flattening
+                )
+                flatten_and_halt(account_id, HaltKind.RULE, reason[:255], now, actor="monitor")
+                halted.append(account_id)
+        except Exception as exc:  # one account's trouble must not stop the others
+            db.session.rollback()
+            logger.exception("account %s: funded-account rules not watched", account_id)
+            failures.append(f"account {account_id}: rules not watched: {exc}")
+    return halted, failures
+
+
+def _flattens(room: RuleRoom) -> bool:
+    """A breach this watch flattens for; the daily loss limit has its own (`monitor`)."""
+    return room.breached and room.flattens and room.rule is not RuleName.DAILY_LOSS
+
+
+def _lift(limits: RiskLimits, now: datetime) -> None:
+    account = db.session.get(BrokerAccount, limits.account_id)
+    change = halts.clear_halt(account, limits, "no rule is breached any more", now, "monitor")
+    db.session.commit()
+    halts.publish([change])
