@@ -36,6 +36,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from app.domain.numbers import shown
+
 ZERO = Decimal(0)
 WARN_SHARE = Decimal("0.2")  # a rule warns with a fifth of its room left
 
@@ -170,8 +172,8 @@ def rooms(rules: AccountRules, picture: AccountPicture, now: datetime) -> list[R
             rules.trailing_drawdown,
             picture.high_water_mark - picture.equity,
             picture.equity - floor - buffer,
-            f"equity {picture.equity}, floor {floor} (high-water mark "
-            f"{picture.high_water_mark}, {rules.trailing_mode.value})",
+            f"equity {shown(picture.equity)}, floor {shown(floor)} (high-water mark "
+            f"{shown(picture.high_water_mark)}, {rules.trailing_mode.value})",
         )
     if rules.max_daily_loss is not None:
         dollars(
@@ -179,7 +181,7 @@ def rooms(rules: AccountRules, picture: AccountPicture, now: datetime) -> list[R
             rules.max_daily_loss,
             -picture.day_pnl,
             rules.max_daily_loss + picture.day_pnl - buffer,
-            f"today's P&L {picture.day_pnl}",
+            f"today's P&L {shown(picture.day_pnl)}",
         )
     if rules.weekly_loss_limit is not None:
         dollars(
@@ -187,7 +189,7 @@ def rooms(rules: AccountRules, picture: AccountPicture, now: datetime) -> list[R
             rules.weekly_loss_limit,
             -picture.week_pnl,
             rules.weekly_loss_limit + picture.week_pnl - buffer,
-            f"this week's P&L {picture.week_pnl}",
+            f"this week's P&L {shown(picture.week_pnl)}",
         )
     if rules.daily_profit_target is not None:
         dollars(
@@ -195,7 +197,7 @@ def rooms(rules: AccountRules, picture: AccountPicture, now: datetime) -> list[R
             rules.daily_profit_target,
             picture.day_pnl,
             rules.daily_profit_target - picture.day_pnl - buffer,
-            f"today's P&L {picture.day_pnl}",
+            f"today's P&L {shown(picture.day_pnl)}",
         )
     if rules.weekly_profit_target is not None:
         dollars(
@@ -203,7 +205,7 @@ def rooms(rules: AccountRules, picture: AccountPicture, now: datetime) -> list[R
             rules.weekly_profit_target,
             picture.week_pnl,
             rules.weekly_profit_target - picture.week_pnl - buffer,
-            f"this week's P&L {picture.week_pnl}",
+            f"this week's P&L {shown(picture.week_pnl)}",
         )
     if rules.profit_lock_trail is not None:
         found.append(_profit_lock(rules, picture, flattens))
@@ -218,8 +220,9 @@ def rooms(rules: AccountRules, picture: AccountPicture, now: datetime) -> list[R
                 picture.day_pnl,
                 cap - picture.day_pnl - buffer,
                 False,
-                f"today's P&L {picture.day_pnl} of at most {cap} ({rules.consistency_pct} % "
-                f"of the total with {picture.prior_profit} before today)",
+                f"today's P&L {shown(picture.day_pnl)} of at most {shown(cap)} "
+                f"({shown(rules.consistency_pct)} % of the total with "
+                f"{shown(picture.prior_profit)} before today)",
             )
         )
     if rules.loss_cooldown_minutes is not None:
@@ -248,9 +251,11 @@ def _profit_lock(rules: AccountRules, picture: AccountPicture, flattens: bool) -
     floor = picture.day_best_pnl - trail if armed else None
     room = picture.day_pnl - floor - rules.safety_buffer if armed else trail
     detail = (
-        f"today's P&L {picture.day_pnl}, locked floor {floor} (best {picture.day_best_pnl})"
+        f"today's P&L {shown(picture.day_pnl)}, locked floor {shown(floor)} "
+        f"(best {shown(picture.day_best_pnl)})"
         if armed
-        else f"arms once today's P&L passes {trail} (best so far {picture.day_best_pnl})"
+        else f"arms once today's P&L passes {shown(trail)} (best so far "
+        f"{shown(picture.day_best_pnl)})"
     )
     used = picture.day_best_pnl - picture.day_pnl if armed else ZERO
     return _room(RuleName.PROFIT_LOCK, RuleUnit.DOLLARS, trail, used, room, flattens, detail)

@@ -13,6 +13,7 @@ from app.domain.vocabulary import EventStatus
 from app.services.protection import halts, kill_switch
 from app.services.records import alert_log, audit
 from app.services.setup import accounts, strategies, traders
+from app.services.trading import guard_rails
 from app.services.trading.risk_limits import limits_for
 
 bp = Blueprint("pages", __name__)
@@ -58,7 +59,11 @@ def accounts_page():
     items = []
     for account in accounts.list_accounts():
         limits = limits_for(account.id)
-        risk = {"risk": limits_json(limits), "halt_liftable": halts.liftable(limits)}
+        risk = {
+            "risk": limits_json(limits),
+            "halt_liftable": halts.liftable(limits),
+            "has_rules": guard_rails.rules_of(limits).any,
+        }
         items.append(account_json(account) | risk)
     return render_template("accounts.html", accounts=items)
 

@@ -1,10 +1,13 @@
 """The pages in a real browser: login, navigation, and the setup pages' forms."""
 
 import re
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.services.market import prices
 from config import TestConfig
 from tests.conftest import front
 from tests.e2e.helpers import accept_dialogs, add_paper_account, add_strategy, api, log_in
@@ -724,3 +727,47 @@ def test_pages_with_data_render_cleanly(
     context.clear_cookies()
     page.goto("/login")
     shoot(page, "login")
+
+
+def test_the_accounts_page_shows_each_rules_room_left_as_the_price_moves(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    account = add_paper_account(page)
+    rules = {
+        "trailing_drawdown": "500",
+        "trailing_drawdown_mode": "realtime",
+        "daily_profit_target": "200",
+    }
+    api(page, "PUT", f"/api/risk/{account['id']}", rules)
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
+    api(page, "POST", "/api/orders", body)  # at the paper feed's 6000
+    page.goto("/accounts")
+    room = page.get_by_test_id("rule-room")
+    expect(room.locator('[data-rule="trailing_drawdown"] strong')).to_have_text(
+        "Trailing drawdown: $500.00 left of $500.00"
+    )
+    expect(room.locator('[data-rule="daily_profit_target"] strong')).to_have_text(
+        "Daily profit target: $200.00 left of $200.00"
+    )
+    prices.update(front("MES"), Decimal("6018"), datetime.now(UTC), "test")  # +$180 open
+    page.reload()
+    target = room.locator('[data-rule="daily_profit_target"]')
+    expect(target.locator("strong")).to_have_text("Daily profit target: $20.00 left of $200.00")
+    expect(target).to_have_class("room-warning")
+    prices.update(front("MES"), Decimal("6020"), datetime.now(UTC), "test")  # +$200
+    expect(target.locator("strong")).to_have_text(
+        "Daily profit target: breached (entries refused)", timeout=8000
+    )  # measured again without a reload
+    expect(target).to_have_class("room-breached")
+    shoot(page, "accounts-rules")
+
+    form = page.get_by_test_id("rules-form")
+    form.get_by_label("Weekly loss limit (USD)").fill("1000")
+    form.get_by_label("On a breach").select_option("flatten")
+    form.get_by_role("button", name="Save rules").click()
+    expect(room.locator('[data-rule="weekly_loss"]')).to_be_visible()
+    stored = api(page, "GET", f"/api/risk/{account['id']}")
+    assert (stored["weekly_loss_limit"], stored["breach_action"]) == ("1000.00", "flatten")
+    assert stored["trailing_drawdown"] == "500.00"  # the form kept what it showed
+    assert console_errors == []
