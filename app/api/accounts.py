@@ -1,6 +1,7 @@
 """/api/accounts: paper and Tradovate accounts (credentials go in, never come out)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from flask import Blueprint, jsonify
 
@@ -10,6 +11,7 @@ from app.api.serialize import iso, money
 from app.models import BrokerAccount
 from app.services.protection import halts
 from app.services.setup import accounts, broker_check
+from app.services.setup import broker_limits as broker_limits_service
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -65,6 +67,32 @@ def delete_account(account_id: int):
 def test_connection(account_id: int):
     """Log in with the stored credentials and list the broker's accounts; 200 either way."""
     return jsonify(broker_check.check_connection(account_id).to_json())
+
+
+@bp.get("/<id:account_id>/broker-limits")
+def broker_limits(account_id: int):
+    """The broker's own limits on the account (Tradovate's auto-liquidation settings) and
+    the funded-account rules they suggest; `{}` when the broker sets or says none."""
+    limits, suggested = broker_limits_service.read(account_id)
+    if limits is None:
+        return jsonify({})
+    return jsonify(
+        {
+            "daily_loss": money(limits.daily_loss),
+            "daily_profit": money(limits.daily_profit),
+            "weekly_loss": money(limits.weekly_loss),
+            "weekly_profit": money(limits.weekly_profit),
+            "trailing_drawdown": money(limits.trailing_drawdown),
+            "trailing_drawdown_mode": limits.trailing_drawdown_mode,
+            "trailing_drawdown_limit": money(limits.trailing_drawdown_limit),
+            "flatten_at": iso(limits.flatten_at),
+            "changes_locked": limits.changes_locked,
+            "suggested_rules": {
+                name: money(value) if isinstance(value, Decimal) else value
+                for name, value in suggested.items()
+            },
+        }
+    )
 
 
 @bp.post("/<id:account_id>/halt")

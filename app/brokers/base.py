@@ -124,6 +124,23 @@ class AccountState:
     equity: Decimal
 
 
+@dataclass(frozen=True)
+class BrokerLimits:
+    """The risk limits the broker (or the prop firm through it) enforces on the account
+    itself, when it says: each None where it sets none. Dollar amounts; the drawdown's
+    mode `eod` or `realtime`; `flatten_at` a time it flattens the account."""
+
+    daily_loss: Decimal | None = None
+    daily_profit: Decimal | None = None
+    weekly_loss: Decimal | None = None
+    weekly_profit: Decimal | None = None
+    trailing_drawdown: Decimal | None = None
+    trailing_drawdown_mode: str | None = None
+    trailing_drawdown_limit: Decimal | None = None  # the equity the drawdown stops trailing at
+    flatten_at: datetime | None = None
+    changes_locked: bool = False
+
+
 class Broker(ABC):
     """One trading account at one broker."""
 
@@ -198,6 +215,11 @@ class Broker(ABC):
 
     @abstractmethod
     def last_price(self, symbol: str) -> Decimal | None: ...
+
+    def broker_limits(self) -> BrokerLimits | None:
+        """The limits the broker itself enforces on the account; None where it has none
+        to say (a paper account, or a broker that refuses to tell)."""
+        return None
 
     @abstractmethod
     def subscribe_quotes(self, symbol: str) -> None:

@@ -9,7 +9,8 @@ What it does, as Tradovate does it (section numbers are the reference's):
 - §3 entities: accounts, contracts (made on demand for the products in PRODUCTS),
   products, positions, orders (no qty or price on the Order: those are OrderVersions),
   commands (carrying our clOrdId), fills and the cash balance snapshot, read through
-  `list`, `item`, `items`, `find`, `deps` and `ldeps`.
+  `list`, `item`, `items`, `find`, `deps` and `ldeps`; `userAccountAutoLiq` from
+  `auto_liq` (per account id).
 - §3.2-3.4 commands: placeorder, placeoso (brackets held `Suspended` until the entry
   fills, then working as an OCO pair — an assumption, §3.3 [U]), placeoco (`ocoId` is the
   other leg's id), modifyorder (orderQty and orderType required), cancelorder,
@@ -193,6 +194,9 @@ class FakeTradovate:
         self.fills: list[dict] = []
         self.fees: dict[str, Decimal] = {}  # per contract, by FillFee field
         self.hold_fees = False
+        # Auto-liquidation settings per account id (UserAccountAutoLiq fields), as a prop
+        # firm sets them; none by default.
+        self.auto_liq: dict[int, dict] = {}
         # Reads of `order/items` before a new market order fills (0: it fills at once), as
         # a real one may fill only after placeorder has answered.
         self.market_fill_reads = 0
@@ -512,6 +516,12 @@ class FakeTradovate:
             return [fee for fill_id, fee in self.fill_fees.items() if fill_id in ids]
         if entity == "command":
             return [c for c in self.commands if c["orderId"] in mine]
+        if entity == "useraccountautoliq":
+            return [
+                {"id": account, **settings}
+                for account, settings in self.auto_liq.items()
+                if account in accounts
+            ]
         return None
 
     # --- auth -----------------------------------------------------------------------------
@@ -1012,7 +1022,12 @@ ORDER_COMMANDS = {
     "order/cancelorder": "_cancel_order",
     "order/liquidateposition": "_liquidate",
 }
-MASTER_FIELDS = {"orderversion": "orderId", "fill": "orderId", "command": "orderId"}
+MASTER_FIELDS = {
+    "orderversion": "orderId",
+    "fill": "orderId",
+    "command": "orderId",
+    "useraccountautoliq": "id",  # one per account, keyed by the account id
+}
 
 
 @pytest.fixture

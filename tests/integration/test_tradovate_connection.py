@@ -181,3 +181,41 @@ def test_the_button_answers_a_session_call_with_csrf(client, auth, tradovate):
         f"/api/accounts/{account_id}/test", headers={"X-CSRF-Token": auth.csrf()}
     )
     assert response.status_code == 200 and response.get_json()["ok"] is True
+
+
+# --- the broker's own limits -------------------------------------------------------------------
+
+
+def test_the_brokers_auto_liquidation_settings_are_offered_as_the_rules(
+    api, fake_tradovate, tradovate
+):
+    account = {"id": tradovate()}
+    fake_tradovate.auto_liq[720001] = {
+        "dailyLossAutoLiq": 1000,
+        "trailingMaxDrawdown": 2500,
+        "trailingMaxDrawdownMode": "EOD",
+        "trailingMaxDrawdownLimit": 50000,
+        "dailyProfitAutoLiq": None,
+        "changesLocked": True,
+    }
+    response = api.get(f"/api/accounts/{account['id']}/broker-limits")
+    assert response.status_code == 200, response.get_json()
+    limits = response.get_json()
+    assert (limits["daily_loss"], limits["trailing_drawdown"]) == ("1000.00", "2500.00")
+    assert (limits["trailing_drawdown_mode"], limits["changes_locked"]) == ("eod", True)
+    assert limits["daily_profit"] is None
+    suggested = limits["suggested_rules"]
+    assert suggested == {
+        "max_daily_loss": "1000.00",
+        "trailing_drawdown": "2500.00",
+        "trailing_drawdown_mode": "eod",
+        "trailing_stops_at_start": True,
+        "safety_buffer": "100.00",  # a tenth of the tightest loss limit
+    }
+    assert api.put(f"/api/risk/{account['id']}", suggested).status_code == 200  # as it is
+
+
+def test_an_account_without_broker_limits_answers_empty(api, tradovate, make_account):
+    assert api.get(f"/api/accounts/{tradovate()}/broker-limits").get_json() == {}
+    paper = make_account("Paper")
+    assert api.get(f"/api/accounts/{paper['id']}/broker-limits").get_json() == {}

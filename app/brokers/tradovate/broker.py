@@ -40,6 +40,7 @@ from app.brokers.base import (
     BracketRequest,
     Broker,
     BrokerFill,
+    BrokerLimits,
     BrokerOrder,
     BrokerPosition,
     OrderRequest,
@@ -252,6 +253,20 @@ class TradovateBroker(Broker):
         if unrealized is None:
             unrealized = self._open_pnl()
         return wire.account_state(snapshot, unrealized)
+
+    @_translated
+    def broker_limits(self) -> BrokerLimits | None:
+        """Tradovate's auto-liquidation settings for the account (`userAccountAutoLiq`,
+        keyed by the account id). A token that may not read them (reference [U]: retail
+        keys) or an account without them has none to say."""
+        try:
+            found = wire.items(
+                self.rest.get("userAccountAutoLiq/deps", {"masterid": self.broker_account().id})
+            )
+        except (NotFoundAtTradovate, BrokerAuthError) as exc:
+            logger.info("Tradovate gives no auto-liquidation settings: %s", exc.message)
+            return None
+        return wire.parse_auto_liq(found[0]) if found else None
 
     def _open_pnl(self) -> Decimal:
         """Open P&L from positions when the snapshot omits it: (last - netPrice) x vpp x netPos,

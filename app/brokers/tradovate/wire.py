@@ -18,7 +18,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.brokers.base import AccountState, BrokerFill, BrokerOrder, BrokerPosition, OrderRequest
+from app.brokers.base import (
+    AccountState,
+    BrokerFill,
+    BrokerLimits,
+    BrokerOrder,
+    BrokerPosition,
+    OrderRequest,
+)
 from app.brokers.errors import BrokerAuthError, BrokerError, OrderRejected
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 
@@ -703,3 +710,25 @@ def items(data: Any) -> list[dict]:
     if isinstance(data, dict):
         return [data]
     return [item for item in data if isinstance(item, dict)]
+
+
+AUTO_LIQ_MODES = {"EOD": "eod", "RealTime": "realtime"}
+
+
+def parse_auto_liq(data: Any) -> BrokerLimits | None:
+    """A UserAccountAutoLiq (reference "The broker's own risk settings"): an omitted or null
+    field means that rule is not applied."""
+    if not isinstance(data, dict):
+        return None
+    stamp = data.get("flattenTimestamp")
+    return BrokerLimits(
+        daily_loss=decimal(data.get("dailyLossAutoLiq")),
+        daily_profit=decimal(data.get("dailyProfitAutoLiq")),
+        weekly_loss=decimal(data.get("weeklyLossAutoLiq")),
+        weekly_profit=decimal(data.get("weeklyProfitAutoLiq")),
+        trailing_drawdown=decimal(data.get("trailingMaxDrawdown")),
+        trailing_drawdown_mode=AUTO_LIQ_MODES.get(str(data.get("trailingMaxDrawdownMode"))),
+        trailing_drawdown_limit=decimal(data.get("trailingMaxDrawdownLimit")),
+        flatten_at=parse_time(stamp),
+        changes_locked=bool(data.get("changesLocked")),
+    )
