@@ -9,9 +9,10 @@ from app.api.risk import limits_json
 from app.api.schemas import AccountCreate, AccountUpdate, HaltRequest, parse_body
 from app.api.serialize import iso, money
 from app.models import BrokerAccount
-from app.services.protection import halts
+from app.services.protection import halts, session_watch
 from app.services.setup import accounts, broker_check
 from app.services.setup import broker_limits as broker_limits_service
+from app.services.trading import risk_limits
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -93,6 +94,15 @@ def broker_limits(account_id: int):
             },
         }
     )
+
+
+@bp.post("/<id:account_id>/done-for-day")
+def done_for_day(account_id: int):
+    """Cancel, flatten and refuse entries until the next trading day opens; the limits
+    and what the sweep did."""
+    result = session_watch.done_for_day(account_id, datetime.now(UTC))
+    limits = limits_json(risk_limits.limits_for(account_id))
+    return jsonify(limits | {"sweep": result.to_json()})
 
 
 @bp.post("/<id:account_id>/halt")

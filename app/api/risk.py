@@ -41,6 +41,8 @@ def limits_json(limits: RiskLimits) -> dict:
         "max_consecutive_losses": limits.max_consecutive_losses,
         "safety_buffer": money(limits.safety_buffer),
         "breach_action": limits.breach_action,
+        "flatten_at": limits.flatten_at,
+        "flatten_before_close_minutes": limits.flatten_before_close_minutes,
         "high_water_mark": money(limits.high_water_mark),
         "halted": limits.halted,
         "halted_by": limits.halted_by,

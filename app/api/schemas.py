@@ -213,6 +213,8 @@ class RiskUpdate(Body):
     max_consecutive_losses: Count | None = None
     safety_buffer: Amount | None = None
     breach_action: Literal["refuse", "flatten"] | None = None
+    flatten_at: TimeOfDay | None = None  # "HH:MM" in the trading window's zone
+    flatten_before_close_minutes: Annotated[StrictInt, Field(ge=1, le=240)] | None = None
 
 
 class StrategyFields(Body):

@@ -81,6 +81,10 @@ class RiskLimits(Base):
     breach_action: Mapped[BreachAction] = mapped_column(
         enum_of(BreachAction, 8), default=BreachAction.REFUSE
     )
+    # Flat before the close: every trading day at this wall-clock time ("HH:MM", in the
+    # trading window's zone), or this many minutes before the session closes.
+    flatten_at: Mapped[str | None] = mapped_column(String(5))
+    flatten_before_close_minutes: Mapped[int | None] = mapped_column(Integer)
     # What the rules trail, kept between looks: the equity high-water mark (by the
     # drawdown's mode), the last equity seen (an EOD mark takes the day's last), and the
     # day's best P&L (the profit lock's), each with the time or trading day it is of.

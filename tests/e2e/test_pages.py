@@ -771,3 +771,18 @@ def test_the_accounts_page_shows_each_rules_room_left_as_the_price_moves(
     assert (stored["weekly_loss_limit"], stored["breach_action"]) == ("1000.00", "flatten")
     assert stored["trailing_drawdown"] == "500.00"  # the form kept what it showed
     assert console_errors == []
+
+
+def test_done_for_the_day_flattens_the_account_and_says_until_when(logged_in_page: Page):
+    page = logged_in_page
+    account = add_paper_account(page)
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 1}
+    api(page, "POST", "/api/orders", body)
+    page.goto("/accounts")
+    asked = accept_dialogs(page)
+    page.get_by_test_id("done-for-day").click()
+    expect(page.get_by_test_id("halt-status")).to_contain_text("halted: done for day")
+    row = page.locator("tr.account-row")
+    expect(row).to_contain_text("lifts when the next trading day opens (17:00 Chicago time)")
+    assert asked and asked[0].startswith("Done for the day on Paper 50K?")
+    assert api(page, "GET", f"/api/positions?account_id={account['id']}")["items"] == []

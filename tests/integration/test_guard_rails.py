@@ -1,7 +1,7 @@
 """Funded-account rules on a paper account: set through the API, their room measured from
 the ledger, and a breach refusing new entries while exits still go through."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -132,4 +132,65 @@ def test_a_rule_halt_ends_when_the_rule_is_no_longer_breached(api, app, paper):
     assert tick(app).halted_accounts == [paper["id"]]
     api.put(f"/api/risk/{paper['id']}", {"daily_profit_target": "500"})  # as a new day would
     tick(app)
+    assert api.get(f"/api/risk/{paper['id']}").get_json()["halted"] is False
+
+
+# --- flat before the close, done for the day ---------------------------------------------------
+
+THURSDAY = datetime(2026, 12, 3, tzinfo=UTC)  # Chicago is UTC-6 in December
+
+
+def chicago(hour: int, minute: int, day: datetime = THURSDAY) -> datetime:
+    """A wall-clock time in Chicago on `day`, in UTC (CST: six hours behind)."""
+    return day + timedelta(hours=hour + 6, minutes=minute)
+
+
+def tick_at(app, now: datetime):
+    with app.app_context():
+        status = monitor.tick(now)
+        assert status.errors == 0, status.last_error
+        return status
+
+
+def working(api, account):
+    items = api.get(f"/api/orders?account_id={account['id']}&status=working").get_json()
+    return items["items"]
+
+
+def test_flat_at_a_set_time_then_refused_until_the_next_trading_day(api, app, paper):
+    api.put(f"/api/risk/{paper['id']}", {"flatten_at": "15:55"})  # Chicago, the default zone
+    body = {"account_id": paper["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
+    api.post("/api/orders", {**body, "take_profit": {"ticks": 8}, "stop_loss": {"ticks": 8}})
+    api.post("/api/orders", {**body, "order_type": "limit", "limit_price": "5990"})
+    assert len(working(api, paper)) == 3
+    assert tick_at(app, chicago(15, 54)).halted_accounts == []
+    assert tick_at(app, chicago(15, 55)).halted_accounts == [paper["id"]]
+    assert working(api, paper) == []
+    assert api.get(f"/api/positions?account_id={paper['id']}").get_json()["items"] == []
+    risk = api.get(f"/api/risk/{paper['id']}").get_json()
+    assert (risk["halted_by"], risk["flatten_at"]) == ("session_end", "15:55")
+    assert order(api, paper).status_code == 422
+    tick_at(app, chicago(17, 1))  # the next trading day opened
+    assert api.get(f"/api/risk/{paper['id']}").get_json()["halted"] is False
+    assert tick_at(app, chicago(17, 2)).halted_accounts == []  # tomorrow's 15:55 is far
+
+
+def test_flat_minutes_before_an_early_close(api, app, paper):
+    api.put(f"/api/risk/{paper['id']}", {"flatten_before_close_minutes": 10})
+    order(api, paper)
+    christmas_eve = datetime(2026, 12, 24, tzinfo=UTC)
+    assert tick_at(app, chicago(11, 49, christmas_eve)).halted_accounts == []
+    assert tick_at(app, chicago(11, 50, christmas_eve)).halted_accounts == [paper["id"]]
+
+
+def test_done_for_the_day_flattens_and_only_the_next_day_lifts_it(api, app, paper):
+    order(api, paper, qty=2)
+    response = api.post(f"/api/accounts/{paper['id']}/done-for-day")
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert (answer["halted_by"], answer["sweep"]["flattened_positions"]) == ("done_for_day", 1)
+    assert api.delete(f"/api/accounts/{paper['id']}/halt").status_code == 409
+    assert order(api, paper).status_code == 422
+    tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
+    tick_at(app, tomorrow)
     assert api.get(f"/api/risk/{paper['id']}").get_json()["halted"] is False

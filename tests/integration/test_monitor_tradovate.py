@@ -404,3 +404,23 @@ def test_replacing_a_tradovate_positions_pairs_with_one_oco(desk, api):
     assert api.post("/api/orders/oco", body).status_code == 409  # the pairs cover it
     assert api.post("/api/orders/oco", {**body, "replace": True}).status_code == 201
     assert exits_at_exchange(desk) == [("Limit", "Sell", 2, "5010"), ("Stop", "Sell", 2, "4990")]
+
+
+def test_flat_at_a_set_time_at_tradovate_then_the_next_entry_is_refused(desk, api):
+    api.put(f"/api/risk/{desk.account['id']}", {"flatten_at": "15:55"})
+    send_targets(desk)  # 2 contracts, two target pairs working
+    desk.poll()
+    flat_by = datetime(2026, 12, 3, 21, 55, tzinfo=UTC)  # 15:55 in Chicago
+    with desk.current_app.app_context():
+        status = monitor.tick(flat_by)
+    assert status.halted_accounts == [desk.account["id"]], status.last_error
+    assert net(desk) == 0 and desk.fake.working() == []
+    refused = api.client.post(
+        f"/webhook/{desk.strategy['webhook_token']}",
+        data=json.dumps({"action": "buy", "quantity": 1}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.status_code == 423
+    reason = refused.get_json()["error"]["fields"][str(desk.account["id"])]
+    assert "flat by 15:55 America/Chicago" in reason
+    assert len(desk.fake.calls("order/placeorder")) == 0  # nothing reached Tradovate

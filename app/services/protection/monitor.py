@@ -60,7 +60,7 @@ from app.models.base import UTCDateTime, utcnow
 from app.services.ledger import positions
 from app.services.ledger.trades import money, shown
 from app.services.market import prices
-from app.services.protection import advanced_orders, rule_watch
+from app.services.protection import advanced_orders, rule_watch, session_watch
 from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
@@ -437,10 +437,11 @@ def tick(now: datetime) -> MonitorStatus:
         status.broker_actions = len(acts)
         status.watched = len(book.watches)
     status.halted_accounts = enforce_daily_loss(now, status)
-    by_rules, failures = rule_watch.watch_rules(now)
-    status.halted_accounts += by_rules
-    for failure in failures:
-        _failed(status, failure)
+    for watch in (rule_watch.watch_rules, session_watch.watch_sessions):
+        halted, failures = watch(now)
+        status.halted_accounts += halted
+        for failure in failures:
+            _failed(status, failure)
     status.duration_ms = round((time.perf_counter() - started) * 1000, 3)
     memory.status = status
     return status

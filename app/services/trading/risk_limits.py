@@ -40,7 +40,9 @@ LOOSER_HIGHER = (
 LOOSER_LOWER = ("loss_cooldown_minutes", "safety_buffer")
 # Settings a null leaves as they are.
 SETTINGS = ("risk_mode", "trailing_drawdown_mode", "trailing_stops_at_start", "breach_action")
-LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS)
+# Times to be flat by; removing one loosens the rules.
+FLAT_BY = ("flatten_at", "flatten_before_close_minutes")
+LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS, *FLAT_BY)
 DECIMAL_FIELDS = frozenset(
     {
         "max_daily_loss",
@@ -122,6 +124,7 @@ def _loosened(before: dict, after: dict) -> list[str]:
             names.append(field)
     if before["breach_action"] == "flatten" and after["breach_action"] == "refuse":
         names.append("breach_action")
+    names += [field for field in FLAT_BY if before[field] is not None and after[field] is None]
     return names
 
 
