@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from app.api.accounts import bp as accounts_bp
 from app.api.advanced_orders import bp as advanced_orders_bp
+from app.api.approvals import bp as approvals_bp
 from app.api.kill_switch import bp as kill_switch_bp
 from app.api.logs import bp as logs_bp
 from app.api.orders import bp as orders_bp
@@ -64,6 +65,7 @@ RESOURCES = (
     positions_bp,
     trades_bp,
     webhook_events_bp,
+    approvals_bp,
     kill_switch_bp,
 )
 

@@ -229,6 +229,7 @@ class StrategyFields(Body):
     mode: Literal["orders", "position-sync"] | None = None
     passphrase: Annotated[str, StringConstraints(max_length=72)] | None = None
     enabled: StrictBool | None = None
+    require_approval: StrictBool | None = None  # alerts wait for the trader's click
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
     _quantity_in_range = field_validator("quantity")(_within_quantity_cap)

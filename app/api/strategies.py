@@ -41,6 +41,7 @@ def strategy_json(strategy: Strategy) -> dict:
         "max_alert_age_seconds": strategy.max_alert_age_seconds,
         "mode": strategy.mode,
         "enabled": strategy.enabled,
+        "require_approval": strategy.require_approval,
         "description": strategy.description,
         "alert_message": strategies.example_alert_message(strategy),
         "created_at": iso(strategy.created_at),

@@ -71,6 +71,14 @@ class EventStatus(StrEnum):
     DUPLICATE = "duplicate"
     EXPIRED = "expired"
     FAILED = "failed"
+    PENDING_APPROVAL = "pending_approval"  # held for the trader's click (approvals)
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
 
 
 class ExitReason(StrEnum):

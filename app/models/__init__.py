@@ -2,6 +2,7 @@
 
 from app.models.account import BrokerAccount, RiskLimits
 from app.models.advanced_order import AdvancedOrder
+from app.models.approval import Approval
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.order import Fill, Order
@@ -14,6 +15,7 @@ from app.models.webhook import WebhookEvent
 
 __all__ = [
     "AdvancedOrder",
+    "Approval",
     "AuditEntry",
     "Base",
     "BrokerAccount",

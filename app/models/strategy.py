@@ -36,6 +36,8 @@ class Strategy(Base):
         enum_of(StrategyMode, 16), default=StrategyMode.ORDERS
     )
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Its alerts wait for the trader's click (approvals) instead of trading at once.
+    require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

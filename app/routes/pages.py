@@ -49,6 +49,7 @@ def control_center():
         "control_center.html",
         accounts=account_list,
         account_names={a["id"]: a["name"] for a in account_list},
+        strategy_names={s.id: s.name for s in strategies.list_strategies()},
         traders=[trader_json(t) for t in traders.list_traders()],
         switch=state_json(kill_switch.status()),
     )

@@ -210,6 +210,57 @@
     renderOrders([...working.items, ...pending.items].sort((a, b) => b.id - a.id));
   }
 
+  // --- alerts waiting for approval ----------------------------------------------------------
+
+  const approvalsCard = $('[data-role="approvals-card"]');
+  const approvalsBody = $('[data-role="approvals"]');
+  const strategyNames = JSON.parse(root.dataset.strategies || "{}");
+
+  function describeSignal(signal) {
+    if (!signal) return "";
+    const parts = [signal.action, signal.quantity, signal.symbol, signal.order_type];
+    return parts.filter((part) => part !== null && part !== undefined).join(" ");
+  }
+
+  function approvalRow(item) {
+    const row = document.createElement("tr");
+    row.dataset.approvalId = item.id;
+    const actions = document.createElement("td");
+    actions.className = "actions";
+    actions.append(button("Approve", "approve"), " ", button("Reject", "reject", "btn-danger"));
+    row.append(
+      cell(timeOf(item.received_at).slice(11), "mono"),
+      cell(strategyNames[item.strategy_id] || `#${item.strategy_id}`),
+      cell(describeSignal(item.signal)),
+      cell(timeOf(item.expires_at).slice(11), "mono"),
+      actions,
+    );
+    return row;
+  }
+
+  async function refreshApprovals() {
+    if (!approvalsCard) return;
+    const data = await DeskPilotApi.call("GET", "/api/approvals");
+    approvalsCard.hidden = data.items.length === 0;
+    approvalsBody.replaceChildren(...data.items.map(approvalRow));
+  }
+
+  async function decide(row, decision, trigger) {
+    trigger.disabled = true;
+    const box = $('[data-role="approval-result"]');
+    try {
+      const answer = await DeskPilotApi.call("POST", `/api/approvals/${row.dataset.approvalId}/${decision}`);
+      const text = decision === "approve"
+        ? `Alert ${answer.event_id}: ${answer.status}${answer.reason ? ` (${answer.reason})` : ""}`
+        : `Alert ${answer.event_id} rejected: nothing was placed`;
+      flash(box, text, decision === "reject" || !["failed", "rejected"].includes(answer.status));
+    } catch (error) {
+      flash(box, error.message, false);
+    } finally {
+      refreshAll();
+    }
+  }
+
   // --- live log ----------------------------------------------------------------------------
 
   const logList = $('[data-role="log"]');
@@ -634,6 +685,8 @@
       "protect-cancel": () => protectDialog.close(),
       "close-selected": () => closeSelected(trigger),
       "cancel-order": () => cancelOrder(row, trigger),
+      approve: () => decide(row, "approve", trigger),
+      reject: () => decide(row, "reject", trigger),
     };
     actions[trigger.dataset.action]?.();
   });
@@ -677,7 +730,9 @@
     if (busy) { again = true; return; }
     busy = true;
     try {
-      await Promise.all([refreshPositions(), refreshOrders(), refreshLog(), refreshSwitch()]);
+      await Promise.all([
+        refreshPositions(), refreshOrders(), refreshApprovals(), refreshLog(), refreshSwitch(),
+      ]);
       stamp();
     } catch (error) {
       const box = $('[data-role="refreshed"]');

@@ -308,3 +308,30 @@ def test_protect_a_position_with_scale_out_targets_and_break_even(
     expect(dialog).to_be_hidden()
     expect(page.get_by_test_id("orders").locator("tbody tr")).to_have_count(2)
     assert [e for e in console_errors if "400" not in e and "409" not in e] == []
+
+
+def test_an_alert_waiting_for_approval_is_approved_from_the_control_center(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    account = add_paper_account(page)
+    strategy = add_strategy(page, symbol="MES1!", require_approval=True)
+    api(page, "POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+    page.goto("/control-center")
+    card = page.get_by_test_id("approvals")
+    expect(card).to_be_hidden()
+    for quantity in (2, 1):
+        answer = page.request.post(
+            strategy["webhook_url"], data={"action": "buy", "quantity": quantity}
+        ).json()
+        assert answer["status"] == "pending_approval"
+    expect(card.locator("tbody tr")).to_have_count(2)
+    expect(card).to_contain_text("buy 2 MES1!")
+    shoot(page, "control-center-approvals")
+    card.locator("tr", has_text="buy 2").get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("approval-result")).to_contain_text(": executed")
+    expect(position_row(page, front("MES"))).to_contain_text("+2")
+    card.get_by_role("button", name="Reject").click()
+    expect(page.get_by_test_id("approval-result")).to_contain_text("rejected: nothing was placed")
+    expect(card).to_be_hidden()
+    assert console_errors == []

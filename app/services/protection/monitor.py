@@ -64,7 +64,7 @@ from app.services.protection import advanced_orders, rule_watch, session_watch
 from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
-from app.services.trading import orders
+from app.services.trading import approvals, orders
 
 logger = logging.getLogger(__name__)
 
@@ -437,6 +437,7 @@ def tick(now: datetime) -> MonitorStatus:
         status.broker_actions = len(acts)
         status.watched = len(book.watches)
     status.halted_accounts = enforce_daily_loss(now, status)
+    approvals.expire_overdue(now)
     for watch in (rule_watch.watch_rules, session_watch.watch_sessions):
         halted, failures = watch(now)
         status.halted_accounts += halted

@@ -29,6 +29,7 @@ SETTABLE = (
     "max_alert_age_seconds",
     "mode",
     "enabled",
+    "require_approval",
     "description",
 )
 

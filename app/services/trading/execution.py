@@ -53,7 +53,7 @@ from app.domain.vocabulary import (
 )
 from app.errors import AppError, Conflict, InvalidInput, Locked, Unauthorized, Unprocessable
 from app.extensions import db
-from app.models import BrokerAccount, Order, Strategy, Trader, WebhookEvent
+from app.models import Approval, BrokerAccount, Order, Strategy, Trader, WebhookEvent
 from app.models.base import utcnow
 from app.services.market import prices
 from app.services.records import alert_log, audit, events
@@ -94,14 +94,18 @@ class AlertResult:
     event_id: int
     orders: list[dict]
     reason: str | None = None  # the event's: what failed or was skipped, and why
+    approval: dict | None = None  # a held alert's approval: id and expiry
 
     def to_json(self) -> dict:
-        return {
+        answer = {
             "status": self.status,
             "event_id": self.event_id,
             "orders": self.orders,
             "reason": self.reason,
         }
+        if self.approval is not None:
+            answer["approval"] = self.approval
+        return answer
 
 
 @dataclass
@@ -138,8 +142,26 @@ def receive_alert(
     if duplicate:
         return _duplicate_result(event)
     watch.lap("store")
+    if strategy.require_approval:
+        return _settled(lambda: _hold(strategy, signal, event, now, watch), event, watch)
+    return _settled(lambda: _execute(strategy, signal, event, now, watch), event, watch)
+
+
+def execute_approved(approval: Approval, now: datetime) -> AlertResult:
+    """Trade an alert the trader approved, as it would have traded on arrival: its body is
+    read again with the strategy's defaults and every check runs now."""
+    event = approval.event
+    strategy = db.session.get(Strategy, approval.strategy_id)
+    signal = parse_signal(event.raw_body, _defaults(strategy), event.received_at)
+    watch = Stopwatch()
+    event.status = EventStatus.RECEIVED  # back in the pipeline
+    return _settled(lambda: _execute(strategy, signal, event, now, watch), event, watch)
+
+
+def _settled(run, event: WebhookEvent, watch: Stopwatch) -> AlertResult:
+    """Run the alert; a refusal (4xx) before the event was settled settles it, then rises."""
     try:
-        return _execute(strategy, signal, event, now, watch)
+        return run()
     except AppError as refusal:
         if event.status == EventStatus.RECEIVED:
             stale = refusal.code == "stale_alert"
@@ -150,6 +172,25 @@ def receive_alert(
                 watch,
             )
         raise
+
+
+def _hold(strategy, signal: Signal, event, now: datetime, watch: Stopwatch) -> AlertResult:
+    """A strategy that requires approval: the alert waits for the trader's click, once it
+    has passed the checks it would meet now. It expires with the strategy's max alert age,
+    counted from the alert's own time (else its arrival), so no click trades it stale."""
+    gate.refuse_if_engaged()
+    if not strategy.enabled:
+        raise Unprocessable("The strategy is disabled.", code="strategy_disabled")
+    _refuse_stale(strategy, signal, now)
+    expires = (signal.alert_time or now) + timedelta(seconds=strategy.max_alert_age_seconds)
+    approval = Approval(
+        webhook_event_id=event.id, strategy_id=strategy.id, created_at=now, expires_at=expires
+    )
+    db.session.add(approval)
+    db.session.flush()
+    _finish(event, EventStatus.PENDING_APPROVAL, f"waiting for approval {approval.id}", watch)
+    summary = {"id": approval.id, "expires_at": expires.isoformat().replace("+00:00", "Z")}
+    return AlertResult(EventStatus.PENDING_APPROVAL.value, event.id, [], event.reason, summary)
 
 
 def _authenticate(token: str, body: str, source_ip: str | None) -> Strategy:
@@ -539,7 +580,7 @@ def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch)
         audit.record(
             AuditCategory.SIGNAL,
             f"alert {event.id} {status.value}" + (f": {reason[:300]}" if reason else ""),
-            severity=Severity.WARNING,
+            severity=Severity.INFO if status is EventStatus.PENDING_APPROVAL else Severity.WARNING,
             strategy_id=event.strategy_id,
             data={"event_id": event.id},
             actor="webhook",
