@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.vocabulary import (
@@ -58,6 +58,10 @@ class Order(Base):
     exit_reason: Mapped[ExitReason | None] = mapped_column(enum_of(ExitReason, 16))
     # Why it was refused, for code to branch on; `reason` says it to people.
     reject_code: Mapped[RejectCode | None] = mapped_column(enum_of(RejectCode, 16))
+    # When the broker rejected the order after it had accepted it (a protective stop the
+    # account no longer holds): set by the ledger, acted on once by protection.late_rejections.
+    rejected_late_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    late_rejection_handled: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Indexed: the monitor asks which orders changed since its last look.

@@ -368,6 +368,15 @@ class FakeTradovate:
                     return {**self.orders[order_id], **self._version_terms(state.version)}
         raise KeyError(cl_ord_id)
 
+    def reject_working(self, cl_ord_id: str) -> None:
+        """The exchange rejects an order it had accepted (a late rejection)."""
+        with self.lock:
+            for order_id, state in self.exchange.items():
+                if state.cl_ord_id == cl_ord_id:
+                    self.orders[order_id]["ordStatus"] = "Rejected"
+                    return
+        raise KeyError(cl_ord_id)
+
     def working(self) -> list[dict]:
         """The orders the exchange still works, oldest first, terms merged in (`order_for`)."""
         with self.lock:

@@ -424,3 +424,31 @@ def test_flat_at_a_set_time_at_tradovate_then_the_next_entry_is_refused(desk, ap
     reason = refused.get_json()["error"]["fields"][str(desk.account["id"])]
     assert "flat by 15:55 America/Chicago" in reason
     assert len(desk.fake.calls("order/placeorder")) == 0  # nothing reached Tradovate
+
+
+def desk_orders(api, desk) -> list[dict]:
+    return api.get(f"/api/orders?account_id={desk.account['id']}").get_json()["items"]
+
+
+def test_a_protective_stop_rejected_after_acceptance_halts_the_account(desk, api):
+    answer = desk.send(
+        {"action": "buy", "quantity": 1, "take_profit": {"ticks": 40}, "stop_loss": {"ticks": 16}}
+    )
+    stop_id = next(o["id"] for o in answer["orders"] if o["role"] == "stop_loss")
+    stop = api.get(f"/api/orders/{stop_id}").get_json()
+    desk.poll()
+    desk.fake.reject_working(stop["client_order_id"])
+    desk.poll()
+    with desk.current_app.app_context():
+        status = monitor.tick(datetime.now(UTC))
+    assert status.halted_accounts == [desk.account["id"]]
+    risk = api.get(f"/api/risk/{desk.account['id']}").get_json()
+    assert (risk["halted"], risk["halted_by"]) == (True, "manual")
+    assert "protective stop rejected after acceptance" in risk["halt_reason"]
+    logged = api.get("/api/logs?category=order").get_json()["items"]
+    [critical] = [e for e in logged if e["severity"] == "critical"]
+    assert "was rejected by the broker after it had accepted it" in critical["message"]
+    [stop_row] = [o for o in desk_orders(api, desk) if o["id"] == stop_id]
+    assert (stop_row["status"], stop_row["reject_code"]) == ("rejected", "broker_rejected")
+    with desk.current_app.app_context():  # acted on once
+        assert monitor.tick(datetime.now(UTC)).halted_accounts == []

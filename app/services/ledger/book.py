@@ -176,6 +176,9 @@ class LedgerBatch:
                 assign(row, name, value)
         if row.reject_code is None and row.status in BROKER_CODES:
             assign(row, "reject_code", BROKER_CODES[row.status])
+        if row.status == OrderStatus.REJECTED and before[0] == OrderStatus.WORKING:
+            # Rejected after the broker had taken it: protection.late_rejections acts on it.
+            assign(row, "rejected_late_at", self.now)
         self.audit_settled(row, before[0])
         return True
 
@@ -462,7 +465,12 @@ STATE_COLUMNS = (
 _WRITE_STATE = (
     update(Order.__table__)
     .where(Order.__table__.c.id == bindparam("_id"))
-    .values({name: bindparam(name) for name in (*STATE_COLUMNS, "reject_code", "updated_at")})
+    .values(
+        {
+            name: bindparam(name)
+            for name in (*STATE_COLUMNS, "reject_code", "rejected_late_at", "updated_at")
+        }
+    )
 )
 
 
@@ -480,6 +488,7 @@ def _write_states(rows: list[Order], now: datetime) -> None:
                 "_id": row.id,
                 **{name: getattr(row, name) for name in STATE_COLUMNS},
                 "reject_code": row.reject_code,
+                "rejected_late_at": row.rejected_late_at,
                 "updated_at": now,
             }
             for row in rows

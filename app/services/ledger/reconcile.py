@@ -37,7 +37,7 @@ The session is committed as it is found: callers hold no half-done work in it.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -45,7 +45,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app.brokers.base import AccountState, Broker, BrokerFill, BrokerOrder, BrokerPosition
-from app.domain.vocabulary import AuditCategory, OrderStatus, Severity
+from app.brokers.errors import BrokerError
+from app.domain.vocabulary import AuditCategory, OrderStatus, RejectCode, Severity
 from app.extensions import db
 from app.models import BrokerAccount, Fill, Order
 from app.services.ledger.book import FILL_OVERLAP, LedgerBatch, in_chunks, snapshot
@@ -55,6 +56,7 @@ from app.services.records import audit
 logger = logging.getLogger(__name__)
 
 NO_LONGER_WORKING = "no longer working at the broker"
+LATE_REJECTION = "rejected by the broker after it had accepted it"
 _LISTED_STATUSES = (OrderStatus.WORKING, OrderStatus.PENDING)
 
 
@@ -94,12 +96,12 @@ def fill_cursor(account: BrokerAccount) -> datetime:
 def reconcile_account(account: BrokerAccount, broker: Broker, now: datetime) -> ReconcileReport:
     """Bring the account's rows to what the broker says; see the module docstring."""
     since = fill_cursor(account)
-    was_working = set(
-        db.session.scalars(
-            select(Order.id).where(
+    working = dict(
+        db.session.execute(
+            select(Order.id, Order.client_order_id).where(
                 Order.account_id == account.id, Order.status == OrderStatus.WORKING.value
             )
-        )
+        ).all()
     )
     # End the read transaction: rows committed while the broker answers (an order placed
     # meanwhile) must be visible when its fills are linked.
@@ -108,7 +110,9 @@ def reconcile_account(account: BrokerAccount, broker: Broker, now: datetime) -> 
     positions = broker.positions()
     listed = broker.working_orders()
     fills = broker.fills_since(since)
-    run = _Run(account, broker, now, since, was_working)
+    rejected = _rejected_since(broker, working.values(), listed)
+    run = _Run(account, broker, now, since, set(working))
+    run.rejected = rejected
     try:
         run.apply(state, positions, listed, fills)
         run.finish()
@@ -139,6 +143,7 @@ class _Run(LedgerBatch):
         self.corrected: list[str] = []
         self.deferred = False
         self.outside_orders = 0
+        self.rejected: dict[str, str | None] = {}  # client order id → the broker's words
 
     def apply(
         self,
@@ -205,6 +210,12 @@ class _Run(LedgerBatch):
             row.status = OrderStatus.FILLED.value
         elif listed is not None:
             row.status = listed.status.value
+        elif row.id in self.was_working and row.client_order_id in self.rejected:
+            # Taken, then rejected: the broker's word, stamped for protection to act on.
+            row.status = OrderStatus.REJECTED.value
+            row.reason = self.rejected[row.client_order_id] or LATE_REJECTION
+            row.reject_code = RejectCode.BROKER_REJECTED
+            row.rejected_late_at = self.now
         elif row.id in self.was_working or (quantity and row.status == OrderStatus.CANCELLED.value):
             # Working before the reads and not listed after them: done at the broker.
             row.status = OrderStatus.CANCELLED.value
@@ -305,6 +316,27 @@ class _Run(LedgerBatch):
             outside_orders=self.outside_orders,
             state=self.state,
         )
+
+
+def _rejected_since(
+    broker: Broker, working: Iterable[str], listed: Sequence[BrokerOrder]
+) -> dict[str, str | None]:
+    """Of our orders working before the reads and no longer listed, those the broker says
+    it rejected, with its words: asked before the transaction, one order at a time (an
+    order it cannot tell about settles as no longer working)."""
+    still = {order.client_order_id for order in listed}
+    rejected: dict[str, str | None] = {}
+    for client_order_id in working:
+        if client_order_id in still:
+            continue
+        try:
+            found = broker.find_order(client_order_id)
+        except BrokerError as exc:
+            logger.info("order %s: final state not read: %s", client_order_id, exc.message)
+            continue
+        if found is not None and found.status is OrderStatus.REJECTED:
+            rejected[client_order_id] = found.reason
+    return rejected
 
 
 def _by_symbol(positions: Sequence[BrokerPosition]) -> dict[str, BrokerPosition]:

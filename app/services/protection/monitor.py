@@ -60,7 +60,12 @@ from app.models.base import UTCDateTime, utcnow
 from app.services.ledger import positions
 from app.services.ledger.trades import money, shown
 from app.services.market import prices
-from app.services.protection import advanced_orders, rule_watch, session_watch
+from app.services.protection import (
+    advanced_orders,
+    late_rejections,
+    rule_watch,
+    session_watch,
+)
 from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
 from app.services.setup.access import broker_for
@@ -438,6 +443,7 @@ def tick(now: datetime) -> MonitorStatus:
         status.watched = len(book.watches)
     status.halted_accounts = enforce_daily_loss(now, status)
     approvals.expire_overdue(now)
+    status.halted_accounts += late_rejections.act(now)
     for watch in (rule_watch.watch_rules, session_watch.watch_sessions):
         halted, failures = watch(now)
         status.halted_accounts += halted
