@@ -13,6 +13,7 @@ from flask_login import current_user
 from app.api.accounts import bp as accounts_bp
 from app.api.advanced_orders import bp as advanced_orders_bp
 from app.api.approvals import bp as approvals_bp
+from app.api.calendar import bp as calendar_bp
 from app.api.kill_switch import bp as kill_switch_bp
 from app.api.logs import bp as logs_bp
 from app.api.orders import bp as orders_bp
@@ -66,6 +67,7 @@ RESOURCES = (
     trades_bp,
     webhook_events_bp,
     approvals_bp,
+    calendar_bp,
     kill_switch_bp,
 )
 

@@ -43,6 +43,7 @@ def limits_json(limits: RiskLimits) -> dict:
         "breach_action": limits.breach_action,
         "flatten_at": limits.flatten_at,
         "flatten_before_close_minutes": limits.flatten_before_close_minutes,
+        "news_blackout": limits.news_blackout,
         "high_water_mark": money(limits.high_water_mark),
         "halted": limits.halted,
         "halted_by": limits.halted_by,

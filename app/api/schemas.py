@@ -192,6 +192,26 @@ class TradingWindow(Body):
         return self
 
 
+class NewsBlackout(Body):
+    """No new entries from `before_minutes` before to `after_minutes` after an economic
+    event of at least `min_impact` (domain.news)."""
+
+    before_minutes: Annotated[StrictInt, Field(ge=0, le=360)]
+    after_minutes: Annotated[StrictInt, Field(ge=0, le=360)]
+    min_impact: Literal["low", "medium", "high"] = "high"
+    flatten: StrictBool = False
+
+    @field_validator("flatten")
+    @classmethod
+    def _not_yet(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "closing positions before the news is not built yet; the blackout refuses "
+                "new entries"
+            )
+        return value
+
+
 class RiskUpdate(Body):
     max_contracts_per_order: Count | None = None
     max_position: Count | None = None
@@ -215,6 +235,7 @@ class RiskUpdate(Body):
     breach_action: Literal["refuse", "flatten"] | None = None
     flatten_at: TimeOfDay | None = None  # "HH:MM" in the trading window's zone
     flatten_before_close_minutes: Annotated[StrictInt, Field(ge=1, le=240)] | None = None
+    news_blackout: NewsBlackout | None = None
 
 
 class StrategyFields(Body):

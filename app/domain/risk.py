@@ -38,6 +38,7 @@ class RiskPolicy:
     halted_reason: str | None = None
     safety_buffer: Decimal = Decimal(0)  # limits in dollars act this much early
     has_rules: bool = False  # funded-account rules to measure (domain.account_rules)
+    news_blackout: bool = False  # no entries around high-impact news (domain.news)
 
 
 @dataclass(frozen=True)

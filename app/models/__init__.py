@@ -5,6 +5,7 @@ from app.models.advanced_order import AdvancedOrder
 from app.models.approval import Approval
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
+from app.models.calendar_event import CalendarEvent
 from app.models.order import Fill, Order
 from app.models.position import Position
 from app.models.strategy import Strategy, Trader
@@ -19,6 +20,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BrokerAccount",
+    "CalendarEvent",
     "Fill",
     "Order",
     "Position",

@@ -3,7 +3,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.domain.account_rules import BreachAction, DrawdownMode
@@ -85,6 +85,9 @@ class RiskLimits(Base):
     # trading window's zone), or this many minutes before the session closes.
     flatten_at: Mapped[str | None] = mapped_column(String(5))
     flatten_before_close_minutes: Mapped[int | None] = mapped_column(Integer)
+    # No entries around high-impact news: {"before_minutes", "after_minutes", "min_impact",
+    # "flatten"} (domain.news.BlackoutRule), as the API validated it.
+    news_blackout: Mapped[dict | None] = mapped_column(JSON)
     # What the rules trail, kept between looks: the equity high-water mark (by the
     # drawdown's mode), the last equity seen (an EOD mark takes the day's last), and the
     # day's best P&L (the profit lock's), each with the time or trading day it is of.

@@ -1,6 +1,7 @@
 """Funded-account rules on a paper account: set through the API, their room measured from
 the ledger, and a breach refusing new entries while exits still go through."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -194,3 +195,74 @@ def test_done_for_the_day_flattens_and_only_the_next_day_lifts_it(api, app, pape
     tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
     tick_at(app, tomorrow)
     assert api.get(f"/api/risk/{paper['id']}").get_json()["halted"] is False
+
+
+# --- news blackout -----------------------------------------------------------------------------
+
+ICS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//DeskPilot test//EN
+BEGIN:VEVENT
+UID:cpi-{day}
+DTSTART:{start}
+SUMMARY:CPI m/m
+CATEGORIES:USD,High
+END:VEVENT
+BEGIN:VEVENT
+UID:claims-{day}
+DTSTART:{start}
+SUMMARY:Jobless claims
+PRIORITY:5
+END:VEVENT
+BEGIN:VEVENT
+UID:no-impact-{day}
+DTSTART:{start}
+SUMMARY:Speech
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def import_calendar(api, start: datetime) -> dict:
+    body = ICS.format(day=start.date(), start=start.strftime("%Y%m%dT%H%M%SZ"))
+    response = api.client.post(
+        "/api/calendar/events",
+        data=body,
+        headers={"Content-Type": "text/calendar", **api.headers},
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_news_blackout_refuses_entries_inside_its_window_and_accepts_after(api, paper):
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=3)
+    imported = import_calendar(api, soon)
+    assert (imported["imported"], imported["skipped"]) == (2, ["Speech: no impact"])
+    assert import_calendar(api, soon)["imported"] == 2  # again: updated, not doubled
+    events = api.get("/api/calendar/events").get_json()["items"]
+    assert [(e["title"], e["impact"]) for e in events] == [
+        ("CPI m/m", "high"),
+        ("Jobless claims", "medium"),
+    ]
+    rule = {"before_minutes": 5, "after_minutes": 10, "min_impact": "high"}
+    assert api.put(f"/api/risk/{paper['id']}", {"news_blackout": rule}).status_code == 200
+    refused = order(api, paper)
+    assert refused.status_code == 422
+    assert "news blackout: CPI m/m (high)" in refused.get_json()["error"]["message"]
+    later = soon - timedelta(minutes=30)  # the calendar moved: the event is past its window
+    import_calendar(api, later)
+    assert order(api, paper).status_code == 201
+
+
+def test_news_blackout_settings_are_checked(api, paper):
+    flatten = {"before_minutes": 5, "after_minutes": 5, "flatten": True}
+    response = api.put(f"/api/risk/{paper['id']}", {"news_blackout": flatten})
+    assert response.status_code == 400
+    assert "not built yet" in json.dumps(response.get_json())
+    csv_body = "time,title,impact,currency\n2026-12-10T13:30:00Z,CPI m/m,high,USD\nbad,x,high\n"
+    response = api.client.post(
+        "/api/calendar/events",
+        data=csv_body,
+        headers={"Content-Type": "text/csv", **api.headers},
+    )
+    assert response.get_json()["imported"] == 1 and len(response.get_json()["skipped"]) == 1

@@ -12,6 +12,7 @@ from app.domain.trading_day import trading_day_start
 from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, Severity
 from app.extensions import db
 from app.models import Order, RiskLimits, Trade
+from app.services.market import economic_calendar
 from app.services.records import audit
 from app.services.setup.accounts import get_account
 from app.services.trading import guard_rails
@@ -40,8 +41,8 @@ LOOSER_HIGHER = (
 LOOSER_LOWER = ("loss_cooldown_minutes", "safety_buffer")
 # Settings a null leaves as they are.
 SETTINGS = ("risk_mode", "trailing_drawdown_mode", "trailing_stops_at_start", "breach_action")
-# Times to be flat by; removing one loosens the rules.
-FLAT_BY = ("flatten_at", "flatten_before_close_minutes")
+# Guards whose removal loosens the rules.
+FLAT_BY = ("flatten_at", "flatten_before_close_minutes", "news_blackout")
 LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS, *FLAT_BY)
 DECIMAL_FIELDS = frozenset(
     {
@@ -147,6 +148,7 @@ def policy_of(limits: RiskLimits) -> RiskPolicy:
         halted_reason=limits.halted_reason,
         safety_buffer=limits.safety_buffer or Decimal(0),
         has_rules=guard_rails.rules_of(limits).any,
+        news_blackout=bool(limits.news_blackout),
     )
 
 
@@ -175,6 +177,8 @@ def measure_exposure(
     breaches: tuple[str, ...] = ()
     if policy.has_rules:
         breaches = tuple(guard_rails.entry_breaches(limits_for(account_id), now, open_pnl))
+    if policy.news_blackout:
+        breaches += _news_blackout(limits_for(account_id), now)
     entries = 0
     if policy.max_trades_per_day is not None:
         entries = db.session.scalar(
@@ -191,4 +195,15 @@ def measure_exposure(
         unrealized=open_pnl,
         entries_today=entries,
         rule_breaches=breaches,
+    )
+
+
+def _news_blackout(limits: RiskLimits, now: datetime) -> tuple[str, ...]:
+    rule = economic_calendar.rule_of(limits.news_blackout)
+    event = economic_calendar.blackout_at(rule, now) if rule else None
+    if event is None:
+        return ()
+    return (
+        f"news blackout: {event.title} ({event.impact}) at {event.starts_at:%H:%M} UTC; no "
+        f"entries from {rule.before_minutes} min before to {rule.after_minutes} min after",
     )
