@@ -45,6 +45,9 @@ class Config:
     PAPER_SLIPPAGE_TICKS = int(os.environ.get("PAPER_SLIPPAGE_TICKS", "0"))
     PAPER_COMMISSION_PER_CONTRACT = os.environ.get("PAPER_COMMISSION_PER_CONTRACT", "0")
     PAPER_MAX_FILL_PER_PRINT = os.environ.get("PAPER_MAX_FILL_PER_PRINT", "0")
+    # Tradovate accounts refuse entries outside the CME session and in Tradovate's
+    # maintenance unless their own `session_guard` says otherwise ("0": opt-in instead).
+    SESSION_GUARD_TRADOVATE = os.environ.get("SESSION_GUARD_TRADOVATE", "1") != "0"
     TRADOVATE_API_URL = os.environ.get("TRADOVATE_API_URL")
     TRADOVATE_MD_URL = os.environ.get("TRADOVATE_MD_URL")
     TRADOVATE_STALE_SECONDS = float(os.environ.get("TRADOVATE_STALE_SECONDS", "15"))
@@ -90,3 +93,4 @@ class TestConfig(Config):
     BCRYPT_ROUNDS = 4
     SCHEDULER_ENABLED = False
     RATELIMIT_ENABLED = False
+    SESSION_GUARD_TRADOVATE = False  # tests run at any hour; the guard's own tests set it

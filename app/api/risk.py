@@ -44,6 +44,7 @@ def limits_json(limits: RiskLimits) -> dict:
         "flatten_at": limits.flatten_at,
         "flatten_before_close_minutes": limits.flatten_before_close_minutes,
         "news_blackout": limits.news_blackout,
+        "session_guard": risk_limits.session_guarded(limits),
         "high_water_mark": money(limits.high_water_mark),
         "halted": limits.halted,
         "halted_by": limits.halted_by,

@@ -236,6 +236,7 @@ class RiskUpdate(Body):
     flatten_at: TimeOfDay | None = None  # "HH:MM" in the trading window's zone
     flatten_before_close_minutes: Annotated[StrictInt, Field(ge=1, le=240)] | None = None
     news_blackout: NewsBlackout | None = None
+    session_guard: StrictBool | None = None  # null: the broker's default
 
 
 class StrategyFields(Body):

@@ -25,3 +25,27 @@ def trading_week_start(now: datetime) -> datetime:
     opening = trading_day_start(now).astimezone(CHICAGO)
     back = (opening.weekday() - SUNDAY) % 7
     return (opening - timedelta(days=back)).replace(hour=17).astimezone(UTC)
+
+
+# Tradovate's maintenance windows, Chicago time (reference "Maintenance windows"): weekday →
+# (start, end) hours; Friday's start as the earlier of its two published versions.
+TRADOVATE_MAINTENANCE = {
+    0: ((16, 0), (17, 0)),
+    1: ((16, 0), (17, 0)),
+    2: ((16, 0), (17, 0)),
+    3: ((16, 0), (17, 0)),
+    4: ((16, 0), (20, 0)),
+}
+
+
+def in_tradovate_maintenance(now: datetime) -> bool:
+    """Whether Tradovate may be down for maintenance at `now`: Monday–Thursday 16:00–17:00,
+    Friday 16:00–20:00, Saturday 22:00 to Sunday 06:30, Chicago time."""
+    local = now.astimezone(CHICAGO)
+    minutes = local.hour * 60 + local.minute
+    if local.weekday() == 5:  # Saturday
+        return minutes >= 22 * 60
+    if local.weekday() == SUNDAY:
+        return minutes < 6 * 60 + 30
+    (start_h, start_m), (end_h, end_m) = TRADOVATE_MAINTENANCE[local.weekday()]
+    return start_h * 60 + start_m <= minutes < end_h * 60 + end_m

@@ -88,6 +88,9 @@ class RiskLimits(Base):
     # No entries around high-impact news: {"before_minutes", "after_minutes", "min_impact",
     # "flatten"} (domain.news.BlackoutRule), as the API validated it.
     news_blackout: Mapped[dict | None] = mapped_column(JSON)
+    # Refuse entries outside the contract's CME session and, at Tradovate, its maintenance
+    # windows; null: the broker's default (on for Tradovate, off for paper).
+    session_guard: Mapped[bool | None] = mapped_column(Boolean)
     # What the rules trail, kept between looks: the equity high-water mark (by the
     # drawdown's mode), the last equity seen (an EOD mark takes the day's last), and the
     # day's best P&L (the profit lock's), each with the time or trading day it is of.

@@ -12,10 +12,12 @@ from sqlalchemy import select
 from app import create_app
 from app.brokers.paper.broker import reset_venues
 from app.brokers.tradovate import broker as tradovate_broker
+from app.errors import AppError
 from app.extensions import db
 from app.models import AdvancedOrder, Order
 from app.services.market import prices
 from app.services.protection import monitor
+from app.services.trading import manual
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 
@@ -452,3 +454,28 @@ def test_a_protective_stop_rejected_after_acceptance_halts_the_account(desk, api
     assert (stop_row["status"], stop_row["reject_code"]) == ("rejected", "broker_rejected")
     with desk.current_app.app_context():  # acted on once
         assert monitor.tick(datetime.now(UTC)).halted_accounts == []
+
+
+def test_the_session_guard_refuses_entries_when_the_market_is_closed(desk, api, app):
+    app.config["SESSION_GUARD_TRADOVATE"] = True  # as in production
+    risk = api.get(f"/api/risk/{desk.account['id']}").get_json()
+    assert risk["session_guard"] is True  # a Tradovate account's default
+    order = {"account_id": desk.account["id"], "symbol": "MES1!", "side": "buy", "qty": 1}
+
+    def buy_at(now: datetime) -> str | None:
+        """The refusal a manual buy meets at `now`, or None when it was placed."""
+        with app.test_request_context(), app.app_context():
+            try:
+                manual.place_manual_order(dict(order), now)
+            except AppError as refusal:
+                return refusal.message
+            return None
+
+    christmas = datetime(2026, 12, 25, 15, 0, tzinfo=UTC)
+    assert "the market is closed" in buy_at(christmas)
+    assert "it opens Sun 27 Dec 23:00 UTC" in buy_at(christmas)
+    assert "the market is closed" in buy_at(datetime(2026, 12, 3, 22, 30, tzinfo=UTC))  # break
+    assert "market is closed" in buy_at(datetime(2026, 12, 5, 1, 0, tzinfo=UTC))  # Friday night
+    assert desk.fake.calls("order/placeorder") == []  # nothing reached Tradovate
+    api.put(f"/api/risk/{desk.account['id']}", {"session_guard": False})
+    assert buy_at(christmas) is None  # the trader's choice

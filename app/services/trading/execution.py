@@ -532,7 +532,12 @@ def _risk_refusal(trader, broker: Broker, held, contract, delta, now) -> tuple[s
         return f"account is halted: {policy.halted_reason or 'no reason given'}", True
     try:
         exposure = measure_exposure(
-            trader.account_id, policy, held, lambda: broker.account_state().unrealized_pnl, now
+            trader.account_id,
+            policy,
+            held,
+            lambda: broker.account_state().unrealized_pnl,
+            now,
+            contract.code,
         )
     except BrokerError as exc:
         return f"cannot measure open P&L for the risk check: {exc.message}", False

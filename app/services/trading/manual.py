@@ -141,7 +141,12 @@ def place_manual_order(data: dict, now: datetime) -> list[Order]:
                 )
             policy = policy_of(limits_for(account.id))
             exposure = measure_exposure(
-                account.id, policy, held, lambda: broker.account_state().unrealized_pnl, now
+                account.id,
+                policy,
+                held,
+                lambda: broker.account_state().unrealized_pnl,
+                now,
+                contract.code,
             )
             problems = check_order(policy, exposure, proposed, now)
             if problems:

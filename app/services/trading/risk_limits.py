@@ -5,14 +5,15 @@ from collections.abc import Callable
 from datetime import datetime, time
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from app.domain.risk import Exposure, RiskPolicy, TradingWindow
-from app.domain.trading_day import trading_day_start
-from app.domain.vocabulary import AuditCategory, OrderRole, OrderStatus, Severity
+from app.domain.trading_day import in_tradovate_maintenance, trading_day_start
+from app.domain.vocabulary import AuditCategory, BrokerKind, OrderRole, OrderStatus, Severity
 from app.extensions import db
 from app.models import Order, RiskLimits, Trade
-from app.services.market import economic_calendar
+from app.services.market import economic_calendar, sessions
 from app.services.records import audit
 from app.services.setup.accounts import get_account
 from app.services.trading import guard_rails
@@ -43,7 +44,9 @@ LOOSER_LOWER = ("loss_cooldown_minutes", "safety_buffer")
 SETTINGS = ("risk_mode", "trailing_drawdown_mode", "trailing_stops_at_start", "breach_action")
 # Guards whose removal loosens the rules.
 FLAT_BY = ("flatten_at", "flatten_before_close_minutes", "news_blackout")
-LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS, *FLAT_BY)
+# Settings whose null means "the default" (set as given).
+DEFAULTED = ("session_guard",)
+LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS, *FLAT_BY, *DEFAULTED)
 DECIMAL_FIELDS = frozenset(
     {
         "max_daily_loss",
@@ -158,9 +161,11 @@ def measure_exposure(
     positions: dict[str, int],
     unrealized: Callable[[], Decimal],
     now: datetime,
+    symbol: str | None = None,
 ) -> Exposure:
     """What the policy's limits need to know, and nothing more: the daily figures cost
-    queries (and open P&L a broker call), so they are measured only under a limit."""
+    queries (and open P&L a broker call), so they are measured only under a limit.
+    `symbol`: the contract an order is for, which the session guard checks."""
     since = trading_day_start(now)
     realized = Decimal(0)
     open_pnl = Decimal(0)
@@ -179,6 +184,8 @@ def measure_exposure(
         breaches = tuple(guard_rails.entry_breaches(limits_for(account_id), now, open_pnl))
     if policy.news_blackout:
         breaches += _news_blackout(limits_for(account_id), now)
+    if symbol is not None and session_guarded(limits_for(account_id)):
+        breaches += _outside_session(limits_for(account_id), symbol, now)
     entries = 0
     if policy.max_trades_per_day is not None:
         entries = db.session.scalar(
@@ -207,3 +214,24 @@ def _news_blackout(limits: RiskLimits, now: datetime) -> tuple[str, ...]:
         f"news blackout: {event.title} ({event.impact}) at {event.starts_at:%H:%M} UTC; no "
         f"entries from {rule.before_minutes} min before to {rule.after_minutes} min after",
     )
+
+
+def session_guarded(limits: RiskLimits) -> bool:
+    """Whether the account refuses entries outside the session: its own setting, else on
+    for Tradovate accounts (SESSION_GUARD_TRADOVATE) and off for paper ones, whose simulated
+    feed trades around the clock."""
+    if limits.session_guard is not None:
+        return limits.session_guard
+    tradovate = limits.account.broker == BrokerKind.TRADOVATE
+    return tradovate and bool(current_app.config.get("SESSION_GUARD_TRADOVATE", True))
+
+
+def _outside_session(limits: RiskLimits, symbol: str, now: datetime) -> tuple[str, ...]:
+    calendar = sessions.calendar_for(symbol, now.date())
+    if sessions.session_at(calendar, now) is None:
+        upcoming = sessions.next_session(calendar, now)
+        opens = f"; it opens {upcoming.opens:%a %d %b %H:%M} UTC" if upcoming else ""
+        return (f"{symbol}: the market is closed (holiday, weekend or the daily break){opens}",)
+    if limits.account.broker == BrokerKind.TRADOVATE and in_tradovate_maintenance(now):
+        return ("Tradovate's maintenance window: no order is sent into it",)
+    return ()
