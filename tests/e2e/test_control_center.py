@@ -135,19 +135,24 @@ def test_trader_toggles_save_at_once(logged_in_page: Page, console_errors):
     assert console_errors == []
 
 
-def test_protect_a_position_with_an_oco_pair_and_break_even(
-    logged_in_page: Page, console_errors, shoot
-):
-    page = logged_in_page
+def protect_a_two_lot(page: Page):
+    """Buy 2 MES on a new paper account and open Protect on it: the entry, the dialog."""
     account = add_paper_account(page)
-    mes = front("MES")
     body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
     entry = Decimal(
         api(page, "POST", "/api/orders", {**body, "order_type": "market"})["avg_fill_price"]
     )
     page.goto("/control-center")
-    position_row(page, mes).get_by_role("button", name="Protect").click()
-    dialog = page.get_by_test_id("protect-dialog")
+    position_row(page, front("MES")).get_by_role("button", name="Protect").click()
+    return entry, page.get_by_test_id("protect-dialog")
+
+
+def test_protect_a_position_with_an_oco_pair_and_break_even(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    mes = front("MES")
+    entry, dialog = protect_a_two_lot(page)
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text(f"+2 {mes} on Paper 50K")
 
@@ -265,15 +270,8 @@ def test_protect_a_position_with_scale_out_targets_and_break_even(
     logged_in_page: Page, console_errors, shoot
 ):
     page = logged_in_page
-    account = add_paper_account(page)
     mes = front("MES")
-    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
-    entry = Decimal(
-        api(page, "POST", "/api/orders", {**body, "order_type": "market"})["avg_fill_price"]
-    )
-    page.goto("/control-center")
-    position_row(page, mes).get_by_role("button", name="Protect").click()
-    dialog = page.get_by_test_id("protect-dialog")
+    entry, dialog = protect_a_two_lot(page)
     dialog.get_by_label("Target 1 amount").fill("8")
     dialog.get_by_label("Target 1 percent of position").fill("50")
     dialog.get_by_label("Target 2 amount").fill("16")

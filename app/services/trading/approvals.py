@@ -74,17 +74,10 @@ def expire_overdue(now: datetime) -> int:
 
 
 def _take(row: Approval, status: ApprovalStatus, now: datetime) -> None:
-    """Decide a pending approval, once: a conditional update, so a second click (or a
-    second process) finds it decided and places nothing."""
+    """Decide a pending approval by the trader's click, once (`_claim`); a second click
+    finds it decided: 409, nothing more done."""
     actor = audit.current_actor()
-    taken = db.session.execute(
-        update(Approval)
-        .where(Approval.id == row.id, Approval.status == ApprovalStatus.PENDING)
-        .values(status=status, decided_at=now, decided_by=actor)
-    ).rowcount
-    db.session.commit()
-    db.session.refresh(row)
-    if not taken:
+    if not _claim(row, status, now, actor):
         raise Conflict(
             f"Approval {row.id} is already {row.status}; nothing more was done.",
             code="approval_decided",
@@ -99,16 +92,22 @@ def _take(row: Approval, status: ApprovalStatus, now: datetime) -> None:
 
 
 def _expire(row: Approval, now: datetime) -> None:
+    if _claim(row, ApprovalStatus.EXPIRED, now, None):
+        reason = f"not approved before {_when(row.expires_at)}: nothing was placed"
+        _settle_event(row, EventStatus.EXPIRED, reason)
+
+
+def _claim(row: Approval, status: ApprovalStatus, now: datetime, actor: str | None) -> bool:
+    """Move a pending approval to `status` by one conditional update, so two clicks (or two
+    processes) never both decide it; whether this one did."""
     taken = db.session.execute(
         update(Approval)
         .where(Approval.id == row.id, Approval.status == ApprovalStatus.PENDING)
-        .values(status=ApprovalStatus.EXPIRED, decided_at=now)
+        .values(status=status, decided_at=now, decided_by=actor)
     ).rowcount
     db.session.commit()
     db.session.refresh(row)
-    if taken:
-        reason = f"not approved before {_when(row.expires_at)}: nothing was placed"
-        _settle_event(row, EventStatus.EXPIRED, reason)
+    return bool(taken)
 
 
 def _settle_event(row: Approval, status: EventStatus, reason: str) -> None:

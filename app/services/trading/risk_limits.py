@@ -6,7 +6,7 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, func, select
 
 from app.domain.risk import Exposure, RiskPolicy, TradingWindow
 from app.domain.trading_day import in_tradovate_maintenance, trading_day_start
@@ -47,17 +47,11 @@ FLAT_BY = ("flatten_at", "flatten_before_close_minutes", "news_blackout")
 # Settings whose null means "the default" (set as given).
 DEFAULTED = ("session_guard",)
 LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS, *FLAT_BY, *DEFAULTED)
+# The amounts, kept as text in the audit's record of a change.
 DECIMAL_FIELDS = frozenset(
-    {
-        "max_daily_loss",
-        "trailing_drawdown",
-        "daily_profit_target",
-        "profit_lock_trail",
-        "weekly_loss_limit",
-        "weekly_profit_target",
-        "consistency_pct",
-        "safety_buffer",
-    }
+    column.name
+    for column in RiskLimits.__table__.columns
+    if isinstance(column.type, Numeric) and column.name in LIMIT_FIELDS
 )
 
 
