@@ -254,6 +254,7 @@
         ? `Alert ${answer.event_id}: ${answer.status}${answer.reason ? ` (${answer.reason})` : ""}`
         : `Alert ${answer.event_id} rejected: nothing was placed`;
       flash(box, text, decision === "reject" || !["failed", "rejected"].includes(answer.status));
+      row.remove(); // decided: it leaves the list at once, before the refresh
     } catch (error) {
       flash(box, error.message, false);
     } finally {

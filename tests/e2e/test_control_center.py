@@ -329,6 +329,7 @@ def test_an_alert_waiting_for_approval_is_approved_from_the_control_center(
     card.locator("tr", has_text="buy 2").get_by_role("button", name="Approve").click()
     expect(page.get_by_test_id("approval-result")).to_contain_text(": executed")
     expect(position_row(page, front("MES"))).to_contain_text("+2")
+    expect(card.locator("tbody tr")).to_have_count(1)  # the approved one is gone
     card.get_by_role("button", name="Reject").click()
     expect(page.get_by_test_id("approval-result")).to_contain_text("rejected: nothing was placed")
     expect(card).to_be_hidden()
