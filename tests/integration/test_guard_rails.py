@@ -266,3 +266,21 @@ def test_news_blackout_settings_are_checked(api, paper):
         headers={"Content-Type": "text/csv", **api.headers},
     )
     assert response.get_json()["imported"] == 1 and len(response.get_json()["skipped"]) == 1
+
+
+def test_a_malformed_event_in_a_calendar_is_skipped_not_a_server_error(api):
+    body = (
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//t//EN\n"
+        "BEGIN:VEVENT\nUID:a\nDTSTART:garbage\nSUMMARY:Bad time\nPRIORITY:1\nEND:VEVENT\n"
+        "BEGIN:VEVENT\nUID:b\nDTSTART:20261210T133000Z\nSUMMARY:Bad priority\nPRIORITY:high\n"
+        "END:VEVENT\n"
+        "BEGIN:VEVENT\nUID:c\nDTSTART:20261210T133000Z\nSUMMARY:CPI m/m\nX-IMPACT:High\n"
+        "END:VEVENT\nEND:VCALENDAR\n"
+    )
+    response = api.client.post(
+        "/api/calendar/events", data=body, headers={"Content-Type": "text/calendar", **api.headers}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    answer = response.get_json()
+    assert answer["imported"] == 1
+    assert [why.split(":")[0] for why in answer["skipped"]] == ["Bad time", "Bad priority"]

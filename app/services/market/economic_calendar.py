@@ -87,19 +87,31 @@ def _parse_ics(body: str) -> tuple[list[tuple[str, NewsEvent]], list[str]]:
     skipped: list[str] = []
     for index, item in enumerate(calendar.walk("VEVENT"), start=1):
         title = str(item.get("SUMMARY", "")).strip()[:300] or f"event {index}"
-        impact = _ics_impact(item)
-        start = item.decoded("DTSTART") if item.get("DTSTART") else None
-        if impact is None or start is None:
-            skipped.append(f"{title}: {'no impact' if impact is None else 'no start time'}")
+        try:
+            event = _ics_event(item, title)
+        except (ValueError, TypeError) as exc:  # a malformed property: this event only
+            skipped.append(f"{title}: {exc}"[:300])
             continue
-        if not isinstance(start, datetime):  # an all-day event: its day's start, UTC
-            start = datetime.combine(start, datetime.min.time())
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        uid = str(item.get("UID") or _uid(start, title))[:255]
-        currency = str(item.get("X-CURRENCY", "")).strip().upper()[:8] or None
-        found.append((uid, NewsEvent(start.astimezone(UTC), title, impact, currency)))
+        if isinstance(event, str):
+            skipped.append(f"{title}: {event}")
+            continue
+        found.append(event)
     return found, skipped
+
+
+def _ics_event(item, title: str) -> tuple[str, NewsEvent] | str:
+    """The event with its UID, or why it is skipped; a malformed property raises."""
+    impact = _ics_impact(item)
+    start = item.decoded("DTSTART") if item.get("DTSTART") else None
+    if impact is None or start is None:
+        return "no impact" if impact is None else "no start time"
+    if not isinstance(start, datetime):  # an all-day event: its day's start, UTC
+        start = datetime.combine(start, datetime.min.time())
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    uid = str(item.get("UID") or _uid(start, title))[:255]
+    currency = str(item.get("X-CURRENCY", "")).strip().upper()[:8] or None
+    return uid, NewsEvent(start.astimezone(UTC), title, impact, currency)
 
 
 def _ics_impact(item) -> Impact | None:
