@@ -19,8 +19,16 @@
     consecutive_losses: "Losses in a row",
   };
 
+  // Dollars from the API's decimal text, at least to the cent, never through a float.
+  function dollars(text) {
+    const negative = text.startsWith("-");
+    const [whole, fraction = ""] = (negative ? text.slice(1) : text).split(".");
+    const cents = fraction.length >= 2 ? fraction : fraction.padEnd(2, "0");
+    return `${negative ? "-" : ""}$${whole}.${cents}`;
+  }
+
   function amount(value, unit) {
-    if (unit === "usd") return `$${Number(value).toFixed(2)}`;
+    if (unit === "usd") return dollars(value);
     if (unit === "minutes") return `${value} min`;
     return `${value}`;
   }
