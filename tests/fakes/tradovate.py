@@ -130,6 +130,7 @@ class _Fault:
     status: int | None = None
     timeout: bool = False
     drop: bool = False
+    after: int = 0  # calls to `path` that still go through before this one fails
 
 
 @dataclass
@@ -290,11 +291,13 @@ class FakeTradovate:
         timeout: bool = False,
         drop: bool = False,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """The next `times` calls to `path` fail: with `status`, by timing out before doing
-        anything, or (`drop`) by doing it and answering after the client gave up."""
+        """The next `times` calls to `path` (once `after` more went through) fail: with
+        `status`, by timing out before doing anything, or (`drop`) by doing it and
+        answering after the client gave up."""
         for _ in range(times):
-            self._faults.append(_Fault(path.lower(), status, timeout, drop))
+            self._faults.append(_Fault(path.lower(), status, timeout, drop, after))
 
     def penalize_next(self, path: str, seconds: float = 2, *, captcha: bool = False) -> None:
         """The next call to `path` gets a penalty ticket; a resend carrying it goes through."""
@@ -424,10 +427,14 @@ class FakeTradovate:
         )
 
     def _take_fault(self, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.path == path:
-                self._faults.remove(fault)
-                return fault
+        waiting = [fault for fault in self._faults if fault.path == path]
+        if waiting and waiting[0].after > 0:
+            for fault in waiting:  # this call goes through: one fewer to wait for
+                fault.after -= 1
+            return None
+        if waiting:
+            self._faults.remove(waiting[0])
+            return waiting[0]
         return None
 
     def _penalty(self, path: str, body: dict | None):

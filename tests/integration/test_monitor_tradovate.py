@@ -479,3 +479,11 @@ def test_the_session_guard_refuses_entries_when_the_market_is_closed(desk, api, 
     assert desk.fake.calls("order/placeorder") == []  # nothing reached Tradovate
     api.put(f"/api/risk/{desk.account['id']}", {"session_guard": False})
     assert buy_at(christmas) is None  # the trader's choice
+
+
+def test_a_pair_tradovate_cannot_be_reached_for_undoes_the_pairs_and_keeps_the_stop(desk):
+    desk.fake.fail_next("order/placeoco", status=503, times=9, after=1)  # the 2nd pair on
+    answer = send_targets(desk)
+    stops = [o for o in answer["orders"] if o["role"] == "stop_loss"]
+    assert (stops[0]["qty"], stops[0]["status"]) == (2, "working")  # the whole stop stays
+    assert exits_at_exchange(desk) == [("Stop", "Sell", 2, "4996")]  # the first pair undone

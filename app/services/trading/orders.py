@@ -297,8 +297,8 @@ def place_targets(broker: Broker, targets: list[Order], stop: Order | None) -> l
         placed += place_oco_rows(broker, target, share)
         refused = next((row for row in placed if row.status not in OPEN_STATUSES), None)
         if refused is not None:
-            for row in placed:
-                if row.status in OPEN_STATUSES:
+            for row in placed:  # a failed call may still have placed its order: ask
+                if row.status in (*OPEN_STATUSES, OrderStatus.FAILED):
                     with suppress(BrokerError):  # audited by cancel
                         cancel(broker, row, "its target pair was not placed whole")
             record_problem(
