@@ -157,6 +157,42 @@ class Signal:
             "body_format": self.body_format,
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Signal":
+        """The signal `to_json` wrote (an alert held for approval trades what was parsed
+        and shown then, not a re-read of its stored, redacted body)."""
+        return cls(
+            action=SignalAction(data["action"]),
+            symbol=data["symbol"],
+            quantity=data.get("quantity"),
+            order_type=OrderType(data["order_type"]) if data.get("order_type") else None,
+            price=Decimal(data["price"]) if data.get("price") is not None else None,
+            take_profit=_exit_or_none(data, "take_profit"),
+            stop_loss=_exit_or_none(data, "stop_loss"),
+            trailing_stop=parse_trailing(data["trailing_stop"], "trailing_stop")
+            if data.get("trailing_stop")
+            else None,
+            market_position=MarketPosition(data["market_position"])
+            if data.get("market_position")
+            else None,
+            position_size=data.get("position_size"),
+            alert_id=data.get("alert_id"),
+            alert_time=_time_or_none(data.get("alert_time")),
+            received_at=_time_or_none(data["received_at"]),
+            comment=data.get("comment"),
+            body_format=data["body_format"],
+            break_even=parse_break_even(data["break_even"]) if data.get("break_even") else None,
+            targets=parse_targets(data["targets"], "take_profit") if data.get("targets") else None,
+        )
+
+
+def _exit_or_none(data: dict[str, Any], name: str) -> ExitSpec | None:
+    return parse_exit(data[name], name) if data.get(name) else None
+
+
+def _time_or_none(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
 
 def _value_or_none(member: StrEnum | None) -> str | None:
     return None if member is None else member.value

@@ -93,3 +93,22 @@ def test_approving_after_the_expiry_is_refused_as_expired(api, held):
     refused = api.post(f"/api/approvals/{answer['approval']['id']}/approve")
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "expired")
     assert held.orders() == []
+
+
+def test_an_approved_alert_trades_what_was_parsed_not_its_redacted_body(
+    api, app, make_account, make_strategy
+):
+    account = make_account("Paper 2", starting_balance="50000.00")
+    strategy = make_strategy("Secret", symbol="MES1!", require_approval=True, passphrase="2")
+    api.post("/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+    with app.app_context():
+        prices.update(front("MES"), Decimal("6000"), datetime.now(UTC), "test")
+    body = {"action": "buy", "quantity": 2, "passphrase": "2"}  # stored with "2" as ***
+    answer = api.client.post(
+        f"/webhook/{strategy['webhook_token']}",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    ).get_json()
+    approved = api.post(f"/api/approvals/{answer['approval']['id']}/approve")
+    assert approved.status_code == 200, approved.get_json()
+    assert [o["qty"] for o in approved.get_json()["orders"]] == [2]

@@ -1129,3 +1129,25 @@ def test_first_target_arms_break_even_beside_scale_out_targets():
         }
     )
     assert signal.break_even.on_first_target
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"action": "buy", "symbol": "MES1!", "quantity": 2, "price": "6000.25",'
+        ' "take_profit": [{"ticks": 8, "percent_of_position": 50},'
+        ' {"ticks": 16, "percent_of_position": 50}], "stop_loss": {"ticks": 8},'
+        ' "break_even": {"trigger": "first_target", "offset": {"ticks": 1}},'
+        ' "id": "a-1", "time": "2026-12-03T15:00:00Z", "comment": "go"}',
+        '{"action": "sell", "symbol": "MNQ1!", "quantity": 1, "order_type": "limit",'
+        ' "price": 21000.5,'
+        ' "trailing_stop": {"ticks": 8, "activation": {"ticks": 4}}, "take_profit": 20}',
+        '{"action": "buy", "symbol": "MES1!", "quantity": 1, "market_position": "long",'
+        ' "position_size": 3}',
+        "MES trend: order buy @ 1 filled on MES1!. New strategy position is 1",
+    ],
+)
+def test_a_signal_comes_back_whole_from_its_json(body):
+    received = datetime(2026, 12, 3, 15, 0, 5, tzinfo=UTC)
+    signal = parse_signal(body, SignalDefaults(max_quantity=100), received)
+    assert Signal.from_json(signal.to_json()) == signal

@@ -148,11 +148,11 @@ def receive_alert(
 
 
 def execute_approved(approval: Approval, now: datetime) -> AlertResult:
-    """Trade an alert the trader approved, as it would have traded on arrival: its body is
-    read again with the strategy's defaults and every check runs now."""
+    """Trade an alert the trader approved, as it would have traded on arrival: the signal
+    parsed then (and shown for approval), every check run again now."""
     event = approval.event
     strategy = db.session.get(Strategy, approval.strategy_id)
-    signal = parse_signal(event.raw_body, _defaults(strategy), event.received_at)
+    signal = Signal.from_json(event.signal)
     watch = Stopwatch()
     event.status = EventStatus.RECEIVED  # back in the pipeline
     return _settled(lambda: _execute(strategy, signal, event, now, watch), event, watch)
