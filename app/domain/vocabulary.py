@@ -89,6 +89,7 @@ class ExitReason(StrEnum):
     SIGNAL = "signal"
     MANUAL = "manual"
     KILL_SWITCH = "kill_switch"
+    TIME_EXIT = "time_exit"  # the strategy's exit_after_minutes ran out
 
 
 class AuditCategory(StrEnum):
@@ -134,12 +135,16 @@ class HaltKind(StrEnum):
     RULE = "rule"
     DONE_FOR_DAY = "done_for_day"
     SESSION_END = "session_end"
+    # The broker says the account is locked or liquidation-only: final until the trader,
+    # having dealt with the broker, lifts it.
+    BROKER_LOCKED = "broker_locked"
 
 
 class RejectCode(StrEnum):
     """Why an order was never placed or was refused, as code reads it (the reason says it
     to people): our risk gate, a halt, the kill switch, exits that could not be priced or
-    made sense of, the broker's refusal, or a broker that could not be reached."""
+    made sense of, the broker's refusal (of which one is final: the account is locked or
+    liquidation-only), or a broker that could not be reached."""
 
     RISK = "risk"
     HALTED = "halted"
@@ -147,4 +152,5 @@ class RejectCode(StrEnum):
     NO_PRICE = "no_price"
     INVALID_EXITS = "invalid_exits"
     BROKER_REJECTED = "broker_rejected"
+    BROKER_LOCKED = "broker_locked"
     BROKER_ERROR = "broker_error"

@@ -88,6 +88,11 @@ class RiskLimits(Base):
     # No entries around high-impact news: {"before_minutes", "after_minutes", "min_impact",
     # "flatten"} (domain.news.BlackoutRule), as the API validated it.
     news_blackout: Mapped[dict | None] = mapped_column(JSON)
+    # The event the account was last flattened before (news_blackout "flatten"), so one
+    # event flattens once and a trader re-entering after the window is left alone.
+    news_flattened_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calendar_events.id", ondelete="SET NULL")
+    )
     # Refuse entries outside the contract's CME session and, at Tradovate, its maintenance
     # windows; null: the broker's default (on for Tradovate, off for paper).
     session_guard: Mapped[bool | None] = mapped_column(Boolean)

@@ -66,6 +66,8 @@ class AdvancedOrder(Base):
     # monitor finds the rows behind the orders that changed.
     entry_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     stop_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    # When the stop was last modified at the broker: the request budget spaces modifications.
+    stop_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     take_profit_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     # Bumped by every ORM write (optimistic locking); the monitor's bulk writes of the best

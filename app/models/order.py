@@ -63,6 +63,9 @@ class Order(Base):
     rejected_late_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     late_rejection_handled: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
+    # An entry still unfilled then is cancelled (the strategy's entry timeout): held at the
+    # broker as a good-till time where it can be, else by the monitor.
+    cancel_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # Indexed: the monitor asks which orders changed since its last look.
     updated_at: Mapped[datetime] = mapped_column(

@@ -38,6 +38,18 @@ class Strategy(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Its alerts wait for the trader's click (approvals) instead of trading at once.
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Symbol mapping: the contract traded when it differs from the charted one (chart NQ,
+    # trade MNQ), and the alert's quantity times this ratio (None: 1).
+    trade_symbol: Mapped[str | None] = mapped_column(String(40))
+    quantity_ratio: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    # Time exits: an unfilled entry is cancelled after this long; a position is closed
+    # after this long.
+    entry_timeout_seconds: Mapped[int | None] = mapped_column(Integer)
+    exit_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    # The silence watchdog: an alert is expected at least this often inside the strategy's
+    # sessions; when the watchdog last said one was overdue (one event per silence).
+    expect_alert_every_minutes: Mapped[int | None] = mapped_column(Integer)
+    silence_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
