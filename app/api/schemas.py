@@ -1,6 +1,7 @@
 """Request bodies of the setup resources, validated by pydantic before any service runs."""
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -21,6 +22,7 @@ from pydantic import (
 )
 
 from app.domain.break_even import parse_break_even
+from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
 from app.domain.exits import parse_exit, parse_trailing
 from app.domain.targets import parse_targets
@@ -125,6 +127,20 @@ SymbolText = Annotated[
         strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_:!.]+$"
     ),
 ]
+
+
+def _tradable(symbol: str) -> str:
+    """A trade_symbol must name a contract DeskPilot knows, checked when it is saved rather
+    than on the first alert."""
+    try:
+        resolve_symbol(symbol, date.today())
+    except UnknownSymbol as exc:
+        raise ValueError(exc.message) from None
+    return symbol
+
+
+TradeSymbol = Annotated[SymbolText, AfterValidator(_tradable)]
+Minutes = Annotated[StrictInt, Field(ge=1, le=10_080)]  # up to a week
 
 
 class Body(BaseModel):
@@ -252,6 +268,11 @@ class StrategyFields(Body):
     passphrase: Annotated[str, StringConstraints(max_length=72)] | None = None
     enabled: StrictBool | None = None
     require_approval: StrictBool | None = None  # alerts wait for the trader's click
+    trade_symbol: TradeSymbol | None = None  # the contract traded, when not the alert's
+    quantity_ratio: Multiplier | None = None  # contracts traded per charted contract
+    entry_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=86_400)] | None = None
+    exit_after_minutes: Minutes | None = None
+    expect_alert_every_minutes: Minutes | None = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
 
     _quantity_in_range = field_validator("quantity")(_within_quantity_cap)

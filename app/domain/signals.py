@@ -114,6 +114,22 @@ class SignalDefaults:
 
 
 @dataclass(frozen=True)
+class Charted:
+    """What the alert named before the strategy's symbol mapping changed it."""
+
+    symbol: str
+    quantity: int | None
+    position_size: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "quantity": self.quantity,
+            "position_size": self.position_size,
+        }
+
+
+@dataclass(frozen=True)
 class Signal:
     """One alert, validated; `symbol` is still the alert's text, resolved to a contract later."""
 
@@ -134,6 +150,7 @@ class Signal:
     body_format: Literal["json", "text"]
     break_even: BreakEvenSpec | None = None
     targets: tuple[Target, ...] | None = None  # scale-out take profits (take_profit None)
+    charted: Charted | None = None  # the alert's own contract and counts, when mapped
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (DESIGN §5.4: decimals as strings, times ISO 8601 UTC)."""
@@ -155,6 +172,7 @@ class Signal:
             "received_at": _iso_or_none(self.received_at),
             "comment": self.comment,
             "body_format": self.body_format,
+            "charted": None if self.charted is None else self.charted.to_json(),
         }
 
     @classmethod
@@ -183,6 +201,7 @@ class Signal:
             body_format=data["body_format"],
             break_even=parse_break_even(data["break_even"]) if data.get("break_even") else None,
             targets=parse_targets(data["targets"], "take_profit") if data.get("targets") else None,
+            charted=Charted(**data["charted"]) if data.get("charted") else None,
         )
 
 

@@ -124,6 +124,7 @@ def test_to_json_is_json_safe_and_never_carries_the_passphrase():
         "received_at": "2026-11-21T14:30:05Z",
         "comment": "short entry",
         "body_format": "json",
+        "charted": None,
     }
     assert "hunter2" not in json.dumps(data)
     assert "hunter2" not in repr(signal)

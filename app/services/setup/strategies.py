@@ -8,6 +8,7 @@ import secrets
 
 from sqlalchemy import exists, select
 
+from app.domain.numbers import shown
 from app.domain.vocabulary import AuditCategory, StrategyMode
 from app.errors import Conflict, NotFound
 from app.extensions import db
@@ -30,6 +31,11 @@ SETTABLE = (
     "mode",
     "enabled",
     "require_approval",
+    "trade_symbol",
+    "quantity_ratio",
+    "entry_timeout_seconds",
+    "exit_after_minutes",
+    "expect_alert_every_minutes",
     "description",
 )
 
@@ -177,6 +183,8 @@ def delete_strategy(strategy_id: int) -> None:
 def strategy_summary(strategy: Strategy) -> dict:
     """The audit-safe view of a strategy: no token, no passphrase."""
     summary = {field: getattr(strategy, field) for field in SETTABLE}
+    if strategy.quantity_ratio is not None:  # the audit's JSON holds decimals as text
+        summary["quantity_ratio"] = shown(strategy.quantity_ratio)
     summary["has_passphrase"] = strategy.passphrase_encrypted is not None
     return summary
 

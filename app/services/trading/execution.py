@@ -39,6 +39,7 @@ from app.domain.sizing import (
     stated_change,
     target_position,
 )
+from app.domain.symbol_mapping import SymbolMapping, map_signal
 from app.domain.targets import parse_targets
 from app.domain.vocabulary import (
     AuditCategory,
@@ -133,7 +134,10 @@ def receive_alert(
     watch.lap("auth")
     arrival = Arrival(strategy, body, content_type, source_ip, now)
     try:
-        signal = parse_signal(body, _defaults(strategy), now)
+        defaults = _defaults(strategy)
+        signal = map_signal(
+            parse_signal(body, defaults, now), _mapping(strategy), defaults.max_quantity
+        )
     except SignalError as exc:
         _store_refused(arrival, str(exc), watch)
         raise InvalidInput(exc.message, {exc.field: exc.message}, code="invalid_payload") from None
@@ -238,6 +242,10 @@ def _defaults(strategy: Strategy) -> SignalDefaults:
         break_even=parse_break_even(strategy.break_even) if strategy.break_even else None,
         position_sync=_position_sync(strategy),
     )
+
+
+def _mapping(strategy: Strategy) -> SymbolMapping:
+    return SymbolMapping(strategy.trade_symbol, strategy.quantity_ratio)
 
 
 def idempotency_key(strategy_id: int, alert_id: str | None, body: str, now: datetime) -> str:

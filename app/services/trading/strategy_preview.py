@@ -36,8 +36,9 @@ class SidePreview:
 
 def preview_defaults(values: dict, now: datetime) -> tuple[str, Decimal, list[SidePreview]]:
     """The front-month contract, the price it starts from, and each side's exits for the
-    strategy's default symbol, quantity and exits (`values` as a strategy body holds them)."""
-    symbol = values.get("symbol")
+    strategy's default symbol, quantity and exits (`values` as a strategy body holds them);
+    the contract it trades when it maps its alerts to another."""
+    symbol = values.get("trade_symbol") or values.get("symbol")
     if not symbol:
         message = "give the default symbol to see its exits' prices"
         raise InvalidInput(f"symbol: {message}.", {"symbol": message})
