@@ -31,6 +31,8 @@ class User(UserMixin, Base):
     discord_user_id: Mapped[str | None] = mapped_column(String(32))
     discord_dm_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # An economic calendar (iCalendar or CSV) a job fetches and imports; null: none.
+    calendar_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
