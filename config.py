@@ -35,10 +35,23 @@ class Config:
     PUBLIC_URL = os.environ.get("PUBLIC_URL")
     REDIS_URL = os.environ.get("REDIS_URL")
     MONITOR_INTERVAL_SECONDS = float(os.environ.get("MONITOR_INTERVAL_SECONDS", "5"))
+    # The least time between two modifications of one broker stop by the monitor (Tradovate
+    # counts every modifyorder against the account's hourly budget and answers a burst with
+    # penalty tickets). 2 s costs nothing at the default 5 s tick and halves the requests of
+    # a trail ticked every second; the trail keeps its best price meanwhile and the stop
+    # catches up at the next modification.
+    STOP_MODIFY_MIN_SECONDS = float(os.environ.get("STOP_MODIFY_MIN_SECONDS", "2"))
+    # The kill switch re-reads the broker after flattening and flattens again what it still
+    # shows: this many passes in all, this many seconds apart, before it reports what is
+    # still open (a failed liquidation is retried; a closing order is given time to fill).
+    KILL_SWITCH_ROUNDS = int(os.environ.get("KILL_SWITCH_ROUNDS", "3"))
+    KILL_SWITCH_RETRY_SECONDS = float(os.environ.get("KILL_SWITCH_RETRY_SECONDS", "1"))
     # The scheduler's shared leader lease (Redis or PostgreSQL): lost this long after the
     # leader stops renewing it; renewed every third of it.
     LEADER_LEASE_SECONDS = float(os.environ.get("LEADER_LEASE_SECONDS", "15"))
     POLL_INTERVAL_SECONDS = float(os.environ.get("POLL_INTERVAL_SECONDS", "5"))
+    # How often the scheduler fetches the economic calendar at the `calendar_url` setting.
+    CALENDAR_FETCH_MINUTES = float(os.environ.get("CALENDAR_FETCH_MINUTES", "60"))
     PAPER_FEED = os.environ.get("PAPER_FEED", "simulated")
     PAPER_TICK_SECONDS = float(os.environ.get("PAPER_TICK_SECONDS", "1"))
     PAPER_FEED_SEED = int(os.environ.get("PAPER_FEED_SEED", "7"))
@@ -51,6 +64,9 @@ class Config:
     TRADOVATE_API_URL = os.environ.get("TRADOVATE_API_URL")
     TRADOVATE_MD_URL = os.environ.get("TRADOVATE_MD_URL")
     TRADOVATE_STALE_SECONDS = float(os.environ.get("TRADOVATE_STALE_SECONDS", "15"))
+    # A held symbol without a quote this long inside its session is told as a quiet feed
+    # (silence watchdog): quotes (bid/ask) move every few seconds even when nothing trades.
+    MARKET_DATA_QUIET_SECONDS = float(os.environ.get("MARKET_DATA_QUIET_SECONDS", "120"))
     DISCORD_BOT_TOKEN = os.environ.get("DISCORD_BOT_TOKEN")
     DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE", "https://discord.com/api/v10")
     DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID")
@@ -94,3 +110,5 @@ class TestConfig(Config):
     SCHEDULER_ENABLED = False
     RATELIMIT_ENABLED = False
     SESSION_GUARD_TRADOVATE = False  # tests run at any hour; the guard's own tests set it
+    STOP_MODIFY_MIN_SECONDS = 0.0  # tests tick back to back; the budget's own tests set it
+    KILL_SWITCH_RETRY_SECONDS = 0.01

@@ -198,11 +198,14 @@ def _wire_prices(app: Flask) -> None:
 
 
 def _wire_protections() -> None:
-    """Let trading attach the protections that services.protection (a layer above) provides."""
+    """Let trading attach the protections that services.protection (a layer above) provides,
+    and halt an account the broker refuses outright."""
     from .services.protection.advanced_orders import trail_entry, watch_bracket_break_even
-    from .services.trading import protections
+    from .services.protection.halts import halt_broker_locked
+    from .services.trading import lockouts, protections
 
     protections.register_attachers(trail=trail_entry, break_even=watch_bracket_break_even)
+    lockouts.register_halter(halt_broker_locked)
 
 
 def _init_scheduler(app: Flask) -> None:

@@ -18,6 +18,19 @@ class OrderRejected(BrokerError):
     """The broker refused the order; its words are in `message`. Never retried."""
 
 
+class AccountLocked(OrderRejected):
+    """The broker refused the account, not the order: it is locked, closed or
+    liquidation-only. Final: record the order with code `broker_locked`, halt the account
+    (kind `broker_locked`, until the trader has dealt with the broker and lifts it) and
+    never retry. `closing_allowed` is True when the broker still takes orders that only
+    reduce a position (liquidation-only): flattening and protective exits are still worth
+    sending then; when False, even a flatten is refused, so stop trying it."""
+
+    def __init__(self, message: str, *, closing_allowed: bool) -> None:
+        super().__init__(message)
+        self.closing_allowed = closing_allowed
+
+
 class BrokerAuthError(BrokerError):
     """Credentials are wrong, expired or need the trader (captcha, device approval).
     Stop trading on the account and tell the trader."""

@@ -137,6 +137,8 @@ def test_kill_switch_leaves_every_paper_account_flat_without_orders_and_halted(
     assert answer["cancelled_orders"] == 3  # take profit, stop loss, resting limit
     assert answer["flattened_positions"] == 2
     assert answer["failures"] == []
+    # Filled at once: the broker read again shows nothing, so no second round.
+    assert [a["rounds"] for a in answer["accounts"]] == [1, 1]
     assert desk.positions() == []
     for account in (first, second):
         assert desk.working(account) == []
@@ -208,7 +210,7 @@ def test_alerts_are_refused_with_423_while_engaged_and_place_nothing(
     assert event["status"] == "rejected" and "kill switch" in event["reason"]
 
 
-def test_a_failing_paper_broker_is_reported_and_the_others_are_still_flattened(
+def test_a_failing_paper_broker_is_retried_then_reported_and_the_others_are_still_flattened(
     app, desk, two_paper, monkeypatch
 ):
     first, second = two_paper
@@ -226,11 +228,11 @@ def test_a_failing_paper_broker_is_reported_and_the_others_are_still_flattened(
     assert answer["flattened_positions"] == 1
     [failure] = answer["failures"]
     assert (failure["account_id"], failure["account"]) == (second["id"], "Paper B")
-    assert "paper venue unreachable" in failure["message"]
-    assert "still -1 at the broker" in failure["message"]
+    assert "still -1 at the broker after 3 rounds: paper venue unreachable" in failure["message"]
     assert desk.positions(first) == [] and desk.working(first) == []
-    [kill] = [o for o in desk.orders(second) if o["role"] == "kill"]
-    assert kill["status"] == "failed" and kill["reason"] == "paper venue unreachable"
+    kills = [o for o in desk.orders(second) if o["role"] == "kill"]
+    assert len(kills) == app.config["KILL_SWITCH_ROUNDS"] == 3  # one per round, none more
+    assert {(k["status"], k["reason"]) for k in kills} == {("failed", "paper venue unreachable")}
     assert desk.risk(second)["halted"] is True
 
 
@@ -519,7 +521,7 @@ def test_a_tradovate_login_refused_is_reported_and_the_others_are_flattened(
     assert by_account["Tradovate demo"]["ok"] and by_account["Paper"]["ok"]
 
 
-def test_a_tradovate_liquidation_failure_is_reported_and_the_paper_account_is_flattened(
+def test_a_tradovate_liquidation_that_fails_once_is_retried_and_the_account_ends_flat(
     app, desk, tradovate
 ):
     fake, account, paper, _ = tradovate
@@ -527,16 +529,81 @@ def test_a_tradovate_liquidation_failure_is_reported_and_the_paper_account_is_fl
 
     answer = desk.engage()
 
+    assert answer["failures"] == [], answer
+    assert answer["flattened_positions"] == 3  # Tradovate MES and MNQ, paper MES
+    # The failed one again in the second round; the other went the first time.
+    assert len(fake.calls("order/liquidateposition")) == 3
+    by_account = {a["account"]: a for a in answer["accounts"]}
+    assert (by_account["Tradovate demo"]["rounds"], by_account["Paper"]["rounds"]) == (2, 1)
+    assert fake.position(720001, front("MES"))["netPos"] == 0
+    assert fake.position(720001, front("MNQ"))["netPos"] == 0
+    assert open_at_fake(fake, 720001) == []
+    assert desk.positions(account) == [] and desk.working(account) == []
+    kills = [o for o in desk.orders(account) if o["role"] == "kill"]
+    assert sorted(k["status"] for k in kills) == ["failed", "filled", "filled"]
+    assert desk.positions(paper) == []
+    assert desk.risk(account)["halted"] is True
+
+
+def test_a_tradovate_liquidation_that_keeps_failing_is_reported_after_the_rounds(
+    app, desk, tradovate
+):
+    fake, account, paper, _ = tradovate
+    mes, mnq = front("MES"), front("MNQ")
+    rounds = app.config["KILL_SWITCH_ROUNDS"]
+    fake.fail_next("order/liquidateposition", status=500, times=2 * rounds)
+
+    answer = desk.engage()
+
+    assert len(fake.calls("order/liquidateposition")) == 2 * rounds  # MES and MNQ, each round
     [failure] = answer["failures"]
     assert failure["account_id"] == account["id"]
-    assert (
-        "check the" in failure["message"]
-        and "position before flattening again" in (failure["message"])
-    )
-    assert desk.positions(paper) == []
-    assert desk.working(paper) == []
-    assert fake.position(720001, front("MNQ"))["netPos"] == 0  # the other symbol went
+    for symbol, qty in ((mes, "+2"), (mnq, "-1")):
+        still = f"{symbol} is still {qty} at the broker after {rounds} rounds: "
+        assert still in failure["message"]
+    assert f"check the {mes} position before flattening again" in failure["message"]
+    assert f"1 order still working at the broker: {mes} buy 1" in failure["message"]
+    assert fake.position(720001, mes)["netPos"] == 2
+    assert desk.positions(paper) == [] and desk.working(paper) == []
     assert desk.risk(account)["halted"] is True
+
+
+def test_a_closing_order_still_working_is_waited_for_not_sent_again(app, desk, tradovate):
+    fake, account, _, _ = tradovate
+    mes = front("MES")
+    fake.market_fill_reads = 1000  # the liquidations' market orders do not fill meanwhile
+
+    answer = desk.engage()
+
+    assert len(fake.calls("order/liquidateposition")) == 2  # MES and MNQ, once each
+    [failure] = answer["failures"]
+    assert (
+        f"{mes} is still +2 at the broker after 1 round (its closing order is still working)"
+        in failure["message"]
+    )
+    assert "still working at the broker:" not in failure["message"]  # its own closing order
+
+
+def test_a_tradovate_account_locked_against_closing_is_not_retried_and_stays_halted(
+    app, desk, tradovate
+):
+    fake, account, paper, _ = tradovate
+    fake.reject_next("order/liquidateposition", "TradingLocked", "Account is locked")
+
+    answer = desk.engage()
+
+    assert len(fake.calls("order/liquidateposition")) == 1  # neither retried nor the next symbol
+    [failure] = answer["failures"]
+    assert failure["account_id"] == account["id"]
+    assert "not retried: the broker refuses even closing orders" in failure["message"]
+    assert "Account is locked (TradingLocked)" in failure["message"]
+    [kill] = [o for o in desk.orders(account) if o["role"] == "kill"]
+    assert (kill["status"], kill["reject_code"]) == ("rejected", "broker_locked")
+    assert desk.risk(account)["halted_by"] == "broker_locked"  # replaces the kill switch's
+    assert desk.positions(paper) == []
+    desk.rearm()
+    assert desk.risk(account)["halted_by"] == "broker_locked"
+    assert desk.risk(paper)["halted"] is False
 
 
 # --- the command line --------------------------------------------------------------------

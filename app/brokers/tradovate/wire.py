@@ -7,7 +7,8 @@ exact both ways. Field names and enums are those of reference/tradovate.md §2-�
 
 Answers that refuse a command are HTTP 200 with `failureReason`/`failureText` (or
 `errorText`, or `violations`); success is an id present and no failure reason other than
-`Success` (§3.2). Those words become `OrderRejected` with Tradovate's own text.
+`Success` (§3.2). Those words become `OrderRejected` with Tradovate's own text, or
+`AccountLocked` when the `failureReason` refuses the account itself (LOCKED_REASONS).
 """
 
 import hashlib
@@ -26,7 +27,7 @@ from app.brokers.base import (
     BrokerPosition,
     OrderRequest,
 )
-from app.brokers.errors import BrokerAuthError, BrokerError, OrderRejected
+from app.brokers.errors import AccountLocked, BrokerAuthError, BrokerError, OrderRejected
 from app.domain.vocabulary import OrderStatus, OrderType, Side
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,12 @@ FEE_FIELDS = (
     "commission",
     "orderRoutingFee",
 )
+# PlaceOrderResult reasons that refuse the account, not the order (§3.2): final, never
+# retried. Of them, a liquidation-only account still takes orders that reduce a position.
+LOCKED_REASONS = frozenset(
+    {"TradingLocked", "AccountClosed", "LiquidationOnly", "LiquidationOnlyBeforeExpiration"}
+)
+CLOSING_ALLOWED_REASONS = frozenset({"LiquidationOnly", "LiquidationOnlyBeforeExpiration"})
 # Tradovate still holds these orders: they can be modified or cancelled.
 OPEN_ORD_STATUSES = frozenset(
     {"Working", "PendingNew", "PendingReplace", "PendingCancel", "Suspended"}
@@ -421,8 +428,14 @@ def refusal(data: Any, id_field: str) -> str | None:
 
 def _rejected(data: Any, id_field: str) -> None:
     words = refusal(data, id_field)
-    if words:
-        raise OrderRejected(f"Tradovate: {words}")
+    if not words:
+        return
+    reason = data.get("failureReason") if isinstance(data, dict) else None
+    if reason in LOCKED_REASONS:
+        raise AccountLocked(
+            f"Tradovate: {words}", closing_allowed=reason in CLOSING_ALLOWED_REASONS
+        )
+    raise OrderRejected(f"Tradovate: {words}")
 
 
 def parse_place(data: Any) -> int:

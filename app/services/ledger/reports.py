@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from app.brokers.base import BrokerOrder, BrokerReport
-from app.domain.vocabulary import AuditCategory, OrderStatus, Severity
+from app.domain.vocabulary import AuditCategory, OrderStatus, RejectCode, Severity
 from app.extensions import db
 from app.models import Order
 from app.models.base import utcnow
@@ -47,14 +47,18 @@ def record_answers(rows: Sequence[Order], answers: Sequence[BrokerOrder]) -> Non
     db.session.commit()
 
 
-def mark_refused(rows: Sequence[Order], status: OrderStatus, reason: str) -> None:
-    """Record the broker's refusal (or failure) on the rows it did not already settle."""
+def mark_refused(
+    rows: Sequence[Order], status: OrderStatus, reason: str, code: RejectCode | None = None
+) -> None:
+    """Record the broker's refusal (or failure) on the rows it did not already settle;
+    `code` when the refusal says more than its status does (the account is locked)."""
     _reload(rows)
     batch = LedgerBatch(rows[0].account_id, utcnow())
     for row in rows:
         if row.status == OrderStatus.PENDING:
             row.status = status
             row.reason = reason
+            row.reject_code = code
             batch.changes.orders[row.id] = row
         code_refusal(row)
     first = rows[0]

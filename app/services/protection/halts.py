@@ -2,10 +2,12 @@
 
 Who halted an account (`risk_limits.halted_by`) decides what lifts it, never the wording
 of the reason: re-arming the kill switch lifts the kill switch's halts; the trader lifts
-a manual or daily-loss halt (the accounts page, the API); a rule, done-for-day or
-session-end halt ends with what set it. A halt in place keeps its kind when something
-else halts the account again, with one exception: a daily-loss halt replaces the kill
-switch's, so re-arming does not reopen an account that crossed its loss limit.
+a manual, daily-loss or broker-locked halt (the accounts page, the API); a rule,
+done-for-day or session-end halt ends with what set it. A halt in place keeps its kind
+when something else halts the account again, with two exceptions, so that nothing
+reopens an account the trader must look at: a daily-loss halt replaces the kill
+switch's, and a broker-locked halt (the broker refuses the account: locked, closed,
+liquidation-only) replaces any halt that would end by itself.
 """
 
 import logging
@@ -23,7 +25,7 @@ from app.services.setup.accounts import get_account
 
 logger = logging.getLogger(__name__)
 
-TRADER_LIFTS = frozenset({HaltKind.MANUAL, HaltKind.DAILY_LOSS})
+TRADER_LIFTS = frozenset({HaltKind.MANUAL, HaltKind.DAILY_LOSS, HaltKind.BROKER_LOCKED})
 MANUAL_REASON = "halted by the trader"
 LIFT_REASON = "lifted by the trader"
 _REASON_LENGTH = 255  # risk_limits.halted_reason
@@ -74,13 +76,16 @@ def fresh_limits(account: BrokerAccount) -> RiskLimits:
 
 
 def set_halt(
-    account: BrokerAccount, kind: HaltKind, reason: str, now: datetime, actor: str | None = None
+    account: BrokerAccount,
+    kind: HaltKind,
+    reason: str,
+    now: datetime,
+    actor: str | None = None,
+    severity: Severity = Severity.WARNING,
 ) -> HaltChange | None:
     """Halt the account, audited, uncommitted; None when a halt already in place stays."""
     limits = fresh_limits(account)
-    if limits.halted and not (
-        kind == HaltKind.DAILY_LOSS and _kind(limits) == HaltKind.KILL_SWITCH
-    ):
+    if limits.halted and not _replaces(kind, _kind(limits)):
         return None
     limits.halted = True
     limits.halted_by = kind
@@ -88,8 +93,17 @@ def set_halt(
     limits.halted_at = now
     actor = actor or audit.current_actor()
     change = HaltChange(account.id, account.name, True, kind, limits.halted_reason, actor, now)
-    _audit(change, f"account {account.name!r} halted ({kind}): {limits.halted_reason}")
+    _audit(change, f"account {account.name!r} halted ({kind}): {limits.halted_reason}", severity)
     return change
+
+
+def _replaces(kind: HaltKind, current: HaltKind) -> bool:
+    """Whether a halt of `kind` takes the place of the account's `current` one."""
+    if kind == HaltKind.DAILY_LOSS:
+        return current == HaltKind.KILL_SWITCH
+    if kind == HaltKind.BROKER_LOCKED:
+        return current not in TRADER_LIFTS
+    return False
 
 
 def clear_halt(
@@ -101,6 +115,7 @@ def clear_halt(
     _audit(
         change,
         f"account {account.name!r} halt lifted ({change.kind}): {reason}",
+        Severity.WARNING,
         halt_reason=limits.halted_reason,
     )
     limits.halted = False
@@ -125,6 +140,26 @@ def publish(changes: list[HaltChange], **extra) -> None:
     """Tell the subscribers, after the commit; `extra` joins each payload."""
     for change in changes:
         events.publish(change.event, {**change.to_json(), **extra})
+
+
+# --- the broker's lock -----------------------------------------------------------------------
+
+
+def halt_broker_locked(account_id: int, words: str, now: datetime) -> HaltChange | None:
+    """The broker refused an order because the account itself is locked, closed or
+    liquidation-only: halt it (final until the trader lifts it), audited as critical,
+    committed and published. Registered with services.trading (lockouts) by create_app,
+    so a refusal halts the account where it is recorded."""
+    account = get_account(account_id)
+    reason = f"the broker refuses the account: {words}"
+    change = set_halt(
+        account, HaltKind.BROKER_LOCKED, reason, now, "broker", severity=Severity.CRITICAL
+    )
+    db.session.commit()
+    if change is not None:
+        logger.critical("account %s (%s) halted: %s", account.id, account.name, reason)
+        publish([change])
+    return change
 
 
 # --- the trader's own halt ------------------------------------------------------------------
@@ -188,11 +223,11 @@ def _kind(limits: RiskLimits) -> HaltKind:
     return limits.halted_by or HaltKind.MANUAL
 
 
-def _audit(change: HaltChange, message: str, **data) -> None:
+def _audit(change: HaltChange, message: str, severity: Severity, **data) -> None:
     audit.record(
         AuditCategory.KILL_SWITCH if change.kind == HaltKind.KILL_SWITCH else AuditCategory.RISK,
         message,
-        severity=Severity.WARNING,
+        severity=severity,
         actor=change.actor,
         account_id=change.account_id,
         data={"halted": change.halted, "halted_by": change.kind.value, "reason": change.reason}

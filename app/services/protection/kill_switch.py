@@ -7,28 +7,36 @@ durable first, then act: the flag and the halts are committed before any broker 
 an alert arriving mid-sweep is already refused.
 
 Each account is swept on its own: a broker that fails is reported with its reason and
-the others are still flattened; nothing here raises for one account. The halts it sets
-are of kind `kill_switch` (services.protection.halts), so re-arming lifts exactly those
-and leaves halts of other kinds (manual, the daily loss limit) in place.
+the others are still flattened; nothing here raises for one account. The broker is read
+again after flattening, and what it still shows is flattened again, up to
+KILL_SWITCH_ROUNDS passes KILL_SWITCH_RETRY_SECONDS apart (config), so one failed
+liquidation does not leave a position open.
+
+The halts it sets are of kind `kill_switch` (services.protection.halts), so re-arming
+lifts exactly those and leaves halts of other kinds (manual, the daily loss limit, the
+broker's lock) in place.
 """
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import or_, select
 
-from app.brokers.base import Broker
-from app.brokers.errors import BrokerError, OrderRejected
+from app.brokers.base import Broker, BrokerOrder
+from app.brokers.errors import AccountLocked, BrokerError, OrderRejected
 from app.domain.vocabulary import (
     AuditCategory,
     HaltKind,
     OrderRole,
     OrderStatus,
     OrderType,
+    RejectCode,
     Severity,
     Side,
 )
@@ -61,6 +69,7 @@ class AccountResult:
     account: str
     cancelled_orders: int = 0
     flattened_positions: int = 0
+    rounds: int = 0  # flattening passes made (KILL_SWITCH_ROUNDS at most)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -80,6 +89,7 @@ class AccountResult:
             "account": self.account,
             "cancelled_orders": self.cancelled_orders,
             "flattened_positions": self.flattened_positions,
+            "rounds": self.rounds,
             "ok": self.ok,
             "message": self.message,
         }
@@ -253,19 +263,41 @@ def flatten_and_halt(
         change = halts.set_halt(account, kind, reason, now, actor)
         db.session.commit()
         logger.critical("account %s (%s) halted: %s; flattening", account.id, account.name, reason)
-        result = _sweep_safely(account.id, now)
-        audit.record(
-            AuditCategory.RISK,
-            f"account {result.account!r} flattened and halted: {reason}: "
-            f"{_count(result.cancelled_orders, 'order')} cancelled, "
-            f"{_count(result.flattened_positions, 'position')} flattened"
-            + (f"; failed: {result.message}" if not result.ok else ""),
-            severity=Severity.CRITICAL,
-            account_id=account.id,
-            data=result.to_json(),
-        )
-        db.session.commit()
+        result = _sweep_audited(account, "flattened and halted", reason, now, Severity.CRITICAL)
     halts.publish([change] if change else [], sweep=result.to_json())
+    return result
+
+
+def flatten(account_id: int, reason: str, now: datetime) -> AccountResult:
+    """Cancel one account's working orders and flatten it, without halting it.
+
+    For a guard that refuses entries by itself for as long as it lasts and then ends (the
+    news blackout): a halt would outlive it. A broker failure is reported in the result
+    (and its audit entry is critical), never raised.
+    """
+    with _sweep_lock:
+        account = get_account(account_id)
+        logger.warning("account %s (%s): flattening: %s", account.id, account.name, reason)
+        return _sweep_audited(account, "flattened", reason, now, Severity.WARNING)
+
+
+def _sweep_audited(
+    account: BrokerAccount, done: str, reason: str, now: datetime, severity: Severity
+) -> AccountResult:
+    """Sweep one account and audit what was `done` and why (committed); a failure is
+    critical whatever `severity` asked."""
+    result = _sweep_safely(account.id, now)
+    audit.record(
+        AuditCategory.RISK,
+        f"account {result.account!r} {done}: {reason}: "
+        f"{_count(result.cancelled_orders, 'order')} cancelled, "
+        f"{_count(result.flattened_positions, 'position')} flattened"
+        + (f"; failed: {result.message}" if not result.ok else ""),
+        severity=severity if result.ok else Severity.CRITICAL,
+        account_id=account.id,
+        data=result.to_json(),
+    )
+    db.session.commit()
     return result
 
 
@@ -338,7 +370,14 @@ def _account_quiet(account_id: int) -> Iterator[None]:
 class _Sweep:
     """Cancel our working orders, then flatten every symbol the broker still shows with a
     position or a working order (a flatten cancels the symbol's orders too, including
-    ones placed outside DeskPilot), mirror the result, and check the account is clean."""
+    ones placed outside DeskPilot), mirror the result, and read the broker again: what it
+    still shows is flattened again, a few rounds apart, until the account is really clean
+    or the rounds are spent; then what is still open is reported with the broker's words.
+
+    A position whose own closing order is still working is closing, not refused: another
+    flatten would only replace that market order, so it is given the next round to fill.
+    A refusal that forbids even closing (the account is locked or closed) halts the
+    account and ends the retries at once."""
 
     def __init__(self, account: BrokerAccount, result: AccountResult, now: datetime) -> None:
         self.account = account
@@ -346,6 +385,9 @@ class _Sweep:
         self.now = now
         self.broker: Broker = broker_for(account)
         self.kill_ids: set[str] = set()
+        self.flattened: set[str] = set()  # symbols whose position a kill order closes
+        self.refusals: dict[str, str] = {}  # the broker's last words per symbol
+        self.final: str | None = None  # a refusal of even closing orders
 
     def run(self) -> None:
         ours = self._open_rows()
@@ -355,14 +397,56 @@ class _Sweep:
             except BrokerError as exc:
                 self.result.fail(f"order {row.id} ({row.symbol}) not cancelled: {exc.message}")
         mine = {row.client_order_id for row in ours}
-        leftovers = [o for o in self.broker.working_orders() if o.client_order_id not in mine]
-        held = {p.symbol: p.qty for p in self.broker.positions() if p.qty}
-        for symbol in dict.fromkeys([*held, *(o.symbol for o in leftovers)]):
-            if self._flatten(symbol, held.get(symbol, 0)):
-                self.result.cancelled_orders += sum(1 for o in leftovers if o.symbol == symbol)
+        held, working = self._read()
+        self._flatten_pass(held, [o for o in working if o.client_order_id not in mine])
         self._mirror()
         self.result.cancelled_orders += self._mark_cancelled([row.id for row in ours])
-        self._check_clean()
+        self._until_flat()
+
+    def _read(self) -> tuple[dict[str, int], list[BrokerOrder]]:
+        """The broker's positions (symbol → signed quantity, flat ones left out) and its
+        working orders."""
+        held = {p.symbol: p.qty for p in self.broker.positions() if p.qty}
+        return held, self.broker.working_orders()
+
+    def _closing(self, held: dict[str, int], working: list[BrokerOrder]) -> set[str]:
+        """Symbols still held whose kill order is working: closing, not to flatten again."""
+        return {
+            o.symbol for o in working if o.client_order_id in self.kill_ids and o.symbol in held
+        }
+
+    def _flatten_pass(self, held: dict[str, int], working: list[BrokerOrder]) -> bool:
+        """Flatten every symbol held or with an order working, except those closing;
+        counts the orders the flatten cancelled. False when there was nothing to send."""
+        closing = self._closing(held, working)
+        strays = [o for o in working if o.symbol not in closing]
+        symbols = dict.fromkeys(
+            [*(s for s in held if s not in closing), *(o.symbol for o in strays)]
+        )
+        if not symbols:
+            return False
+        self.result.rounds += 1
+        for symbol in symbols:
+            if self.final is not None:
+                break
+            if self._flatten(symbol, held.get(symbol, 0)):
+                self.result.cancelled_orders += sum(1 for o in strays if o.symbol == symbol)
+        return True
+
+    def _until_flat(self) -> None:
+        """Re-read the broker and flatten again what it still shows, KILL_SWITCH_ROUNDS
+        passes in all, KILL_SWITCH_RETRY_SECONDS apart; then report what is left."""
+        config = current_app.config
+        held, working = self._read()
+        for _ in range(config["KILL_SWITCH_ROUNDS"] - 1):
+            if not (held or working) or self.final is not None:
+                break
+            time.sleep(config["KILL_SWITCH_RETRY_SECONDS"])
+            held, working = self._read()  # after the wait: a closing order may have filled
+            if self._flatten_pass(held, working):
+                self._mirror()
+                held, working = self._read()
+        self._report(held, working)
 
     def _open_rows(self) -> list[Order]:
         return list(
@@ -378,7 +462,8 @@ class _Sweep:
         )
 
     def _flatten(self, symbol: str, held: int) -> bool:
-        """Flatten one symbol with a `kill` order row; False (and a problem) when refused."""
+        """Flatten one symbol with a `kill` order row; False when refused (the broker's
+        words are kept for the report, and a lock of the account halts it)."""
         if self.broker.last_price(symbol) is None:
             self.broker.subscribe_quotes(symbol)  # a paper venue prices its market order
         # Built here, not from an OrderIntent: a position opened outside DeskPilot may be
@@ -399,19 +484,27 @@ class _Sweep:
         self.kill_ids.add(row.client_order_id)
         try:
             answer = self.broker.flatten(symbol, row.client_order_id)
+        except AccountLocked as exc:
+            reports.mark_refused([row], OrderStatus.REJECTED, exc.message, RejectCode.BROKER_LOCKED)
+            halts.halt_broker_locked(self.account.id, exc.message, self.now)
+            if not exc.closing_allowed:
+                self.final = exc.message
+            self.refusals[symbol] = exc.message
+            return False
         except OrderRejected as exc:
             reports.mark_refused([row], OrderStatus.REJECTED, exc.message)
-            self.result.fail(f"{symbol} not flattened: {exc.message}")
+            self.refusals[symbol] = exc.message
             return False
         except BrokerError as exc:
             reports.mark_refused([row], OrderStatus.FAILED, exc.message)
-            self.result.fail(f"{symbol} not flattened: {exc.message}")
+            self.refusals[symbol] = exc.message
             return False
         if answer is None:  # flat already, and the symbol's orders cancelled: nothing sent
             reports.cancel_unsent(row, f"{symbol} was already flat")
             return True
         reports.record_answers([row], [answer])
-        if held:
+        if held and symbol not in self.flattened:
+            self.flattened.add(symbol)
             self.result.flattened_positions += 1
         return True
 
@@ -451,19 +544,29 @@ class _Sweep:
         db.session.commit()
         return len(cancelled)
 
-    def _check_clean(self) -> None:
-        """Read the broker once more: anything still open is reported, not assumed gone."""
-        still_held = [p for p in self.broker.positions() if p.qty]
-        working = self.broker.working_orders()
-        for position in still_held:
-            closing = [o for o in working if o.client_order_id in self.kill_ids]
-            note = " (its closing order is still working)" if closing else ""
-            self.result.fail(f"{position.symbol} is still {position.qty:+d} at the broker{note}")
-        stray = [o for o in working if o.client_order_id not in self.kill_ids]
-        if stray:
+    def _report(self, held: dict[str, int], working: list[BrokerOrder]) -> None:
+        """What the broker still shows after the last round is reported with its words,
+        never assumed gone."""
+        if self.final is not None:
+            self.result.fail(f"not retried: the broker refuses even closing orders ({self.final})")
+        closing = self._closing(held, working)
+        for symbol, qty in held.items():
+            note = " (its closing order is still working)" if symbol in closing else ""
+            words = self.refusals.get(symbol)
+            rounds = _count(self.result.rounds, "round")
             self.result.fail(
-                f"{len(stray)} orders still working at the broker: "
+                f"{symbol} is still {qty:+d} at the broker after {rounds}{note}"
+                + (f": {words}" if words else "")
+            )
+        stray = [o for o in working if o.symbol not in closing]
+        if stray:
+            words = dict.fromkeys(
+                self.refusals[o.symbol] for o in stray if o.symbol in self.refusals
+            )
+            self.result.fail(
+                f"{_count(len(stray), 'order')} still working at the broker: "
                 + ", ".join(f"{o.symbol} {o.side} {o.qty}" for o in stray[:5])
+                + (f" ({'; '.join(words)})" if words else "")
             )
 
 

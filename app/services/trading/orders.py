@@ -4,6 +4,7 @@ Shared by the alert pipeline, the trader's manual orders and the protections. Th
 everywhere: the order row (with its client order id) is committed before the broker call,
 and the broker's answer — or its refusal, with the reason — is recorded on the row after
 it by the ledger (services.ledger.reports), the one writer of an order's broker state.
+A refusal of the account itself (locked, liquidation-only) also halts it (lockouts).
 """
 
 import logging
@@ -15,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.brokers.base import BracketRequest, Broker, BrokerOrder, OrderRequest
-from app.brokers.errors import BrokerError, OrderRejected, UnknownOrder
+from app.brokers.errors import AccountLocked, BrokerError, OrderRejected, UnknownOrder
 from app.domain.break_even import BreakEvenSpec
 from app.domain.contracts import Contract
 from app.domain.errors import DomainValidationError
@@ -36,6 +37,7 @@ from app.models import Order
 from app.services.ledger import reports
 from app.services.market import prices
 from app.services.records import audit
+from app.services.trading import lockouts
 
 logger = logging.getLogger(__name__)
 
@@ -339,6 +341,10 @@ def _send(broker: Broker, rows: list[Order], call) -> list[Order]:
     db.session.commit()
     try:
         answers = call()
+    except AccountLocked as exc:
+        reports.mark_refused(rows, OrderStatus.REJECTED, exc.message, RejectCode.BROKER_LOCKED)
+        lockouts.account_locked(rows[0].account_id, exc)
+        return rows
     except OrderRejected as exc:
         reports.mark_refused(rows, OrderStatus.REJECTED, exc.message)
         return rows
