@@ -9,16 +9,14 @@ from app.services.market import economic_calendar
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
-MAX_BODY = 2_000_000
-
 
 @bp.post("/events")
 def import_events():
     """An iCalendar file (`text/calendar`) or CSV `time,title,impact,currency` (`text/csv`,
     `text/plain`), or JSON `{"ics": "..."}` / `{"csv": "..."}` → `{imported, skipped}`."""
     kind, body = _body()
-    imported, skipped = economic_calendar.import_events(body, kind)
-    return jsonify(imported=imported, skipped=skipped)
+    report = economic_calendar.import_events(body, kind)
+    return jsonify(imported=report.imported, skipped=report.skipped)
 
 
 @bp.get("/events")
@@ -39,7 +37,7 @@ def list_events():
 
 
 def _body() -> tuple[str, str]:
-    if (request.content_length or 0) > MAX_BODY:
+    if (request.content_length or 0) > economic_calendar.MAX_BYTES:
         raise InvalidInput("The calendar is larger than 2 MB.", {"body": "too large"})
     kind = (request.mimetype or "").lower()
     if kind == "application/json":
@@ -49,9 +47,4 @@ def _body() -> tuple[str, str]:
                 return key, data[key]
         raise InvalidInput('Send {"ics": "..."} or {"csv": "..."}.', {"body": "no calendar"})
     text = request.get_data(as_text=True)
-    if kind == "text/calendar" or text.lstrip().startswith("BEGIN:VCALENDAR"):
-        return "ics", text
-    if kind in ("text/csv", "text/plain"):
-        return "csv", text
-    message = "send text/calendar (iCalendar) or text/csv"
-    raise InvalidInput(f"Content-Type: {message}.", {"content_type": message})
+    return economic_calendar.calendar_kind(kind, text), text

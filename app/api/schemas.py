@@ -4,6 +4,7 @@ import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app, request
@@ -210,22 +211,13 @@ class TradingWindow(Body):
 
 class NewsBlackout(Body):
     """No new entries from `before_minutes` before to `after_minutes` after an economic
-    event of at least `min_impact` (domain.news)."""
+    event of at least `min_impact` (domain.news); with `flatten`, the account is flattened
+    as the window opens (services.protection.news_watch)."""
 
     before_minutes: Annotated[StrictInt, Field(ge=0, le=360)]
     after_minutes: Annotated[StrictInt, Field(ge=0, le=360)]
     min_impact: Literal["low", "medium", "high"] = "high"
     flatten: StrictBool = False
-
-    @field_validator("flatten")
-    @classmethod
-    def _not_yet(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(
-                "closing positions before the news is not built yet; the blackout refuses "
-                "new entries"
-            )
-        return value
 
 
 class RiskUpdate(Body):
@@ -304,10 +296,28 @@ class TraderUpdate(Body):
     _fixed_in_range = field_validator("fixed_quantity")(_within_quantity_cap)
 
 
+def _calendar_url(value: str) -> str | None:
+    """An http(s) URL with a host; "" turns the fetch off like null. The URL is never
+    repeated in the message: it may carry a token."""
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is no number
+    except ValueError:
+        raise ValueError("must be an http or https URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or re.search(r"\s", value):
+        raise ValueError("must be an http or https URL")
+    return value
+
+
 class SettingsUpdate(Body):
     timezone: TimeZoneName | None = None
     discord_user_id: Annotated[str, StringConstraints(pattern=r"^\d{15,21}$")] | None = None
     discord_dm_enabled: StrictBool | None = None
+    calendar_url: (
+        Annotated[str, StringConstraints(max_length=2000), AfterValidator(_calendar_url)] | None
+    ) = None
 
 
 Price = Annotated[

@@ -1,4 +1,8 @@
-"""/api/settings: the owner's preferences and password (secrets are never returned)."""
+"""/api/settings: the owner's preferences and password (secrets are never returned).
+
+Saving a new `calendar_url` fetches it at once; the answer's `calendar_fetch` tells how it
+went, and a calendar that cannot be fetched does not make the save fail (the job retries).
+"""
 
 from datetime import UTC, datetime
 
@@ -8,6 +12,7 @@ from flask_login import current_user, login_user
 from app.api.schemas import PasswordChange, SettingsUpdate, parse_body
 from app.api.serialize import iso
 from app.models import User
+from app.services.market import calendar_feed
 from app.services.setup import auth, settings
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -29,9 +34,24 @@ def get_settings():
 
 @bp.route("", methods=["PUT", "PATCH"])
 def update_settings():
-    return jsonify(
-        settings_json(settings.update_settings(current_user, parse_body(SettingsUpdate)))
-    )
+    changes = parse_body(SettingsUpdate)
+    previous_url = current_user.calendar_url
+    user = settings.update_settings(current_user, changes)
+    answer = settings_json(user)
+    if user.calendar_url and user.calendar_url != previous_url:
+        answer["calendar_fetch"] = _fetch_json(calendar_feed.fetch_calendar(user.calendar_url))
+    return jsonify(answer)
+
+
+def _fetch_json(outcome: calendar_feed.FetchOutcome) -> dict:
+    report = outcome.report
+    return {
+        "result": outcome.result.value,
+        "new": report.new if report else 0,
+        "updated": report.updated if report else 0,
+        "skipped": report.skipped if report else [],
+        "error": outcome.error,
+    }
 
 
 @bp.post("/password")

@@ -30,7 +30,7 @@ from typing import IO
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from app.workers import alert_recovery, monitor, paper_feed, position_poller
+from app.workers import alert_recovery, calendar_fetch, monitor, paper_feed, position_poller
 from app.workers.leader import Elector, lease_for
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ JOB_REGISTRATIONS = (
     position_poller.register,
     monitor.register,
     alert_recovery.register,
+    calendar_fetch.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

@@ -255,10 +255,10 @@ def test_a_news_blackout_refuses_entries_inside_its_window_and_accepts_after(api
 
 
 def test_news_blackout_settings_are_checked(api, paper):
-    flatten = {"before_minutes": 5, "after_minutes": 5, "flatten": True}
+    flatten = {"before_minutes": 5, "after_minutes": 5, "flatten": "yes"}
     response = api.put(f"/api/risk/{paper['id']}", {"news_blackout": flatten})
     assert response.status_code == 400
-    assert "not built yet" in json.dumps(response.get_json())
+    assert "flatten" in json.dumps(response.get_json()["error"]["fields"])
     csv_body = "time,title,impact,currency\n2026-12-10T13:30:00Z,CPI m/m,high,USD\nbad,x,high\n"
     response = api.client.post(
         "/api/calendar/events",

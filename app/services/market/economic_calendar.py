@@ -4,10 +4,13 @@ blackout they impose on an account's new entries.
 An iCalendar event's impact is read from, in order: an `X-IMPACT` property, a category
 named low, medium or high, or its RFC 5545 `PRIORITY` (1–4 high, 5 medium, 6–9 low); an
 event with none of these is skipped. Importing the same calendar again updates its events
-(by UID; a CSV line by time and title).
+(by UID; a CSV line by time and title). An upload and a calendar fetched by URL
+(calendar_feed) are read alike: `calendar_kind` tells the format, `import_events` stores it.
 """
 
 import hashlib
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import icalendar
@@ -22,29 +25,70 @@ from app.models import CalendarEvent
 from app.services.records import audit
 
 LOOKAROUND = timedelta(hours=6)  # the longest blackout window a rule may set, and some
+MAX_BYTES = 2_000_000  # the largest calendar read, uploaded or fetched by URL
 
 
-def import_events(body: str, kind: str) -> tuple[int, list[str]]:
-    """Store the calendar's events (`kind` "ics" or "csv"); how many, and what was skipped."""
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did to the stored calendar, event by event."""
+
+    new: int
+    updated: int
+    unchanged: int
+    skipped: list[str]
+
+    @property
+    def imported(self) -> int:
+        """Every event read, whether it was new, changed or already stored as it is."""
+        return self.new + self.updated + self.unchanged
+
+
+def calendar_kind(mimetype: str, text: str) -> str:
+    """The calendar's format, "ics" or "csv", by its media type; an iCalendar file is known
+    by its first line whatever its server calls it (many say text/plain or octet-stream)."""
+    kind = mimetype.lower()
+    if kind == "text/calendar" or text.lstrip("\ufeff \t\r\n").startswith("BEGIN:VCALENDAR"):
+        return "ics"
+    if kind in ("text/csv", "text/plain"):
+        return "csv"
+    message = "send text/calendar (iCalendar) or text/csv"
+    raise InvalidInput(f"Content-Type: {message}.", {"content_type": message})
+
+
+def import_events(body: str, kind: str) -> ImportReport:
+    """Store the calendar's events (`kind` "ics" or "csv"). Only a change is audited: a
+    calendar fetched every hour that did not move leaves no trace."""
     if kind == "ics":
         found, skipped = _parse_ics(body)
     else:
         events, skipped = parse_csv(body)
         found = [(_uid(event.starts_at, event.title), event) for event in events]
-    for uid, event in found:
-        row = db.session.scalar(select(CalendarEvent).where(CalendarEvent.uid == uid))
-        if row is None:
-            row = CalendarEvent(uid=uid)
-            db.session.add(row)
-        row.starts_at, row.title = event.starts_at, event.title
-        row.impact, row.currency = event.impact, event.currency
-    audit.record(
-        AuditCategory.SYSTEM,
-        f"economic calendar imported: {len(found)} events, {len(skipped)} skipped",
-        data={"skipped": skipped[:20]},
-    )
+    counts = Counter(_store(uid, event) for uid, event in found)
+    report = ImportReport(counts["new"], counts["updated"], counts["unchanged"], skipped)
+    if report.new or report.updated:
+        audit.record(
+            AuditCategory.SYSTEM,
+            f"economic calendar imported: {report.new} new, {report.updated} updated, "
+            f"{len(skipped)} skipped",
+            data={"skipped": skipped[:20]},
+        )
     db.session.commit()
-    return len(found), skipped
+    return report
+
+
+def _store(uid: str, event: NewsEvent) -> str:
+    """Add or update the event's row: "new", "updated" or "unchanged"."""
+    row = db.session.scalar(select(CalendarEvent).where(CalendarEvent.uid == uid))
+    fields = (event.starts_at, event.title, event.impact, event.currency)
+    if row is None:
+        row, outcome = CalendarEvent(uid=uid), "new"
+        db.session.add(row)
+    elif (row.starts_at, row.title, row.impact, row.currency) == fields:
+        return "unchanged"
+    else:
+        outcome = "updated"
+    row.starts_at, row.title, row.impact, row.currency = fields
+    return outcome
 
 
 def list_events(since: datetime | None, limit: int = 500) -> list[CalendarEvent]:
@@ -56,14 +100,26 @@ def list_events(since: datetime | None, limit: int = 500) -> list[CalendarEvent]
 
 def blackout_at(rule: BlackoutRule, now: datetime) -> NewsEvent | None:
     """The event whose blackout `now` is inside, by the calendar stored."""
+    row = blackout_event_at(rule, now)
+    return _news_event(row) if row is not None else None
+
+
+def blackout_event_at(rule: BlackoutRule, now: datetime) -> CalendarEvent | None:
+    """The stored event whose blackout `now` is inside: its row, whose id tells one event
+    from another (the flatten before the news acts once per event)."""
     rows = db.session.scalars(
         select(CalendarEvent).where(
             CalendarEvent.starts_at >= now - LOOKAROUND,
             CalendarEvent.starts_at <= now + LOOKAROUND,
         )
     )
-    events = [NewsEvent(r.starts_at, r.title, Impact(r.impact), r.currency) for r in rows]
-    return blocking(rule, events, now)
+    pairs = [(row, _news_event(row)) for row in rows]
+    found = blocking(rule, [event for _, event in pairs], now)
+    return next((row for row, event in pairs if event is found), None)
+
+
+def _news_event(row: CalendarEvent) -> NewsEvent:
+    return NewsEvent(row.starts_at, row.title, Impact(row.impact), row.currency)
 
 
 def rule_of(value: dict | None) -> BlackoutRule | None:

@@ -63,8 +63,11 @@ from app.services.market import prices
 from app.services.protection import (
     advanced_orders,
     late_rejections,
+    news_watch,
     rule_watch,
     session_watch,
+    silence_watch,
+    time_exits,
 )
 from app.services.protection.kill_switch import flatten_and_halt
 from app.services.records import audit, events
@@ -443,8 +446,10 @@ def tick(now: datetime) -> MonitorStatus:
         status.watched = len(book.watches)
     status.halted_accounts = enforce_daily_loss(now, status)
     approvals.expire_overdue(now)
+    for failure in [*time_exits.act(now), *silence_watch.watch(now)]:
+        _failed(status, failure)
     status.halted_accounts += late_rejections.act(now)
-    for watch in (rule_watch.watch_rules, session_watch.watch_sessions):
+    for watch in (rule_watch.watch_rules, session_watch.watch_sessions, news_watch.watch_news):
         halted, failures = watch(now)
         status.halted_accounts += halted
         for failure in failures:
