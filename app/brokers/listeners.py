@@ -16,7 +16,8 @@ from app.brokers.base import BrokerReport
 
 logger = logging.getLogger(__name__)
 
-QuoteReceiver = Callable[[str, Decimal, datetime, str], None]  # symbol, price, time, source
+# symbol, price, time, source; keyword `delayed`: the feed is late (Tradovate's Delayed mode)
+QuoteReceiver = Callable[..., None]
 ReportReceiver = Callable[[BrokerReport], None]
 
 _receivers: dict[str, Callable | None] = {"quote": None, "report": None}
@@ -28,13 +29,16 @@ def connect(*, quotes: QuoteReceiver, reports: ReportReceiver) -> None:
     _receivers["report"] = reports
 
 
-def quote(symbol: str, price: Decimal, time: datetime, source: str) -> None:
-    """A last-trade price heard by an adapter."""
+def quote(
+    symbol: str, price: Decimal, time: datetime, source: str, *, delayed: bool = False
+) -> None:
+    """A last-trade price heard by an adapter; `delayed` when its feed runs late, so no
+    service takes it for a live print."""
     receiver = _receivers["quote"]
     if receiver is None:
         logger.debug("no quote receiver: %s %s dropped", symbol, price)
         return
-    receiver(symbol, price, time, source)
+    receiver(symbol, price, time, source, delayed=delayed)
 
 
 def report(item: BrokerReport) -> None:

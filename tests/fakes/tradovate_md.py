@@ -3,6 +3,9 @@
 reference/tradovate.md §5: the server opens with `o`, answers `authorize\\n<id>\\n\\n<token>`
 with `a[{"i":id,"s":200}]` (or `s:401` and an error string in `d`), answers
 `md/subscribeQuote` / `md/unsubscribeQuote`, and pushes `a[{"e":"md","d":{"quotes":[...]}}]`.
+A symbol marked with `serve_delayed` is subscribed as for a user without a real-time
+subscription: the answer is `{"s":200,"i":n,"d":{"mode":"Delayed","subscriptionId":…}}`
+(reference "Delayed market data").
 Tests drive it: `push_quote`, `send_heartbeat` (or `heartbeat_interval` for `h` frames on a
 timer), `send_shutdown`, `send_close`, `drop()`; and read what the client sent from
 `received`. The `heard` fixture collects what the client hands to app.brokers.listeners.
@@ -84,6 +87,7 @@ class FakeMarketDataServer:
         self.received: list[Received] = []
         self.connections: list[_Connection] = []
         self.refused: dict[int | str, tuple[int, str]] = {}
+        self.delayed: set[int | str] = set()
         self._lock = threading.Lock()
         self._server = make_server(
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
@@ -157,6 +161,13 @@ class FakeMarketDataServer:
                     connection.ws.sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def serve_delayed(self, symbol: int | str, delayed: bool = True) -> None:
+        """Answer the next subscriptions of `symbol` in Delayed mode (or real-time again)."""
+        if delayed:
+            self.delayed.add(symbol)
+        else:
+            self.delayed.discard(symbol)
 
     def refuse_subscription(self, symbol: int | str, status: int = 404, message: str = "") -> None:
         self.refused[symbol] = (status, message or f"Unknown contract {symbol}")
@@ -257,6 +268,8 @@ class FakeMarketDataServer:
                 status, detail = self.refused[symbol]
             elif endpoint == "md/subscribeQuote":
                 connection.subscriptions.add(symbol)
+                if symbol in self.delayed:
+                    detail = {"mode": "Delayed", "subscriptionId": int(request_id) + 9000}
             else:
                 connection.subscriptions.discard(symbol)
         else:
@@ -278,11 +291,12 @@ def fake_md_server():
 @pytest.fixture(name="heard")
 def heard_quotes():
     """The quotes adapters hand to app.brokers.listeners, as the services receive them:
-    (symbol, price, time, source). Afterwards quotes are dropped again, as unconnected."""
+    (symbol, price, time, source); whether a quote was `delayed` is left out (the client's
+    own sink shows it). Afterwards quotes are dropped again, as unconnected."""
     quotes: list[tuple] = []
-    listeners.connect(quotes=lambda *quote: quotes.append(quote), reports=_ignore)
+    listeners.connect(quotes=lambda *quote, delayed=False: quotes.append(quote), reports=_ignore)
     yield quotes
-    listeners.connect(quotes=lambda *quote: None, reports=_ignore)
+    listeners.connect(quotes=lambda *quote, delayed=False: None, reports=_ignore)
 
 
 def _ignore(report) -> None:

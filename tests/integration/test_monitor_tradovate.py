@@ -3,7 +3,7 @@ prices move at the fake exchange and in the price cache (as market data would), 
 position poller mirrors the broker, the monitor drives the broker's orders."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app import create_app
 from app.brokers.paper.broker import reset_venues
 from app.brokers.tradovate import broker as tradovate_broker
+from app.brokers.tradovate import market_data
 from app.errors import AppError
 from app.extensions import db
 from app.models import AdvancedOrder, Order
@@ -20,6 +21,7 @@ from app.services.protection import monitor
 from app.services.trading import manual
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
+from tests.fakes.tradovate_md import FakeMarketDataServer
 
 
 @pytest.fixture
@@ -487,3 +489,170 @@ def test_a_pair_tradovate_cannot_be_reached_for_undoes_the_pairs_and_keeps_the_s
     stops = [o for o in answer["orders"] if o["role"] == "stop_loss"]
     assert (stops[0]["qty"], stops[0]["status"]) == (2, "working")  # the whole stop stays
     assert exits_at_exchange(desk) == [("Stop", "Sell", 2, "4996")]  # the first pair undone
+
+
+# --- delayed market data: prices ten minutes late move no stop ------------------------------
+
+
+@pytest.fixture
+def feed(desk, app, monkeypatch):
+    """Tradovate market data for the desk: the fake md socket the adapter subscribes the
+    symbol on (the fake_tradovate fixture leaves market data out)."""
+    server = FakeMarketDataServer(token="md-token").start()
+    desk.fake.md_token = "md-token"
+    app.config["TRADOVATE_MD_URL"] = server.url
+    monkeypatch.setattr(tradovate_broker, "_market_data", lambda: market_data)
+    yield server
+    market_data.shutdown()
+    server.stop()
+
+
+def contract_id(desk) -> int:
+    return desk.fake.contracts[desk.symbol]["id"]
+
+
+def quote(desk, feed, *path):
+    """Prints at the exchange that reach DeskPilot through market data, a tick after each."""
+    for price in path:
+        desk.fake.set_price(desk.symbol, price)
+        feed.push_quote(contract_id(desk), trade=str(price))
+        heard = Decimal(str(price))
+        assert feed.wait_for(lambda heard=heard: prices.last(desk.symbol).price == heard)
+        with desk.current_app.app_context():
+            status = monitor.tick(datetime.now(UTC))
+            assert status.errors == 0, status.last_error
+
+
+def delayed_warnings(api) -> list[str]:
+    logged = api.get("/api/logs?category=system").get_json()["items"]
+    return [e["message"] for e in logged if "is delayed (~10 min)" in e["message"]]
+
+
+@pytest.mark.parametrize("delayed", [True, False], ids=["delayed", "real-time"])
+def test_a_delayed_feed_never_moves_the_trailing_stop_a_real_time_one_does(
+    desk, feed, api, delayed
+):
+    feed.serve_delayed(contract_id(desk), delayed)
+    desk.send({"action": "buy", "quantity": 1, "trailing_stop": {"ticks": 8}})
+    assert feed.wait_for(lambda: feed.subscribed(contract_id(desk)))  # the alert asked for it
+    assert feed.wait_for(lambda: market_data.client().is_delayed(desk.symbol) is delayed)
+    stop_id = desk.one()["orders"]["stop"]["client_order_id"]
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("4998")
+    quote(desk, feed, 5001, 5003, 5004)
+    assert prices.last(desk.symbol).delayed is delayed
+    modifies = [m["stopPrice"] for m in desk.fake.bodies("order/modifyorder")]
+    item = desk.one()
+    if delayed:
+        assert modifies == []  # the stop stays where it is
+        assert (item["best_price"], item["stop_price"]) == ("5000", "4998")
+        assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("4998")
+        assert delayed_warnings(api) == [  # said once, not at every tick
+            f"market data for {desk.symbol} is delayed (~10 min): its trailing stops, "
+            "break-even and take profits watched in-app hold, the stops at the broker stay "
+            "where they are"
+        ]
+    else:
+        assert modifies == [4999, 5001, 5002]
+        assert (item["best_price"], item["stop_price"]) == ("5004", "5002")
+        assert delayed_warnings(api) == []
+
+
+def test_a_trail_held_by_a_delayed_feed_follows_once_it_is_real_time(desk, feed):
+    feed.serve_delayed(contract_id(desk))
+    desk.send({"action": "buy", "quantity": 1, "trailing_stop": {"ticks": 8}})
+    assert feed.wait_for(lambda: market_data.client().is_delayed(desk.symbol))
+    quote(desk, feed, 5003)
+    assert desk.fake.calls("order/modifyorder") == []
+    feed.serve_delayed(contract_id(desk), False)  # the trader subscribed to real-time data
+    feed.drop()  # the client reconnects and subscribes again
+    assert feed.wait_for(lambda: not market_data.client().is_delayed(desk.symbol), timeout=5)
+    quote(desk, feed, 5004)
+    assert [m["stopPrice"] for m in desk.fake.bodies("order/modifyorder")] == [5002]
+
+
+def test_a_new_trailing_stop_on_a_delayed_feed_is_refused_and_the_fixed_stop_stays(desk, feed, api):
+    feed.serve_delayed(contract_id(desk))
+    answer = desk.send({"action": "buy", "quantity": 1, "stop_loss": {"ticks": 16}})
+    stop = next(o for o in answer["orders"] if o["role"] == "stop_loss")
+    desk.poll()
+    assert feed.wait_for(lambda: market_data.client().is_delayed(desk.symbol))
+    feed.push_quote(contract_id(desk), trade="5002")
+    assert feed.wait_for(lambda: prices.last(desk.symbol).delayed)
+    [position] = api.get(f"/api/positions?account_id={desk.account['id']}").get_json()["items"]
+    placed = len(desk.fake.calls("order/placeorder"))
+
+    response = api.post("/api/orders/trailing-stop", {"position_id": position["id"], "ticks": 8})
+
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "market_data_delayed"
+    assert error["message"].startswith(
+        f"Market data for {desk.symbol} is delayed (~10 min): trailing refused, the fixed "
+        "stop stays."
+    )
+    assert api.get("/api/orders/advanced").get_json()["items"] == []
+    assert len(desk.fake.calls("order/placeorder")) == placed  # nothing new at Tradovate
+    assert desk.fake.calls("order/modifyorder") == []
+    [working] = desk.fake.working()
+    assert (working["orderType"], working["stopPrice"]) == ("Stop", Decimal("4996"))
+    assert api.get(f"/api/orders/{stop['id']}").get_json()["status"] == "working"
+    logged = [e["message"] for e in api.get("/api/logs?category=order").get_json()["items"]]
+    assert any("trailing refused, the fixed stop stays" in m for m in logged)
+
+
+def test_a_delayed_feed_never_triggers_break_even(desk, feed, api):
+    feed.serve_delayed(contract_id(desk))
+    desk.send({"action": "buy", "quantity": 1})  # at 5000
+    desk.poll()
+    assert feed.wait_for(lambda: market_data.client().is_delayed(desk.symbol))
+    pair = oco(desk, api, break_even={"trigger": {"ticks": 8}, "offset": {"ticks": 1}})
+    quote(desk, feed, 5002, 5003)  # past the trigger, ten minutes ago
+    assert desk.fake.calls("order/modifyorder") == []
+    stop_id = pair["orders"]["stop"]["client_order_id"]
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("4990")
+
+
+# --- the request budget: a stop is modified at most once every STOP_MODIFY_MIN_SECONDS ------
+
+
+def test_stop_modifications_are_spaced_and_the_stop_catches_up_after_the_interval(desk, app):
+    app.config["STOP_MODIFY_MIN_SECONDS"] = 2
+    desk.send({"action": "buy", "quantity": 1, "trailing_stop": {"ticks": 8}})
+    stop_id = desk.one()["orders"]["stop"]["client_order_id"]
+    start = datetime.now(UTC)
+
+    def tick_at(seconds: float, price) -> None:
+        desk.fake.set_price(desk.symbol, price)
+        prices.update(desk.symbol, Decimal(str(price)), datetime.now(UTC), "tradovate")
+        with desk.current_app.app_context():
+            status = monitor.tick(start + timedelta(seconds=seconds))
+            assert status.errors == 0, status.last_error
+
+    def sent() -> list:
+        return [m["stopPrice"] for m in desk.fake.bodies("order/modifyorder")]
+
+    tick_at(0, 5001)  # the first move goes at once
+    tick_at(0.5, 5002)
+    tick_at(1.0, 5003)
+    assert sent() == [4999]  # three rising ticks inside the interval: one modification
+    item = desk.one()
+    assert (item["best_price"], item["stop_price"]) == ("5003", "5001")  # the trail kept up
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("4999")
+    tick_at(2.0, 5002.5)  # no new high, but the interval is over: the stop catches up
+    assert sent() == [4999, 5001]
+    assert desk.fake.order_for(stop_id)["stopPrice"] == Decimal("5001")
+    tick_at(2.5, 5004)
+    assert sent() == [4999, 5001]
+    with app.app_context():
+        monitor.forget()  # a restart keeps the budget and the lag: they live in the rows
+        row = db.session.get(AdvancedOrder, item["id"])
+        assert row.stop_modified_at == start + timedelta(seconds=2)
+        assert (row.best_price, row.stop_price) == (Decimal("5004"), Decimal("5002"))
+        assert db.session.get(Order, row.stop_order_id).stop_price == Decimal("5001")
+    tick_at(3.5, 5003.5)
+    assert sent() == [4999, 5001]
+    tick_at(4.0, 5003.5)
+    assert sent() == [4999, 5001, 5002]  # never looser, a tick at least each time
+    tick_at(4.1, 5003.5)
+    tick_at(6.5, 5003.5)
+    assert sent() == [4999, 5001, 5002]  # caught up: nothing more to send

@@ -338,3 +338,34 @@ def test_the_default_url_is_tradovates_md_socket():
     assert market_data.md_url("demo") == "wss://md.tradovateapi.com/v1/websocket"
     assert market_data.md_url("live") == "wss://md.tradovateapi.com/v1/websocket"
     assert market_data.md_url("live", "ws://127.0.0.1:1/x") == "ws://127.0.0.1:1/x"
+
+
+def test_a_delayed_subscription_marks_its_quotes_until_answered_real_time(fake_md, make_client):
+    fake_md.serve_delayed(MES)
+    heard: list[tuple] = []
+    client = make_client(
+        fake_md.url,
+        on_quote=lambda symbol, price, time, source, *, delayed: heard.append(
+            (symbol, price, delayed)
+        ),
+    )
+    client.subscribe("MESZ6", MES)
+    client.subscribe("MNQZ6", MNQ)
+    client.start()
+    assert wait_for(lambda: client.is_delayed("MESZ6"))
+
+    fake_md.push_quote(MES, trade="5012.25")
+    fake_md.push_quote(MNQ, trade="18405")
+    assert wait_for(lambda: len(heard) == 2)
+    assert sorted(heard) == [("MESZ6", D("5012.25"), True), ("MNQZ6", D("18405"), False)]
+    assert client.status()["delayed"] == ["MESZ6"] and not client.is_delayed("MNQZ6")
+
+    # The user buys the subscription: the resubscription after a reconnect is real-time.
+    fake_md.serve_delayed(MES, False)
+    fake_md.drop()
+    assert wait_for(lambda: fake_md.subscribed(MES, connection=2))
+    assert wait_for(lambda: not client.is_delayed("MESZ6"))
+    fake_md.push_quote(MES, trade="5012.50")
+    assert wait_for(lambda: len(heard) == 3)
+    assert heard[-1] == ("MESZ6", D("5012.50"), False)
+    assert client.status()["delayed"] == []

@@ -11,6 +11,10 @@ name only the `contractId`, so the client keeps contract id -> our code ("MESZ6"
 
 Each quote's `Trade` price goes to `app.brokers.listeners.quote` (source "tradovate"),
 where the services keep their price cache, as an exact Decimal parsed from the wire text.
+A subscription Tradovate answers with `d.mode == "Delayed"` (the user has no real-time
+subscription: data about 10 minutes late; reference "Delayed market data") marks that
+symbol's quotes `delayed`, so no service acts on them as live prints; a later answer
+without that mode (a resubscription after a reconnect) clears it.
 The client keeps the latest quote of each symbol itself too (`top_of_book(symbol)`, with
 `Bid`/`Offer`), so the adapter answers `last_price` without reading the services' cache.
 Only trades are handed on: the cache holds one price per symbol and every subscriber (the
@@ -76,7 +80,7 @@ STALE_SECONDS = 15.0
 QUOTA_REASONS = frozenset({"ConnectionQuotaReached", "IPQuotaReached"})
 
 TokenProvider = Callable[[], str | None]
-QuoteSink = Callable[[str, Decimal, datetime, str], object]
+QuoteSink = Callable[..., object]  # (symbol, price, time, source, *, delayed)
 ContractIdLookup = Callable[[str], int | None]
 
 
@@ -277,8 +281,8 @@ class MarketDataClient:
     """Tradovate's market-data socket for a set of contracts, kept alive in a daemon thread.
 
     `token_provider()` is called before every connection, so a renewed token is used on
-    the next reconnect. `on_quote(symbol, price, time, source)` receives each last trade;
-    it runs in the client's thread. Times are measured with `clock` (monotonic seconds);
+    the next reconnect. `on_quote(symbol, price, time, source, delayed=...)` receives each
+    last trade; it runs in the client's thread. Times are measured with `clock` (monotonic seconds);
     `now` stamps a quote that carries no timestamp of its own.
     """
 
@@ -322,6 +326,7 @@ class MarketDataClient:
         self._outbox: deque[_Op] = deque()
         self._pending: dict[int, tuple[str, str | None]] = {}
         self._sub_errors: dict[str, str] = {}
+        self._delayed: set[str] = set()  # answered in Delayed mode
         self._stale_reported: set[str] = set()
         self._state = "stopped"
         self._authorized = False
@@ -390,6 +395,11 @@ class MarketDataClient:
         with self._lock:
             return self._is_stale(symbol, self._clock())
 
+    def is_delayed(self, symbol: str) -> bool:
+        """True when Tradovate answered `symbol`'s subscription in Delayed mode."""
+        with self._lock:
+            return symbol in self._delayed
+
     def top_of_book(self, symbol: str) -> TopOfBook | None:
         with self._lock:
             return self._books.get(symbol)
@@ -415,6 +425,7 @@ class MarketDataClient:
                 ),
                 "subscriptions": sorted(self._subscriptions),
                 "stale": sorted(s for s in self._subscriptions if self._is_stale(s, clock)),
+                "delayed": sorted(self._delayed),
                 "last_error": self._last_error,
                 "last_disconnect": self._last_disconnect,
                 "subscription_errors": dict(self._sub_errors),
@@ -585,7 +596,27 @@ class MarketDataClient:
                 logger.warning(
                     "market data: %s %s refused: %s %s", endpoint, symbol, status, detail
                 )
+            elif endpoint == "md/subscribeQuote":
+                self._note_mode(symbol, detail)
         return False
+
+    def _note_mode(self, symbol: str, detail: object) -> None:
+        """Remember whether Tradovate serves `symbol` late (`"mode": "Delayed"`)."""
+        delayed = isinstance(detail, dict) and detail.get("mode") == "Delayed"
+        with self._lock:
+            if symbol not in self._subscriptions or delayed == (symbol in self._delayed):
+                return
+            if delayed:
+                self._delayed.add(symbol)
+            else:
+                self._delayed.discard(symbol)
+        if delayed:
+            logger.warning(
+                "market data: %s is delayed (about 10 minutes late: no real-time subscription)",
+                symbol,
+            )
+        else:
+            logger.info("market data: %s is real-time again", symbol)
 
     def _on_event(self, name: object, data: object) -> None:
         if name == "md" and isinstance(data, dict):
@@ -620,6 +651,7 @@ class MarketDataClient:
             symbol = self._codes.get(contract_id)
             if symbol is None:
                 return  # unsubscribed, or not ours
+            delayed = symbol in self._delayed
             self._last_data[symbol] = self._clock()
             book = self._books.get(symbol) or TopOfBook(symbol, contract_id)
             changes: dict[str, Any] = {"time": stamp}
@@ -637,7 +669,7 @@ class MarketDataClient:
         if last is None:
             return
         try:
-            self._on_quote(symbol, last, stamp, SOURCE)
+            self._on_quote(symbol, last, stamp, SOURCE, delayed=delayed)
         except Exception:
             logger.exception("market data: quote %s %s not taken", symbol, last)
 
@@ -666,6 +698,7 @@ class MarketDataClient:
         for table in (self._subscribed_at, self._last_data, self._books, self._sub_errors):
             table.pop(symbol, None)
         self._stale_reported.discard(symbol)
+        self._delayed.discard(symbol)
 
     def _is_stale(self, symbol: str, clock: float) -> bool:
         if symbol not in self._subscriptions:
@@ -802,7 +835,7 @@ def status() -> dict[str, Any]:
         running = _client
     if running is not None:
         return running.status()
-    return {"state": "off", "connected": False, "subscriptions": [], "stale": []}
+    return {"state": "off", "connected": False, "subscriptions": [], "stale": [], "delayed": []}
 
 
 def shutdown() -> None:

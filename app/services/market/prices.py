@@ -6,6 +6,10 @@ every subscriber with (symbol, price, time) in the updating thread. Updates and 
 notifications are serialised, so each subscriber sees a symbol's prices in the order the
 cache took them; a subscriber's exception is logged and never breaks the update or the
 subscribers after it. A subscriber must not wait for a lock its updater may hold.
+
+A quote from a feed that runs late (Tradovate's "Delayed" mode, about ten minutes behind)
+is stored with `delayed` set: it still shows a price, but nothing may act on it as if it
+were live — the monitor never moves a stop from it.
 """
 
 import logging
@@ -25,6 +29,7 @@ class Quote:
     price: Decimal
     time: datetime
     source: str  # "paper-feed", "alert", "tradovate", ...
+    delayed: bool = False  # the feed runs late: shown, never acted on as a live print
 
 
 class PriceCache:
@@ -36,13 +41,15 @@ class PriceCache:
         self._dispatch = threading.RLock()
         self.subscribers: list[Subscriber] = []
 
-    def update(self, symbol: str, price: Decimal, time: datetime, source: str) -> Quote:
+    def update(
+        self, symbol: str, price: Decimal, time: datetime, source: str, *, delayed: bool = False
+    ) -> Quote:
         """Store the quote, then tell every subscriber."""
         if not isinstance(price, Decimal) or not price.is_finite() or price <= 0:
             raise ValueError(f"{symbol}: a price must be a Decimal above zero, got {price!r}")
         if time.tzinfo is None:
             raise ValueError(f"{symbol}: a quote's time must be timezone-aware")
-        quote = Quote(price, time, source)
+        quote = Quote(price, time, source, delayed)
         with self._dispatch:
             self._quotes[symbol] = quote
             for subscriber in list(self.subscribers):

@@ -26,6 +26,14 @@ Rules where the design leaves room:
   exits at the market.
 - A trailing stop's orders carry the group `trail-<id>`, an OCO pair's `oco-<id>`, so a
   trade closed by a trailing stop reads `trailing_stop` as its exit reason.
+- A price from a delayed feed (Tradovate without a real-time subscription, ~10 minutes
+  late) never places, moves or triggers a stop. A new trailing stop asked for through the
+  API on such a symbol is refused (422 `market_data_delayed`): the position keeps the
+  fixed stop it has. The broker's own trailing stop is no way out: the adapter places
+  no `TrailingStop` orders, how Tradovate measures their trail is not documented, and
+  accounts may refuse them (`AdvancedTrailingStopUnsupported`). A trail an entry asked
+  for starts from the fill (a real price) and its stop then stays fixed until quotes are
+  live; the audit log says so.
 
 One writer at a time in this process: the monitor's tick, creating and cancelling hold
 `LOCK`. It is always taken last (inside an account lock, never around one), so it cannot
@@ -142,6 +150,7 @@ def create_trailing_stop(
     the price reaches its trigger, whichever of the two is tighter. `replace`: the
     position's exits go first (`make_room`)."""
     position, broker, held = position_at_broker(position_id)
+    _refuse_delayed_trail(position)
     side = PositionSide.LONG if held > 0 else PositionSide.SHORT
     tick = tick_of(position.symbol, now)
     try:
@@ -306,6 +315,13 @@ def trail_entry(
         _record(row, f"trailing stop {_describe_trail(row)} for order {entry.id} created")
         if entry.status == OrderStatus.FILLED:
             start_from_entry(broker, row, entry, now)
+        if row.status in WATCHED and _delayed(row.symbol):
+            _record(
+                row,
+                f"{delayed_reason(row.symbol)}: trailing stop {row.id} keeps its stop where it "
+                "is placed until prices are live",
+                severity=Severity.WARNING,
+            )
         db.session.commit()
         if row.status in WATCHED:
             _published(row)
@@ -334,7 +350,7 @@ def start_from_entry(broker: Broker, row: AdvancedOrder, entry: Order, now: date
         spec = ExitSpec(OffsetUnit(next(iter(offset))), Decimal(next(iter(offset.values()))))
         row.activation_price = activation_from_entry(side, fill, spec, row.tick_size)
     state, action = step(start(trail_of(row)), fill)
-    market = _last(row.symbol)
+    market = _live_last(row.symbol)
     if market is not None and market != fill:
         state, later = step(state, market)
         action = _combined(action, later)
@@ -378,6 +394,7 @@ def drive(
     elif action is TrailAction.TIGHTEN:
         stop = db.session.get(Order, row.stop_order_id)
         if stop is not None and stop.status in OPEN and stop.stop_price != state.stop:
+            row.stop_modified_at = now
             orders.modify(broker, stop, stop_price=state.stop)
         db.session.commit()
     else:
@@ -391,7 +408,7 @@ def _place_trail_stop(broker: Broker, row: AdvancedOrder, now: datetime) -> None
     if held == 0:
         close(row, AdvancedStatus.CANCELLED, "the position is already flat")
         return
-    market = _last(row.symbol)
+    market = _live_last(row.symbol)
     if market is not None and crossed(position_side(row), market, row.stop_price):
         exit_trail(broker, row, market, now)  # already through: a stop there would be refused
         return
@@ -649,6 +666,7 @@ def reach_break_even(broker: Broker, row: AdvancedOrder, price: Decimal, now: da
     side = position_side(row)
     move = break_even.step(side, price, stop.stop_price, row.break_even_stop, armed=True)
     if move.action is BreakEvenAction.MOVE:
+        row.stop_modified_at = now
         if orders.modify(broker, stop, stop_price=move.stop):
             stop.exit_reason = ExitReason.BREAK_EVEN
             row.stop_loss_price = move.stop
@@ -1005,6 +1023,46 @@ def tick_of(symbol: str, now: datetime) -> Decimal:
 def _last(symbol: str) -> Decimal | None:
     quote = prices.last(symbol)
     return quote.price if quote else None
+
+
+def _live_last(symbol: str) -> Decimal | None:
+    """The last price heard, unless its feed runs late: a delayed print moves no stop."""
+    quote = prices.last(symbol)
+    return quote.price if quote is not None and not quote.delayed else None
+
+
+def _delayed(symbol: str) -> bool:
+    quote = prices.last(symbol)
+    return quote is not None and quote.delayed
+
+
+def delayed_reason(symbol: str) -> str:
+    """The words every refusal and hold on a delayed feed starts with (API, audit, monitor)."""
+    return f"market data for {symbol} is delayed (~10 min)"
+
+
+def _refuse_delayed_trail(position: Position) -> None:
+    """A trail on a delayed feed would follow prices ten minutes old: refused (422
+    `market_data_delayed`), audited; the position's own stop stays as it is."""
+    if not _delayed(position.symbol):
+        return
+    reason = f"{delayed_reason(position.symbol)}: trailing refused, the fixed stop stays"
+    audit.record(
+        AuditCategory.ORDER,
+        f"trailing stop on position {position.id} refused: {reason}",
+        severity=Severity.WARNING,
+        data={"position_id": position.id, "symbol": position.symbol},
+        account_id=position.account_id,
+        strategy_id=position.strategy_id,
+    )
+    db.session.commit()
+    raise Unprocessable(
+        f"{reason[0].upper()}{reason[1:]}. Tradovate sends real-time quotes only with a "
+        "market-data subscription; until then protect the position with a fixed stop or an "
+        "OCO pair.",
+        {"symbol": reason},
+        code="market_data_delayed",
+    )
 
 
 def market_price(broker: Broker, symbol: str, fallback: Decimal | None = None) -> Decimal:

@@ -14,10 +14,17 @@ A tick, under `advanced_orders.LOCK`:
    orders already say how they ended are closed in one statement; the rest (a leg to
    cancel, an entry that filled, a closed position) one by one (`advanced_orders.settle`).
 3. **Prices.** Every other row is stepped against the price cache in pure code
-   (`domain.trailing.step`, `domain.oco.touched`).
-4. **Writes and broker calls, only for changes.** Stops that tightened are modified at
-   the broker in one batch per account (`Broker.modify_stops`: modified in place, never
-   re-placed), their order rows recorded together; best prices and stops are written in
+   (`domain.trailing.step`, `domain.oco.touched`). A quote from a delayed feed (Tradovate
+   without a real-time subscription, ~10 minutes late) steps nothing: trails, break-even
+   triggers and in-app take profits hold, the broker's stops stay, and it is said once
+   per symbol (`_tell_delayed`).
+4. **Writes and broker calls, only for changes.** A trail's stop that is tighter than the
+   one the broker holds (by at least a tick: both are on the grid) is modified at the
+   broker in one batch per account (`Broker.modify_stops`: modified in place, never
+   re-placed), their order rows recorded together — but a stop is modified at most once
+   every STOP_MODIFY_MIN_SECONDS (`stop_modified_at`), so Tradovate's request budget holds;
+   in between the trail keeps its best price and stop, and the broker's stop catches up at
+   the next allowed modification. Best prices, stops and modification times are written in
    one bulk statement guarded by each row's revision. Rows that activate, must exit, or
    whose in-app take profit was touched go to the broker one by one.
 
@@ -43,7 +50,7 @@ from app.domain import break_even
 from app.domain.break_even import BreakEvenAction
 from app.domain.oco import OcoLeg, touched
 from app.domain.trading_day import trading_day_start
-from app.domain.trailing import TrailAction, TrailState, step
+from app.domain.trailing import TrailAction, TrailState, step, tighter
 from app.domain.vocabulary import (
     AdvancedKind,
     AdvancedStatus,
@@ -52,6 +59,7 @@ from app.domain.vocabulary import (
     OrderRole,
     OrderStatus,
     PositionSide,
+    Severity,
     Side,
 )
 from app.extensions import db
@@ -147,6 +155,8 @@ _WRITE_STATE = (
     )
     .values(best_price=bindparam("_best"), stop_price=bindparam("_stop"))
 )
+# The same for the rows whose broker stop was just modified, stamped for the request budget.
+_WRITE_MODIFIED = _WRITE_STATE.values(stop_modified_at=bindparam("_modified", type_=UTCDateTime()))
 
 
 _CLOSE = (
@@ -181,10 +191,17 @@ class Watch:
     idle: bool = False  # waits for its entry's fill, or its exit is on its way
     stop_order_id: int | None = None
     stop_client_id: str | None = None  # the broker stop a trailing stop moves
+    lagging: bool = False  # the broker's stop is looser than the trail's (the budget held it)
+    modified_at: datetime | None = None  # when the stop was last modified (the request budget)
     break_even: tuple[Decimal, Decimal] | None = None  # its trigger and its stop
 
     @classmethod
-    def of(cls, row: AdvancedOrder, stop_client_id: str | None = None) -> "Watch":
+    def of(
+        cls,
+        row: AdvancedOrder,
+        stop_client_id: str | None = None,
+        broker_stop: Decimal | None = None,
+    ) -> "Watch":
         long = row.side == PositionSide.LONG
         watch = cls(
             row.id,
@@ -195,6 +212,7 @@ class Watch:
             Side.BUY if long else Side.SELL,
             stop_order_id=row.stop_order_id,
             stop_client_id=stop_client_id,
+            modified_at=row.stop_modified_at,
         )
         if row.status == AdvancedStatus.TRIGGERED:
             watch.idle = True
@@ -209,6 +227,8 @@ class Watch:
                 watch.take_profit = row.take_profit_price
         if row.break_even_trigger is not None and row.break_even_stop is not None:
             watch.break_even = (row.break_even_trigger, row.break_even_stop)
+        if watch.state is not None and watch.state.stop is not None and broker_stop is not None:
+            watch.lagging = tighter(watch.side, watch.state.stop, broker_stop)
         return watch
 
     @property
@@ -237,13 +257,13 @@ class Book:
         for start in range(0, len(stale), _LOAD_CHUNK):
             chunk = stale[start : start + _LOAD_CHUNK]
             query = (
-                select(AdvancedOrder, Order.client_order_id)
+                select(AdvancedOrder, Order.client_order_id, Order.stop_price)
                 .outerjoin(Order, Order.id == AdvancedOrder.stop_order_id)
                 .where(AdvancedOrder.id.in_(chunk))
                 .execution_options(populate_existing=True)
             )
-            for row, stop_client_id in db.session.execute(query):
-                self.put(row, stop_client_id)
+            for row, stop_client_id, broker_stop in db.session.execute(query):
+                self.put(row, stop_client_id, broker_stop)
         if stale:
             db.session.expunge_all()  # thousands of rows need not stay in the identity map
         return stale
@@ -265,15 +285,20 @@ class Book:
         self.looked_at = now
         return found
 
-    def put(self, row: AdvancedOrder, stop_client_id: str | None = None) -> None:
+    def put(
+        self,
+        row: AdvancedOrder,
+        stop_client_id: str | None = None,
+        broker_stop: Decimal | None = None,
+    ) -> None:
         if row.status not in advanced_orders.WATCHED:
             self.watches.pop(row.id, None)
             return
         if stop_client_id is None and row.stop_order_id is not None:
-            stop_client_id = db.session.scalar(
-                select(Order.client_order_id).where(Order.id == row.stop_order_id)
-            )
-        self.watches[row.id] = Watch.of(row, stop_client_id)
+            stop_client_id, broker_stop = db.session.execute(
+                select(Order.client_order_id, Order.stop_price).where(Order.id == row.stop_order_id)
+            ).one()
+        self.watches[row.id] = Watch.of(row, stop_client_id, broker_stop)
 
 
 def _driver_rows(sql: str) -> list[tuple]:
@@ -321,6 +346,7 @@ class MonitorStatus:
 class _State:
     book: Book = field(default_factory=Book)
     status: MonitorStatus = field(default_factory=MonitorStatus)
+    delayed: set[str] = field(default_factory=set)  # symbols told to be held by a late feed
 
 
 def _state() -> _State:
@@ -403,9 +429,11 @@ def tick(now: datetime) -> MonitorStatus:
         flagged = book.flagged(read)
         db.session.commit()  # end the read transaction before writing
         quotes = prices.snapshot()
-        moved: list[tuple[Watch, TrailState]] = []  # the best price moved, the stop did not
+        spacing = float(current_app.config.get("STOP_MODIFY_MIN_SECONDS", 0))
+        moved: list[tuple[Watch, TrailState]] = []  # the broker's stop stays where it is
         tightened: dict[int, list[tuple[Watch, TrailState]]] = {}  # by account
         acts: list[_Act] = []
+        held: set[str] = set()  # symbols whose quote is delayed
         if flagged:
             settled = _settle_in_bulk(flagged & book.watches.keys(), book, now)
             acts += [_Act(row_id, None) for row_id in sorted(flagged - settled)]
@@ -417,15 +445,24 @@ def tick(now: datetime) -> MonitorStatus:
             quote = quotes.get(watch.symbol)
             if quote is None:
                 continue
+            if quote.delayed:
+                held.add(watch.symbol)
+                continue
             if watch.state is not None:
                 state, action = step(watch.state, quote.price)
                 if watch.break_even is not None:
                     state, action = _with_break_even(watch, state, action, quote.price)
                 if action is TrailAction.HOLD or action is TrailAction.WAIT:
-                    if state is not watch.state:
+                    if watch.lagging and _may_modify(watch, now, spacing):
+                        tightened.setdefault(watch.account_id, []).append((watch, state))
+                    elif state is not watch.state:
                         moved.append((watch, state))
                 elif action is TrailAction.TIGHTEN and watch.stop_client_id is not None:
-                    tightened.setdefault(watch.account_id, []).append((watch, state))
+                    if _may_modify(watch, now, spacing):
+                        tightened.setdefault(watch.account_id, []).append((watch, state))
+                    else:
+                        watch.lagging = True  # the stop catches up at the next modification
+                        moved.append((watch, state))
                 else:
                     acts.append(_Act(watch.id, action, state, quote.price))
             elif _break_even_reached(watch, quote.price):
@@ -434,12 +471,13 @@ def tick(now: datetime) -> MonitorStatus:
                 leg = touched(watch.opened_by, quote.price, watch.take_profit, None)
                 if leg is OcoLeg.TAKE_PROFIT:
                     acts.append(_Act(watch.id, leg, price=quote.price))
+        _tell_delayed(memory, held, quotes)
         brokers = _Brokers()
+        modified = [item for items in tightened.values() for item in items]
         if tightened:
-            status.moved_stops = _move_stops(tightened, brokers, status)
-            moved += [item for items in tightened.values() for item in items]
-        _write_states(moved)
-        status.written = len(moved)
+            status.moved_stops = _move_stops(tightened, brokers, status, now)
+        _write_states(moved, modified)
+        status.written = len(moved) + len(modified)
         for act in acts:
             _perform(book, act, brokers, now, status)
         status.broker_actions = len(acts)
@@ -578,29 +616,81 @@ def _settle_in_bulk(row_ids: set[int], book: Book, now: datetime) -> set[int]:
     return {item["_id"] for item in closing}
 
 
-def _write_states(moved: list[tuple[Watch, TrailState]]) -> None:
-    """Best prices and stops in one statement, each guarded by the revision we read."""
-    if not moved:
+def _write_states(
+    moved: list[tuple[Watch, TrailState]], modified: list[tuple[Watch, TrailState]]
+) -> None:
+    """Best prices and stops in one statement, each guarded by the revision we read; the
+    rows whose broker stop was modified in another, with when (`_move_stops` stamped it)."""
+    if not moved and not modified:
         return
-    db.session.execute(
-        _WRITE_STATE,
-        [
-            {"_id": w.id, "_revision": w.revision, "_best": s.best, "_stop": s.stop}
-            for w, s in moved
-        ],
-    )
+    if moved:
+        db.session.execute(
+            _WRITE_STATE,
+            [
+                {"_id": w.id, "_revision": w.revision, "_best": s.best, "_stop": s.stop}
+                for w, s in moved
+            ],
+        )
+    if modified:
+        db.session.execute(
+            _WRITE_MODIFIED,
+            [
+                {
+                    "_id": w.id,
+                    "_revision": w.revision,
+                    "_best": s.best,
+                    "_stop": s.stop,
+                    "_modified": w.modified_at,
+                }
+                for w, s in modified
+            ],
+        )
     db.session.commit()
-    for watch, state in moved:
+    for watch, state in (*moved, *modified):
         watch.state = state
 
 
+def _may_modify(watch: Watch, now: datetime, spacing: float) -> bool:
+    """Whether the stop's request budget allows a modification now (a clock that went
+    back never blocks it)."""
+    if spacing <= 0 or watch.modified_at is None:
+        return True
+    elapsed = (now - watch.modified_at).total_seconds()
+    return elapsed >= spacing or elapsed < 0
+
+
+def _tell_delayed(memory: _State, held: set[str], quotes: dict) -> None:
+    """Say once per symbol that a late feed holds its advanced orders, and when it is live
+    again: once, not every tick."""
+    for symbol in sorted(held - memory.delayed):
+        message = (
+            f"{advanced_orders.delayed_reason(symbol)}: its trailing stops, break-even and "
+            "take profits watched in-app hold, the stops at the broker stay where they are"
+        )
+        logger.warning(message)
+        audit.record(
+            AuditCategory.SYSTEM, message, severity=Severity.WARNING, data={"symbol": symbol}
+        )
+    for symbol in sorted(memory.delayed - held):
+        if (quote := quotes.get(symbol)) is not None and not quote.delayed:
+            logger.info("market data for %s is live again: its advanced orders follow it", symbol)
+    if held - memory.delayed:
+        db.session.commit()
+    memory.delayed = held
+
+
 def _move_stops(
-    tightened: dict[int, list[tuple[Watch, TrailState]]], brokers: "_Brokers", status
+    tightened: dict[int, list[tuple[Watch, TrailState]]],
+    brokers: "_Brokers",
+    status,
+    now: datetime,
 ) -> int:
     """Modify the broker stops that tightened: one batch per account (orders.modify_stops).
 
     A stop the broker refused keeps its old price there; the trail's state moves anyway,
-    so a print through the trail's stop exits at the market (advanced_orders.exit_trail).
+    so a print through the trail's stop exits at the market (advanced_orders.exit_trail),
+    and it is not asked again until the trail tightens further. Each stop sent is stamped
+    `now` for the request budget, whatever the answer.
     """
     moved = 0
     for account_id, items in tightened.items():
@@ -623,6 +713,7 @@ def _move_stops(
             message = getattr(exc, "message", f"{type(exc).__name__}: {exc}")
             errors = [BrokerError(message)] * len(items)
         for (watch, _), error in zip(items, errors, strict=True):
+            watch.lagging, watch.modified_at = False, now
             if error is None:
                 moved += 1
             else:
