@@ -47,6 +47,9 @@ class OrderRequest:
     reduce_only: bool = False
     oco_group: str | None = None
     parent: str | None = None
+    # Still unfilled then, it is cancelled: held by the venue as a good-till time where it
+    # can be (Tradovate GTD); the monitor cancels it everywhere else.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -786,3 +786,49 @@ def test_done_for_the_day_flattens_the_account_and_says_until_when(logged_in_pag
     expect(row).to_contain_text("lifts when the next trading day opens (17:00 Chicago time)")
     assert asked and asked[0].startswith("Done for the day on Paper 50K?")
     assert api(page, "GET", f"/api/positions?account_id={account['id']}")["items"] == []
+
+
+def test_a_strategys_mapping_time_exits_and_watchdog_are_set_shown_and_cleared(
+    logged_in_page: Page,
+):
+    page = logged_in_page
+    page.goto("/strategies")
+    form = page.get_by_test_id("strategy-form")
+    form.get_by_label("Name", exact=True).fill("NQ on micros")
+    form.get_by_label("Default symbol").fill("NQ1!")
+    form.get_by_label("Trade instead").fill("MNQ1!")
+    form.get_by_label("Contracts per charted contract").fill("10")
+    form.get_by_label("Cancel an unfilled entry after (s)").fill("30")
+    form.get_by_label("Close the position after (min)").fill("45")
+    form.get_by_label("Expect an alert every (min)").fill("15")
+    form.get_by_role("button", name="Create strategy").click()
+
+    card = strategy_card(page, "NQ on micros")
+    expect(card.locator('[data-fact="mapping"]')).to_have_text("MNQ1! × 10 per charted contract")
+    expect(card.locator('[data-fact="time_exits"]')).to_have_text(
+        "unfilled entry cancelled after 30 s; closed after 45 min"
+    )
+    expect(card.locator('[data-fact="watchdog"]')).to_contain_text("every 15 min")
+    (stored,) = api(page, "GET", "/api/strategies")["items"]
+    assert (stored["trade_symbol"], stored["quantity_ratio"]) == ("MNQ1!", "10")
+
+    card.get_by_text("Edit", exact=True).click()
+    card.get_by_label("Trade instead").fill("")
+    card.get_by_label("Close the position after (min)").fill("")
+    card.get_by_role("button", name="Save").click()
+    expect(card.locator('[data-fact="time_exits"]')).to_have_text(
+        "unfilled entry cancelled after 30 s"
+    )
+    stored = api(page, "GET", f"/api/strategies/{stored['id']}")
+    assert (stored["trade_symbol"], stored["exit_after_minutes"]) == (None, None)
+
+
+def test_an_unknown_contract_to_trade_is_refused_by_field(logged_in_page: Page):
+    page = logged_in_page
+    page.goto("/strategies")
+    form = page.get_by_test_id("strategy-form")
+    form.get_by_label("Name", exact=True).fill("Bad map")
+    form.get_by_label("Trade instead").fill("NOPE1!")
+    form.get_by_role("button", name="Create strategy").click()
+    expect(form.get_by_role("alert")).to_contain_text("Trade instead: 'NOPE1!' is not a supported")
+    assert api(page, "GET", "/api/strategies")["items"] == []

@@ -415,6 +415,7 @@ class FakeTradovate:
             text = "" if fault.status == 429 else f"fake failure {fault.status}"
             return Response(text, status=fault.status)(environ, start_response)
         with self.lock:
+            self._expire_due(_now())
             status, payload = self._penalty(path, body)
             if status is None:
                 status, payload = self._dispatch(request, path, body, session if valid else None)
@@ -827,7 +828,7 @@ class FakeTradovate:
             "orderQty": terms["orderQty"],
             "orderType": terms["orderType"],
         }
-        for key in ("price", "stopPrice", "timeInForce"):
+        for key in ("price", "stopPrice", "timeInForce", "expireTime"):
             if terms.get(key) is not None:
                 version[key] = Decimal(str(terms[key])) if "rice" in key else terms[key]
         self.versions.append(version)
@@ -853,6 +854,19 @@ class FakeTradovate:
         self.exchange[second].oco_with = first
         self.orders[first]["ocoId"] = second
         self.orders[second]["ocoId"] = first
+
+    def _expire_due(self, now: datetime) -> None:
+        """Good-till-date orders past their expireTime end as the exchange ends them:
+        `Expired`, their bracket children cancelled (checked before each call is answered)."""
+        latest = {version["orderId"]: version for version in self.versions}
+        for order_id, order in self.orders.items():
+            version = latest.get(order_id, {})
+            if order["ordStatus"] not in OPEN or version.get("timeInForce") != "GTD":
+                continue
+            expires = datetime.fromisoformat(version["expireTime"].replace("Z", "+00:00"))
+            if expires <= now:
+                self._cancel(order_id)
+                order["ordStatus"] = "Expired"
 
     def _cancel(self, order_id: int) -> None:
         order = self.orders[order_id]

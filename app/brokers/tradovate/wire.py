@@ -338,7 +338,15 @@ def order_body(
     }
     if time_in_force:
         body["timeInForce"] = time_in_force
+    if request.expires_at is not None:  # the exchange cancels it then, even if we are down
+        body["timeInForce"] = "GTD"
+        body["expireTime"] = utc_stamp(request.expires_at)
     return body
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A time as Tradovate writes one: ISO 8601 UTC with milliseconds and a Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def restrained(request: OrderRequest, *, time_in_force: str | None = None) -> dict:

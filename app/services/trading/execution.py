@@ -347,7 +347,9 @@ def _execute(strategy, signal: Signal, event, now: datetime, watch: Stopwatch) -
         raise Unprocessable("The strategy is disabled.", code="strategy_disabled")
     _refuse_stale(strategy, signal, now)
     contract = _resolve(signal, now)
-    if signal.price is not None:
+    if signal.price is not None and signal.order_type in (None, OrderType.MARKET):
+        # The chart's close ({{close}}) is a print; a limit or stop price is where the
+        # trader wants to trade, and taken as a print it would fill a paper limit at once.
         prices.update(contract.code, signal.price, now, "alert")
     traders = _enabled_traders(strategy)
     if not traders:
@@ -432,7 +434,7 @@ def _trade_for(
         if delta == 0:
             outcome.skipped = f"position already {current:+d} {contract.code}; nothing to order"
             return outcome
-        intent = _intent(trader, signal, contract, current, delta)
+        intent = _intent(trader, signal, contract, current, delta, _entry_deadline(strategy, now))
         cap = current_app.config["MAX_ORDER_QUANTITY"]
         if abs(delta) > cap:
             outcome.refusal = f"{abs(delta)} contracts exceed MAX_ORDER_QUANTITY {cap}"
@@ -505,8 +507,23 @@ def _unread(
     return outcome
 
 
-def _intent(trader, signal: Signal, contract: Contract, current: int, delta: int) -> OrderIntent:
-    """The order that moves the position by `delta`; only an opening one carries exits."""
+def _entry_deadline(strategy: Strategy, now: datetime) -> datetime | None:
+    """When an entry of this strategy still unfilled is cancelled (its entry timeout)."""
+    if strategy.entry_timeout_seconds is None:
+        return None
+    return now + timedelta(seconds=strategy.entry_timeout_seconds)
+
+
+def _intent(
+    trader,
+    signal: Signal,
+    contract: Contract,
+    current: int,
+    delta: int,
+    entry_deadline: datetime | None = None,
+) -> OrderIntent:
+    """The order that moves the position by `delta`; only an opening one carries exits
+    and the strategy's entry deadline."""
     closing = reduces_only(ProposedOrder(contract.code, delta), current)
     order_type = signal.order_type or OrderType.MARKET
     return OrderIntent(
@@ -523,6 +540,7 @@ def _intent(trader, signal: Signal, contract: Contract, current: int, delta: int
         reference_price=signal.price,
         break_even=None if closing else signal.break_even,
         targets=None if closing else signal.targets,
+        cancel_after=None if closing else entry_deadline,
     )
 
 

@@ -34,6 +34,7 @@ from app.services.records import audit
 from app.services.setup.access import broker_for
 from app.services.setup.accounts import get_account
 from app.services.trading import gate, orders, protections
+from app.services.trading.closing import close_at_market
 from app.services.trading.locks import account_lock
 from app.services.trading.orders import Attribution, OrderIntent
 from app.services.trading.risk_limits import limits_for, measure_exposure, policy_of
@@ -201,36 +202,26 @@ def close_position(position_id: int, now: datetime) -> Order:
     if position.quantity == 0:
         raise Conflict(f"Position {position_id} is already flat.", code="position_flat")
     account = get_account(position.account_id)
-    with account_lock(account.id):
-        try:
-            broker = broker_for(account)
-            held = {p.symbol: p.qty for p in broker.positions()}.get(position.symbol, 0)
-        except BrokerError as exc:
-            raise Conflict(
-                f"The broker could not be asked for the position: {exc.message}",
-                code="broker_error",
-            ) from None
-        if held == 0:
-            raise Conflict(f"The broker shows no {position.symbol} position.", code="position_flat")
-        contract = resolve_symbol(position.symbol, now.date())
-        intent = OrderIntent(
-            account_id=account.id,
-            contract=contract,
-            side=Side.SELL if held > 0 else Side.BUY,
-            qty=abs(held),
-            role=OrderRole.MANUAL,  # the trade it closes is recorded as a manual exit
+    try:
+        # the trade it closes is recorded as a manual exit
+        closed = close_at_market(
+            account, position.symbol, OrderRole.MANUAL, Attribution(position.strategy_id), now
         )
-        attribution = Attribution(strategy_id=position.strategy_id)
-        closing = orders.place(broker, intent, attribution)[0]
-        if closing.status in (OrderStatus.FILLED, OrderStatus.WORKING):
-            orders.cancel_orphaned_exits(broker, account.id, position.symbol, None)
-        audit.record(
-            AuditCategory.ORDER,
-            f"position {position.symbol} {held:+d} closed by the trader: order {closing.status}",
-            account_id=account.id,
-        )
-        db.session.commit()
-        return closing
+    except BrokerError as exc:
+        raise Conflict(
+            f"The broker could not be asked for the position: {exc.message}",
+            code="broker_error",
+        ) from None
+    if closed.order is None:
+        raise Conflict(f"The broker shows no {position.symbol} position.", code="position_flat")
+    audit.record(
+        AuditCategory.ORDER,
+        f"position {position.symbol} {closed.held:+d} closed by the trader: "
+        f"order {closed.order.status}",
+        account_id=account.id,
+    )
+    db.session.commit()
+    return closed.order
 
 
 @dataclass(frozen=True)

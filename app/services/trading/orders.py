@@ -11,6 +11,7 @@ import logging
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from app.domain.oco import exit_prices
 from app.domain.targets import Target, split_position, target_prices
 from app.domain.vocabulary import (
     AuditCategory,
+    ExitReason,
     OrderRole,
     OrderStatus,
     OrderType,
@@ -73,6 +75,8 @@ class OrderIntent:
     reference_price: Decimal | None = None  # a market entry's expected fill, for exits
     break_even: BreakEvenSpec | None = None  # moves the stop once the trade works
     targets: tuple[Target, ...] | None = None  # scale-out take profits, instead of one
+    cancel_after: datetime | None = None  # unfilled then, the order is cancelled (time exit)
+    exit_reason: ExitReason | None = None  # what the round trip it closes ended by
 
     @property
     def wants_exits(self) -> bool:
@@ -87,6 +91,9 @@ def new_client_order_id() -> str:
 
 
 def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order:
+    """The row of the order `intent` asks for, or (with a `role` override) of an exit built
+    from it; the intent's deadline and exit reason are its own order's, never its exits'."""
+    own = overrides.get("role", intent.role) is intent.role
     values = {
         "account_id": intent.account_id,
         "strategy_id": attribution.strategy_id,
@@ -101,6 +108,8 @@ def new_row(intent: OrderIntent, attribution: Attribution, **overrides) -> Order
         "stop_price": intent.stop_price,
         "role": intent.role,
         "status": OrderStatus.PENDING,
+        "cancel_after": intent.cancel_after if own else None,
+        "exit_reason": intent.exit_reason if own else None,
         **overrides,
     }
     return Order(**values)
@@ -386,6 +395,7 @@ def request_of(order: Order) -> OrderRequest:
         stop_price=order.stop_price,
         reduce_only=exit_,
         oco_group=order.group_id if exit_ else None,
+        expires_at=order.cancel_after,
     )
 
 
