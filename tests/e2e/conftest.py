@@ -39,7 +39,13 @@ def _chromium_available() -> bool:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[str]:
+def live_config() -> dict:
+    """Settings a test module changes for its live server (e.g. a fake broker's URL)."""
+    return {}
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, live_config: dict) -> Iterator[str]:
     """Serve a fresh app and database from a background thread; yield its base URL."""
 
     class LiveConfig(TestConfig):
@@ -47,6 +53,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         SESSION_COOKIE_SECURE = False
         INSTANCE_DIR = tmp_path
 
+    for name, value in live_config.items():
+        setattr(LiveConfig, name, value)
     app = create_app(LiveConfig)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(
