@@ -31,6 +31,13 @@ class StrategyMode(StrEnum):
     POSITION_SYNC = "position-sync"
 
 
+class SnapshotKind(StrEnum):
+    """Why an equity snapshot was taken: a round trip closed, or the trading day ended."""
+
+    TRADE = "trade"
+    DAY = "day"
+
+
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"

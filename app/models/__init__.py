@@ -6,6 +6,7 @@ from app.models.approval import Approval
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.calendar_event import CalendarEvent
+from app.models.equity import EquitySnapshot
 from app.models.order import Fill, Order
 from app.models.position import Position
 from app.models.strategy import Strategy, Trader
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "BrokerAccount",
     "CalendarEvent",
+    "EquitySnapshot",
     "Fill",
     "Order",
     "Position",

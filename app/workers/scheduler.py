@@ -30,7 +30,14 @@ from typing import IO
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from app.workers import alert_recovery, calendar_fetch, monitor, paper_feed, position_poller
+from app.workers import (
+    alert_recovery,
+    calendar_fetch,
+    equity_snapshots,
+    monitor,
+    paper_feed,
+    position_poller,
+)
 from app.workers.leader import Elector, lease_for
 
 logger = logging.getLogger(__name__)
@@ -43,6 +50,7 @@ JOB_REGISTRATIONS = (
     monitor.register,
     alert_recovery.register,
     calendar_fetch.register,
+    equity_snapshots.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

@@ -34,10 +34,17 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.brokers.base import BrokerFill, BrokerOrder
 from app.domain import positions
 from app.domain.contracts import UnknownSymbol, resolve_symbol
-from app.domain.vocabulary import AuditCategory, OrderStatus, RejectCode, Severity, Side
+from app.domain.vocabulary import (
+    AuditCategory,
+    OrderStatus,
+    RejectCode,
+    Severity,
+    Side,
+    SnapshotKind,
+)
 from app.extensions import db
 from app.models import BrokerAccount, Fill, Order, Position, Trade, TradeExit
-from app.services.ledger import events
+from app.services.ledger import equity, events
 from app.services.ledger.trades import (
     domain_fill,
     exit_part,
@@ -448,6 +455,9 @@ class LedgerBatch:
             events.queue(session, "position", events.position_payload(row))
         for row in self.changes.trades:
             events.queue(session, "trade", events.trade_payload(row))
+        if self.changes.trades:  # the curve moves with each closed round trip
+            last = max(self.changes.trades, key=lambda trade: (trade.exit_time, trade.id))
+            equity.take(self.account_id, last.exit_time, SnapshotKind.TRADE, last.id)
 
 
 STATE_COLUMNS = (

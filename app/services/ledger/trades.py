@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.domain import positions
 from app.domain.numbers import rounded_to_total, shares_by_weight, shown
@@ -30,6 +30,18 @@ EXIT_REASONS = {
     OrderRole.MANUAL: ExitReason.MANUAL,
     OrderRole.KILL: ExitReason.KILL_SWITCH,
 }
+
+
+def realized_pnl(
+    account_id: int, since: datetime | None, before: datetime | None = None
+) -> Decimal:
+    """The net P&L of the account's trades closed in [since, before) (either end open)."""
+    query = select(func.coalesce(func.sum(Trade.pnl), 0)).where(Trade.account_id == account_id)
+    if since is not None:
+        query = query.where(Trade.exit_time >= since)
+    if before is not None:
+        query = query.where(Trade.exit_time < before)
+    return Decimal(db.session.scalar(query))
 
 
 def price(value: Decimal | None) -> Decimal | None:

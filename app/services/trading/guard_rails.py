@@ -19,6 +19,7 @@ from app.domain.trading_day import trading_day_start, trading_week_start
 from app.extensions import db
 from app.models import BrokerAccount, RiskLimits, Trade
 from app.services.ledger import positions
+from app.services.ledger.trades import realized_pnl
 
 ZERO = Decimal(0)
 
@@ -53,14 +54,13 @@ def look(limits: RiskLimits, now: datetime, unrealized: Decimal | None = None) -
         unrealized = sum(
             (view.unrealized_pnl or ZERO for view in positions.open_positions(account.id)), ZERO
         )
-    cash = account.cash_balance if account.cash_balance is not None else account.starting_balance
-    equity = (cash or ZERO) + unrealized
+    equity = equity_of(account, unrealized)
     starting = account.starting_balance
     if starting is None:  # a broker account: the rules count from the first equity seen
         starting = limits.high_water_mark if limits.high_water_mark is not None else equity
     day_start = trading_day_start(now)
     _advance_mark(limits, rules, equity, starting, day_start, now)
-    day_pnl = _realized(account.id, day_start) + unrealized
+    day_pnl = realized_pnl(account.id, day_start) + unrealized
     if limits.day_best_since != day_start or limits.day_best_pnl is None:
         limits.day_best_pnl, limits.day_best_since = day_pnl, day_start
     else:
@@ -71,14 +71,20 @@ def look(limits: RiskLimits, now: datetime, unrealized: Decimal | None = None) -
         high_water_mark=limits.high_water_mark,
         day_pnl=day_pnl,
         day_best_pnl=limits.day_best_pnl,
-        week_pnl=_realized(account.id, trading_week_start(now)) + unrealized,
-        prior_profit=_realized(account.id, None, before=day_start),
+        week_pnl=realized_pnl(account.id, trading_week_start(now)) + unrealized,
+        prior_profit=realized_pnl(account.id, None, before=day_start),
         last_loss_at=db.session.scalar(
             select(func.max(Trade.exit_time)).where(Trade.account_id == account.id, Trade.pnl < 0)
         ),
         losses_in_a_row=_losses_in_a_row(account.id, day_start),
     )
     return account_rules.rooms(rules, picture, now)
+
+
+def equity_of(account: BrokerAccount, unrealized: Decimal) -> Decimal:
+    """The cash the broker last reported (a new account's starting balance) plus open P&L."""
+    cash = account.cash_balance if account.cash_balance is not None else account.starting_balance
+    return (cash or ZERO) + unrealized
 
 
 def room_now(limits: RiskLimits, now: datetime) -> list[RuleRoom]:
@@ -116,15 +122,6 @@ def _advance_mark(
         rules.trailing_mode, mark, equity, day_closed=False
     )
     limits.last_equity, limits.last_equity_at = equity, now
-
-
-def _realized(account_id: int, since: datetime | None, before: datetime | None = None) -> Decimal:
-    query = select(func.coalesce(func.sum(Trade.pnl), 0)).where(Trade.account_id == account_id)
-    if since is not None:
-        query = query.where(Trade.exit_time >= since)
-    if before is not None:
-        query = query.where(Trade.exit_time < before)
-    return Decimal(db.session.scalar(query))
 
 
 def _losses_in_a_row(account_id: int, day_start: datetime) -> int:
