@@ -5,8 +5,11 @@ from sqlalchemy import select
 
 from app.api.params import int_arg, time_arg
 from app.api.serialize import decimal, iso, money
+from app.api.traces import alert_json, fill_step_json, order_step_json, slippage_json, stage_json
+from app.errors import NotFound
 from app.extensions import db
 from app.models import Trade
+from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
 
 bp = Blueprint("trades", __name__, url_prefix="/trades")
@@ -50,6 +53,22 @@ def trade_json(trade: Trade, exits: list[ledger_trades.ExitShare]) -> dict:
     }
 
 
+def trace_json(trace: ledger_trace.TradeTrace) -> dict:
+    """The trade and its whole path (DESIGN §5.4 `GET /api/trades/<id>`)."""
+    return (
+        trade_json(trace.trade, trace.exits)
+        | {
+            "alert": alert_json(trace.alert) if trace.alert is not None else None,
+            "alerts": [alert_json(step) for step in trace.alerts],
+            "orders": [order_step_json(step) for step in trace.orders],
+            "fills": [fill_step_json(step) for step in trace.fills],
+            "stages": [stage_json(stage) for stage in trace.stages],
+            "alert_to_fill_ms": trace.alert_to_fill_ms,
+        }
+        | slippage_json(trace.slippage)
+    )
+
+
 @bp.get("")
 def list_trades():
     query = select(Trade).order_by(Trade.id.desc()).limit(PAGE_SIZE)
@@ -71,3 +90,11 @@ def list_trades():
         args = {k: v for k, v in request.args.items() if k != "before"}
         body["next"] = url_for("api.trades.list_trades", before=found[-1].id, **args)
     return jsonify(body)
+
+
+@bp.get("/<id:trade_id>")
+def get_trade(trade_id: int):
+    trace = ledger_trace.trade_trace(trade_id)
+    if trace is None:
+        raise NotFound(f"No trade with id {trade_id}.")
+    return jsonify(trace_json(trace))

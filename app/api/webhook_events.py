@@ -3,35 +3,18 @@
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
 
-from app.api.orders import order_json
 from app.api.params import int_arg, time_arg
-from app.api.serialize import iso
+from app.api.traces import alert_json, event_json, fill_step_json, order_step_json, slippage_json
+from app.api.trades import trade_json
 from app.domain.vocabulary import EventStatus
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Order, WebhookEvent
+from app.services.ledger import trace as ledger_trace
 
 bp = Blueprint("webhook_events", __name__, url_prefix="/webhook-events")
 
 PAGE_SIZE = 100
-
-
-def event_json(event: WebhookEvent, orders: list[Order], with_body: bool = False) -> dict:
-    data = {
-        "id": event.id,
-        "strategy_id": event.strategy_id,
-        "received_at": iso(event.received_at),
-        "status": event.status,
-        "reason": event.reason,
-        "signal": event.signal,
-        "orders": [order_json(order) for order in orders],
-        "timings_ms": event.timings_ms,
-        "source_ip": event.source_ip,
-        "content_type": event.content_type,
-    }
-    if with_body:
-        data["raw_body"] = event.raw_body
-    return data
 
 
 def _orders_of(event_ids: list[int]) -> dict[int, list[Order]]:
@@ -75,3 +58,21 @@ def get_event(event_id: int):
     if event is None:
         raise NotFound(f"No webhook event with id {event_id}.")
     return jsonify(event_json(event, _orders_of([event.id])[event.id], with_body=True))
+
+
+def alert_trace_json(trace: ledger_trace.AlertTrace) -> dict:
+    """The alert and where it led: orders, fills and the trades they opened or closed."""
+    return {
+        "alert": alert_json(trace.alert),
+        "orders": [order_step_json(step) for step in trace.orders],
+        "fills": [fill_step_json(step) for step in trace.fills],
+        "trades": [trade_json(t, trace.exits[t.id]) for t in trace.trades],
+    } | slippage_json(trace.slippage)
+
+
+@bp.get("/<id:event_id>/trace")
+def get_trace(event_id: int):
+    trace = ledger_trace.alert_trace(event_id)
+    if trace is None:
+        raise NotFound(f"No webhook event with id {event_id}.")
+    return jsonify(alert_trace_json(trace))

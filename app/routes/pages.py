@@ -1,6 +1,6 @@
 """The trader's pages; the setup pages read through the same services as the API."""
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 from flask_login import current_user, login_required
 
 from app.api.accounts import account_json
@@ -9,7 +9,11 @@ from app.api.risk import limits_json
 from app.api.settings import settings_json
 from app.api.strategies import strategy_json
 from app.api.traders import trader_json
+from app.api.trades import trace_json, trade_json
+from app.api.webhook_events import alert_trace_json
 from app.domain.vocabulary import EventStatus
+from app.services.ledger import trace as ledger_trace
+from app.services.ledger import trades as ledger_trades
 from app.services.protection import halts, kill_switch
 from app.services.records import alert_log, audit
 from app.services.setup import accounts, strategies, traders
@@ -20,7 +24,6 @@ bp = Blueprint("pages", __name__)
 
 # Pages that later work builds; the navigation shows them all from the start.
 COMING_SOON = {
-    "trades": ("/trades", "Trades"),
     "analytics": ("/analytics", "Analytics"),
     "news": ("/news", "News"),
     "options": ("/options", "Options"),
@@ -100,6 +103,45 @@ def alerts():
         selected_strategy=strategy_id,
         selected_status=status,
     )
+
+
+@bp.get("/trades")
+def trades():
+    """Closed trades, newest first, each one click from its trace."""
+    account_id = request.args.get("account_id", type=int)
+    found = ledger_trades.recent_trades(account_id)
+    exits = ledger_trades.exits_of(found)
+    return render_template(
+        "trades.html",
+        trades=[trade_json(t, exits[t.id]) for t in found],
+        accounts=accounts.list_accounts(),
+        selected_account=account_id,
+        **_names(),
+    )
+
+
+@bp.get("/trades/<id:trade_id>")
+def trade_trace(trade_id: int):
+    trace = ledger_trace.trade_trace(trade_id)
+    if trace is None:
+        abort(404, f"No trade with id {trade_id}.")
+    return render_template("trade_trace.html", trace=trace_json(trace), **_names())
+
+
+@bp.get("/alerts/<id:event_id>")
+def alert_trace(event_id: int):
+    trace = ledger_trace.alert_trace(event_id)
+    if trace is None:
+        abort(404, f"No alert with id {event_id}.")
+    return render_template("alert_trace.html", trace=alert_trace_json(trace), **_names())
+
+
+def _names() -> dict:
+    """Account and strategy names by id, for pages that show rows naming them."""
+    return {
+        "account_names": {a.id: a.name for a in accounts.list_accounts()},
+        "strategy_names": {s.id: s.name for s in strategies.list_strategies()},
+    }
 
 
 @bp.get("/settings")

@@ -211,3 +211,11 @@ def _shares(trade: Trade, parts: list[TradeExit]) -> list[ExitShare]:
         )
         for part, fee in zip(parts, fees, strict=True)
     ]
+
+
+def recent_trades(account_id: int | None = None, limit: int = 200) -> list[Trade]:
+    """The newest closed trades, of one account or all (the trades page)."""
+    query = select(Trade).order_by(Trade.id.desc()).limit(limit)
+    if account_id is not None:
+        query = query.where(Trade.account_id == account_id)
+    return list(db.session.scalars(query))
