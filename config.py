@@ -64,6 +64,14 @@ class Config:
     TRADOVATE_API_URL = os.environ.get("TRADOVATE_API_URL")
     TRADOVATE_MD_URL = os.environ.get("TRADOVATE_MD_URL")
     TRADOVATE_STALE_SECONDS = float(os.environ.get("TRADOVATE_STALE_SECONDS", "15"))
+    # Tradovate's user-data socket (`user/syncrequest`) tells the position poller when an
+    # account changed, so it reads the account over REST only then ("0": read every tick).
+    # Silent this long (no event, no heartbeat), the socket no longer vouches and the
+    # account is read every tick again; and it is read in full at least every
+    # STREAMED_FULL_POLL_SECONDS whatever the socket says.
+    TRADOVATE_USER_SYNC = _flag("TRADOVATE_USER_SYNC", "1")
+    TRADOVATE_SYNC_STALE_SECONDS = float(os.environ.get("TRADOVATE_SYNC_STALE_SECONDS", "7.5"))
+    STREAMED_FULL_POLL_SECONDS = float(os.environ.get("STREAMED_FULL_POLL_SECONDS", "300"))
     # A held symbol without a quote this long inside its session is told as a quiet feed
     # (silence watchdog): quotes (bid/ask) move every few seconds even when nothing trades.
     MARKET_DATA_QUIET_SECONDS = float(os.environ.get("MARKET_DATA_QUIET_SECONDS", "120"))
@@ -112,3 +120,4 @@ class TestConfig(Config):
     SESSION_GUARD_TRADOVATE = False  # tests run at any hour; the guard's own tests set it
     STOP_MODIFY_MIN_SECONDS = 0.0  # tests tick back to back; the budget's own tests set it
     KILL_SWITCH_RETRY_SECONDS = 0.01
+    TRADOVATE_USER_SYNC = False  # tests read every tick; the socket's own tests turn it on

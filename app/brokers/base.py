@@ -224,6 +224,13 @@ class Broker(ABC):
         to say (a paper account, or a broker that refuses to tell)."""
         return None
 
+    def change_mark(self) -> object | None:
+        """While the venue pushes this account's changes live: a value that moves whenever
+        it pushed one (equal marks: nothing changed in between), so the position poller
+        may skip its reads. None when the venue pushes nothing, or its stream is down,
+        not yet synced or stale: then the account is read every tick."""
+        return None
+
     @abstractmethod
     def subscribe_quotes(self, symbol: str) -> None:
         """Keep the price cache fed for `symbol` (the paper feed or market data)."""

@@ -10,6 +10,13 @@ in its own try, so one account's failure never stops the others:
 - anything else is logged with its traceback.
 
 Each failure is recorded per account and summed up on the job's status.
+
+An account whose broker pushes its changes (`Broker.change_mark`: Tradovate's user-data
+socket) is not read while its mark stands still since the last reconcile: the socket
+spends no requests, and the reads are the same reconcile as ever, started by a change.
+It is read anyway when the stream cannot vouch (down, not synced, stale: no mark), when
+the last run deferred its position check, while a fill's fees are not posted (they come
+by no event), and at least every STREAMED_FULL_POLL_SECONDS.
 """
 
 import logging
@@ -25,7 +32,7 @@ from app.brokers.base import Broker
 from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
 from app.domain.vocabulary import AuditCategory, Severity
 from app.extensions import db
-from app.models import BrokerAccount
+from app.models import BrokerAccount, Fill
 from app.services.ledger.reconcile import ReconcileReport, reconcile_account
 from app.services.records import audit
 from app.services.setup.access import broker_for
@@ -49,6 +56,8 @@ class AccountPoll:
     told: str | None = None  # the kind of operational error already audited
     not_before: datetime | None = None  # a rate limit's wait
     last_report: ReconcileReport | None = None
+    mark: object | None = None  # the broker's change mark the last reconcile started from
+    last_reconcile: datetime | None = None
 
 
 @dataclass
@@ -88,6 +97,7 @@ def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) ->
     state = poller_state(app)
     query = select(BrokerAccount).where(BrokerAccount.enabled.is_(True)).order_by(BrokerAccount.id)
     failures: dict[int, str] = {}
+    full_every = timedelta(seconds=float(app.config.get("STREAMED_FULL_POLL_SECONDS", 300)))
     for account_id, name in [(a.id, a.name) for a in db.session.scalars(query)]:
         poll = state.accounts.setdefault(account_id, AccountPoll())
         if poll.not_before is not None and now < poll.not_before:
@@ -95,7 +105,7 @@ def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) ->
             continue
         poll.last_run = now
         try:
-            error = _poll_one(account_id, name, now, brokers, poll)
+            error = _poll_one(account_id, name, now, brokers, poll, full_every)
         except Exception as exc:  # telling the trader failed too: still go on to the next
             _discard()
             logger.exception("account %s (%s): poll failed", account_id, name)
@@ -108,14 +118,27 @@ def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) ->
 
 
 def _poll_one(
-    account_id: int, name: str, now: datetime, brokers: BrokerFor, poll: AccountPoll
+    account_id: int,
+    name: str,
+    now: datetime,
+    brokers: BrokerFor,
+    poll: AccountPoll,
+    full_every: timedelta,
 ) -> str | None:
-    """Reconcile one account; the error's text when it failed."""
+    """Reconcile one account unless its stream vouches nothing changed; the error's text
+    when it failed."""
     try:
         account = db.session.get(BrokerAccount, account_id)
         if account is None:
             return None  # deleted since the list was read
-        poll.last_report = reconcile_account(account, brokers(account), now)
+        broker = brokers(account)
+        mark = broker.change_mark()  # before the reads: a change during them moves it
+        if _unchanged(poll, mark, account_id, now, full_every):
+            db.session.commit()  # end the read transaction, as a reconcile would
+            return None
+        poll.mark = None
+        poll.last_report = reconcile_account(account, broker, now)
+        poll.mark, poll.last_reconcile = mark, now
         return None
     except RateLimited as exc:
         _discard()
@@ -156,6 +179,20 @@ def _poll_one(
         _discard()
         logger.exception("account %s (%s): reconciliation failed", account_id, name)
         return f"{type(exc).__name__}: {exc}"
+
+
+def _unchanged(
+    poll: AccountPoll, mark: object | None, account_id: int, now: datetime, full_every: timedelta
+) -> bool:
+    """The broker's stream vouches that nothing changed since the last reconcile."""
+    if mark is None or mark != poll.mark or poll.last_reconcile is None:
+        return False
+    if poll.last_report is None or poll.last_report.deferred:
+        return False
+    if now - poll.last_reconcile >= full_every:
+        return False
+    unposted = select(Fill.id).where(Fill.account_id == account_id, Fill.commission.is_(None))
+    return db.session.scalar(unposted.limit(1)) is None
 
 
 def _tell_once(

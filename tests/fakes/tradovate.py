@@ -52,6 +52,8 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.tradovate_user import FakeUserSocket
+
 # product root → (id, $ per point, tick size, description)
 PRODUCTS = {
     "ES": (1001, Decimal(50), Decimal("0.25"), "E-Mini S&P 500"),
@@ -214,6 +216,7 @@ class FakeTradovate:
         self._rejections: dict[str, deque[tuple[str, str]]] = {}
         self.client_sleeps: list[float] = []
         self.client_clock = ClientClock()
+        self.user_socket = FakeUserSocket(self)
         self._server = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -310,6 +313,10 @@ class FakeTradovate:
         with self.lock:
             self.tokens.clear()
 
+    def revoke_token(self, token: str) -> None:
+        with self.lock:
+            self.tokens.pop(token, None)
+
     def record_sleep(self, seconds: float) -> None:
         self.client_sleeps.append(seconds)
 
@@ -322,6 +329,7 @@ class FakeTradovate:
             assert contract is not None, f"the fake lists no {symbol}"
             self.prices[contract["id"]] = Decimal(str(price))
             self._match(contract["id"], print_=True)
+            self.user_socket.publish()
 
     def seed_position(self, account_id: int, symbol: str, qty: int, price) -> None:
         """A filled order made outside DeskPilot (Tradovate's own site): no clOrdId."""
@@ -338,6 +346,7 @@ class FakeTradovate:
                 None,
             )
             self._fill(order_id, Decimal(str(price)), abs(qty))
+            self.user_socket.publish()
 
     def post_fees(self) -> None:
         """Post the FillFees held back by `hold_fees`."""
@@ -352,6 +361,7 @@ class FakeTradovate:
             contract = self._contract(symbol)
             order_id = self._new_order(account_id, contract["id"], terms, None)
             self._match(contract["id"])
+            self.user_socket.publish()
             return order_id
 
     # --- what happened ----------------------------------------------------------------------
@@ -377,6 +387,7 @@ class FakeTradovate:
             for order_id, state in self.exchange.items():
                 if state.cl_ord_id == cl_ord_id:
                     self.orders[order_id]["ordStatus"] = "Rejected"
+                    self.user_socket.publish()
                     return
         raise KeyError(cl_ord_id)
 
@@ -396,11 +407,46 @@ class FakeTradovate:
                 return None
             return self.positions.get((account_id, contract["id"]))
 
+    # --- the user-data socket's view (tradovate_user.py) --------------------------------
+
+    def user_of_token(self, token: str) -> FakeUser | None:
+        """Whose token this is, while it is valid (the socket's authorize)."""
+        session = self.tokens.get(token)
+        return session["user"] if session is not None and session["expires"] > _now() else None
+
+    def entities_of(self, user: FakeUser) -> dict[str, list[dict]]:
+        """What `user/syncrequest` shows of a user, by entity type (the lock is held)."""
+        found = {
+            entity: self._entities(entity.lower(), user)
+            for entity in ("account", "order", "orderVersion", "fill", "command", "position")
+        }
+        found["cashBalance"] = [self._cash_balance(account) for account in user.accounts]
+        return found
+
+    def _cash_balance(self, account: dict) -> dict:
+        realized = self.realized[account["id"]]
+        return {
+            "id": account["id"],
+            "accountId": account["id"],
+            "timestamp": account["timestamp"],
+            "tradeDate": _trade_date(_now()),
+            "currencyId": 1,
+            "amount": STARTING_CASH + realized,
+            "realizedPnL": realized,
+            "weekRealizedPnL": realized,
+        }
+
+    @staticmethod
+    def to_json(value) -> str:
+        return _json(value)
+
     # --- HTTP -----------------------------------------------------------------------------
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
         path = request.path.lower().removeprefix("/v1/").strip("/")
+        if path == "websocket":
+            return self.user_socket.serve(environ)
         body = request.get_json(silent=True) if request.method == "POST" else None
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         with self.lock:
@@ -419,6 +465,7 @@ class FakeTradovate:
             status, payload = self._penalty(path, body)
             if status is None:
                 status, payload = self._dispatch(request, path, body, session if valid else None)
+            self.user_socket.publish()
         if fault is not None and fault.drop:
             time.sleep(self.stall_seconds)
         if isinstance(payload, str):

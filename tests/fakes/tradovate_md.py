@@ -54,7 +54,9 @@ class Received:
 
 
 @dataclass(eq=False)
-class _Connection:
+class Connection:
+    """One client connection; `send` is safe from any thread and says whether it went out."""
+
     number: int
     ws: simple_websocket.Server
     authorized: bool = False
@@ -85,7 +87,7 @@ class FakeMarketDataServer:
         self.token = token
         self.heartbeat_interval = heartbeat_interval
         self.received: list[Received] = []
-        self.connections: list[_Connection] = []
+        self.connections: list[Connection] = []
         self.refused: dict[int | str, tuple[int, str]] = {}
         self.delayed: set[int | str] = set()
         self._lock = threading.Lock()
@@ -174,7 +176,7 @@ class FakeMarketDataServer:
 
     # Reading what happened.
 
-    def live(self) -> list[_Connection]:
+    def live(self) -> list[Connection]:
         with self._lock:
             return [c for c in self.connections if not c.dropped and c.ws.connected]
 
@@ -216,7 +218,7 @@ class FakeMarketDataServer:
     def _wsgi(self, environ, start_response):
         ws = simple_websocket.Server.accept(environ)
         with self._lock:
-            connection = _Connection(len(self.connections) + 1, ws)
+            connection = Connection(len(self.connections) + 1, ws)
             self.connections.append(connection)
         try:
             self._serve(connection)
@@ -229,7 +231,7 @@ class FakeMarketDataServer:
         # Werkzeug treats this as a dropped connection and writes no HTTP response.
         raise ConnectionError("websocket closed")
 
-    def _serve(self, connection: _Connection) -> None:
+    def _serve(self, connection: Connection) -> None:
         connection.send("o")
         next_heartbeat = time.monotonic()
         while not connection.dropped and connection.ws.connected:
@@ -249,7 +251,7 @@ class FakeMarketDataServer:
             if text != "[]":
                 self._answer(connection, text)
 
-    def _answer(self, connection: _Connection, text: str) -> None:
+    def _answer(self, connection: Connection, text: str) -> None:
         parts = text.split("\n", 3)
         if len(parts) != 4:
             connection.send('a[{"s":400,"i":null,"d":"Malformed request"}]')

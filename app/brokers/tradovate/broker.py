@@ -52,7 +52,7 @@ from app.brokers.errors import (
     TemporaryBrokerError,
     UnknownOrder,
 )
-from app.brokers.tradovate import wire
+from app.brokers.tradovate import user_sync, wire
 from app.brokers.tradovate.rest import NotFoundAtTradovate, TradovateRest, client_for
 from app.domain.contracts import SPECS
 from app.domain.vocabulary import Environment, OrderStatus, OrderType, Side
@@ -571,6 +571,28 @@ class TradovateBroker(Broker):
             module.subscribe(self.access, symbol)
         except Exception:
             logger.exception("Tradovate market data for %s did not start", symbol)
+
+    # The user-data socket.
+
+    def change_mark(self) -> object | None:
+        """The login's user-data socket's mark for this account (user_sync.py), the socket
+        started on the first ask; None while TRADOVATE_USER_SYNC is off, or the socket is
+        down, not yet synced or stale."""
+        if not user_sync.enabled():
+            return None
+        try:
+            account_id = self.broker_account().id
+        except BrokerError:
+            return None  # the poller's reads meet the same error and tell it
+        rest = self.rest
+        client = user_sync.client_for(
+            rest.session_key,
+            user_sync.user_url(rest.base_url),
+            token_provider=rest.access_token,
+            user_id_provider=lambda: rest.sign_in().user_id,
+            on_refused_token=rest.forget_token,
+        )
+        return client.mark(account_id)
 
     # Helpers: our ids and Tradovate's.
 

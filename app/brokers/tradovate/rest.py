@@ -354,8 +354,9 @@ class TradovateRest:
         session.grant = grant
         session.renew_at = grant.expires_at - min(self.tuning.renew_margin, life / 4)
 
-    def _forget(self, token: str) -> None:
-        """Tradovate stopped accepting `token` (revoked, or a third session closed ours)."""
+    def forget_token(self, token: str) -> None:
+        """Tradovate stopped accepting `token` (revoked, or a third session closed ours),
+        here or on a WebSocket: the next call logs in again."""
         with self._session.lock:
             grant = self._session.grant
             if grant is not None and grant.access_token == token:
@@ -389,7 +390,7 @@ class TradovateRest:
             response = self._exchange(method, path, payload, params, headers)
             if response.status_code == 401 and auth is _SESSION and not relogged:
                 logger.info("Tradovate refused the token on %s (401); logging in again", path)
-                self._forget(bearer)
+                self.forget_token(bearer)
                 relogged = True
                 continue
             data = self._decode(response, path)
