@@ -43,6 +43,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
         _prepare_database(app)
     _wire_prices(app)
     _wire_protections()
+    _wire_live(app)
     _init_scheduler(app)
     return app
 
@@ -152,7 +153,10 @@ def _init_extensions(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=app.config.get("REDIS_URL"),
-        cors_allowed_origins=[],
+        # Only the page's own origin (Host, and X-Forwarded-Proto behind the proxy) may open
+        # the socket: `[]` would switch the Origin check off, letting another site's page
+        # ride the owner's cookie onto the live events.
+        cors_allowed_origins=None,
     )
 
 
@@ -206,6 +210,18 @@ def _wire_protections() -> None:
 
     protections.register_attachers(trail=trail_entry, break_even=watch_bracket_break_even)
     lockouts.register_halter(halt_broker_locked)
+
+
+def _wire_live(app: Flask) -> None:
+    """Socket.IO for the owner: the connect handler on this app's server, and the pusher
+    listening to the bus and the prices (one subscription per process)."""
+    from app.routes import live
+    from app.services.live import pusher
+    from app.workers.live_status import status_of
+    from app.workers.scheduler import is_leader
+
+    live.register(socketio)
+    pusher.wire(app, lambda bound: status_of(bound, leader=is_leader(bound)))
 
 
 def _init_scheduler(app: Flask) -> None:

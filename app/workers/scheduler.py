@@ -34,6 +34,7 @@ from app.workers import (
     alert_recovery,
     calendar_fetch,
     equity_snapshots,
+    live_status,
     monitor,
     paper_feed,
     position_poller,
@@ -51,6 +52,7 @@ JOB_REGISTRATIONS = (
     alert_recovery.register,
     calendar_fetch.register,
     equity_snapshots.register,
+    live_status.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

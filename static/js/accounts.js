@@ -1,9 +1,10 @@
 // The accounts page: each account's funded-account rules with the room left before a breach
-// (GET /api/risk/<id>/room), measured again every few seconds.
+// (GET /api/risk/<id>/room), measured again as the live P&L, trades and log move.
 "use strict";
 
 (() => {
-  const REFRESH_MS = 5000;
+  const LIVE_EVENTS = ["pnl", "trade", "log"];
+  const REFRESH_GAP_MS = 2000; // the room is measured at most this often
   const lists = Array.from(document.querySelectorAll("[data-room-for]"));
   if (!lists.length) return;
 
@@ -71,5 +72,5 @@
   }
 
   refresh();
-  setInterval(() => { if (!document.hidden) refresh(); }, REFRESH_MS);
+  DeskPilotLive.refreshOn(LIVE_EVENTS, refresh, { gapMs: REFRESH_GAP_MS });
 })();

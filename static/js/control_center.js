@@ -1,12 +1,13 @@
 // The control center: the order ticket, positions, working orders, the live log and the
-// kill switch. Live parts are read from the JSON API every few seconds (Socket.IO later).
+// kill switch. Live parts are read from the JSON API again as the live events say they
+// changed (live.js), with a slow safety refresh.
 "use strict";
 
 (() => {
   const root = document.getElementById("control-center");
   if (!root) return;
 
-  const REFRESH_MS = 2000;
+  const LIVE_EVENTS = ["order", "fill", "position", "trade", "signal", "log", "status", "pnl"];
   const LOG_SIZE = 40;
   const accountNames = JSON.parse(root.dataset.accounts || "{}");
   const $ = (selector, scope = root) => scope.querySelector(selector);
@@ -745,5 +746,5 @@
   }
 
   refreshAll();
-  setInterval(() => { if (!document.hidden) refreshAll(); }, REFRESH_MS);
+  DeskPilotLive.refreshOn(LIVE_EVENTS, refreshAll);
 })();

@@ -1,6 +1,7 @@
 """The control center in a real browser: the ticket, positions, working orders, traders,
 the live log and the kill switch."""
 
+import json
 import re
 from decimal import Decimal
 
@@ -333,4 +334,27 @@ def test_an_alert_waiting_for_approval_is_approved_from_the_control_center(
     card.get_by_role("button", name="Reject").click()
     expect(page.get_by_test_id("approval-result")).to_contain_text("rejected: nothing was placed")
     expect(card).to_be_hidden()
+    assert console_errors == []
+
+
+def test_an_alert_shows_up_live_without_a_reload(logged_in_page: Page, console_errors):
+    """The page reads its parts again when the live events say so, long before its slow
+    safety refresh (30 s), and the topbar says the connection is live."""
+    page = logged_in_page
+    account = add_paper_account(page)
+    strategy = add_strategy(page, "Live", symbol="MES1!", quantity=1)
+    api(page, "POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+    page.goto("/control-center")
+    expect(page.locator("[data-live-state]")).to_have_attribute("data-live-state", "live")
+    expect(page.get_by_test_id("positions")).to_contain_text("No open positions.")
+
+    answer = page.request.post(
+        f"/webhook/{strategy['webhook_token']}",
+        data=json.dumps({"action": "buy", "symbol": "MES1!", "quantity": 1, "price": "6000.25"}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.ok, answer.text()
+
+    expect(position_row(page, front("MES"))).to_contain_text("+1")
+    expect(page.get_by_test_id("live-log")).to_contain_text("filled (entry)")
     assert console_errors == []

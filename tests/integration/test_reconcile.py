@@ -238,12 +238,17 @@ def broker():
     return PortDouble()
 
 
+LEDGER_EVENTS = ("order", "fill", "position", "trade")
+
+
 @pytest.fixture
 def published():
+    """The ledger's events, in order (the audit's `log` entries beside them are not its)."""
     seen: list[tuple[str, dict]] = []
 
     def record(event: str, payload: dict) -> None:
-        seen.append((event, payload))
+        if event in LEDGER_EVENTS:
+            seen.append((event, payload))
 
     events.subscribe("*", record)
     yield seen

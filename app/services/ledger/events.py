@@ -1,8 +1,8 @@
 """The ledger's events: `order`, `fill`, `position` and `trade`, one payload shape each,
 published only once the transaction that wrote them has committed.
 
-A batch queues its payloads on the session (`queue`); a listener on every SQLAlchemy
-Session publishes them after its commit and drops them on a rollback, so a subscriber
+A batch queues its payloads on the session (`queue`); the bus publishes them after its
+commit and drops them on a rollback (records.events.publish_after_commit), so a subscriber
 (the live page, notifications) never hears of a fill that was not kept, and hears of
 every one that was exactly once — whichever broker it came from and whoever commits.
 """
@@ -10,7 +10,6 @@ every one that was exactly once — whichever broker it came from and whoever co
 import logging
 from decimal import Decimal
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.models import Fill, Order, Position, Trade
@@ -19,23 +18,10 @@ from app.services.records import events
 
 logger = logging.getLogger(__name__)
 
-_PENDING = "deskpilot.ledger_events"
-
 
 def queue(session: Session, name: str, payload: dict) -> None:
     """Publish `payload` as `name` after the session's next commit."""
-    session.info.setdefault(_PENDING, []).append((name, payload))
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_committed(session: Session) -> None:
-    for name, payload in session.info.pop(_PENDING, []):
-        events.publish(name, payload)
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    events.publish_after_commit(session, name, payload)
 
 
 def _decimal(value: Decimal | None) -> str | None:

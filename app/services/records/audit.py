@@ -1,5 +1,6 @@
 """Append-only audit entries, written in the caller's transaction so the record and the
-change it describes commit or roll back together."""
+change it describes commit or roll back together. Each kept entry is also published as a
+`log` event (the live log): signals, orders, risk refusals, errors, as they are recorded."""
 
 import logging
 from contextvars import ContextVar
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from app.domain.vocabulary import AuditCategory, Severity
 from app.extensions import db
 from app.models import AuditEntry
+from app.services.records import events
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +48,22 @@ def record(
         strategy_id=strategy_id,
     )
     db.session.add(entry)
+    events.publish_after_commit(db.session(), "log", lambda: log_payload(entry))
     logger.info("audit %s/%s: %s", category.value, severity.value, message)
     return entry
+
+
+def log_payload(entry: AuditEntry) -> dict:
+    """The `log` event: one shape for every entry (DESIGN §5.5)."""
+    return {
+        "id": entry.id,
+        "time": entry.created_at.isoformat() if entry.created_at else None,
+        "category": str(entry.category),
+        "severity": str(entry.severity),
+        "message": entry.message,
+        "account_id": entry.account_id,
+        "strategy_id": entry.strategy_id,
+    }
 
 
 def changed_fields(before: dict, after: dict) -> dict:

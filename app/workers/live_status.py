@@ -1,0 +1,52 @@
+"""The `status` event (DESIGN §5.5): what the status header shows, figured from what the
+jobs of this process know, and sent every STATUS_SECONDS by the process that runs them.
+
+Only the jobs' process knows the monitor's last tick and each broker's last poll, so
+only it sends the periodic status; any process sends one on a kill-switch change and to
+a client that just connected."""
+
+import logging
+
+from apscheduler.schedulers.base import BaseScheduler
+from flask import Flask
+
+from app.services.live import pusher
+from app.services.protection import kill_switch
+from app.services.protection.monitor import monitor_status
+from app.workers.jobs import job_status, run_job
+from app.workers.position_poller import poller_state
+
+logger = logging.getLogger(__name__)
+
+JOB_ID = "live_status"
+STATUS_SECONDS = 5
+
+
+def register(scheduler: BaseScheduler, app: Flask) -> None:
+    scheduler.add_job(
+        run_job,
+        "interval",
+        seconds=STATUS_SECONDS,
+        args=(app, JOB_ID, lambda: pusher.send("status", status_of(app, leader=True))),
+        id=JOB_ID,
+        name="live status",
+        replace_existing=True,
+        max_instances=1,
+        coalesce=True,
+    )
+
+
+def status_of(app: Flask, *, leader: bool) -> dict:
+    """The status payload (inside an app context); `leader`: this process runs the jobs."""
+    tick = monitor_status().last_tick
+    failing = {name: job.last_error for name, job in job_status(app).items() if job.last_error}
+    return {
+        "scheduler": {"leader": leader, "failing_jobs": failing},
+        "broker_connections": {
+            str(account_id): "connected" if poll.last_error is None else f"error: {poll.last_error}"
+            for account_id, poll in poller_state(app).accounts.items()
+            if poll.last_run is not None
+        },
+        "kill_switch": kill_switch.status().engaged,
+        "last_monitor_tick": tick.isoformat() if tick else None,
+    }
