@@ -17,7 +17,7 @@ import simple_websocket
 
 from app import create_app
 from app.services.setup.auth import authenticate
-from tests.conftest import make_config
+from tests.conftest import csrf_from, make_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,24 +127,46 @@ def test_serve_answers_through_gunicorn_with_the_app_and_jobs_in_its_worker(serv
     assert parent_of(scheduler_pid) == server.process.pid
 
 
-def test_socketio_over_polling_and_websocket_under_gunicorn(served):
-    """The browser's way in: an Engine.IO polling handshake, then the upgrade to a
-    WebSocket (probe, upgrade) and the Socket.IO connect over it."""
-    _, base, _ = served
-    handshake = requests.get(f"{base}/socket.io/?EIO=4&transport=polling", timeout=10)
+def _socket_io_connect(base: str, cookies: dict) -> str:
+    """An Engine.IO polling handshake, the upgrade to a WebSocket (probe, upgrade) and the
+    Socket.IO connect over it, as a browser does; the server's answer to the connect."""
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    headers = {"Cookie": cookie} if cookie else {}
+    handshake = requests.get(
+        f"{base}/socket.io/?EIO=4&transport=polling", headers=headers, timeout=10
+    )
     assert handshake.status_code == 200 and handshake.text.startswith("0{")
     sid = json.loads(handshake.text[1:])["sid"]
     url = f"{base.replace('http://', 'ws://')}/socket.io/?EIO=4&transport=websocket&sid={sid}"
-    socket_io = simple_websocket.Client.connect(url)
+    socket_io = simple_websocket.Client.connect(url, headers=headers)
     try:
         socket_io.send("2probe")
         assert socket_io.receive(timeout=10) == "3probe"
         socket_io.send("5")  # upgrade: the WebSocket carries the session from now on
         socket_io.send("40")  # Socket.IO connect to the default namespace
         assert socket_io.receive(timeout=10) == "6"  # the no-op that ends the polling
-        assert socket_io.receive(timeout=10).startswith("40{")
+        frame = socket_io.receive(timeout=10)
+        while frame.startswith("42"):  # the snapshot the connect handler sends first
+            frame = socket_io.receive(timeout=10)
+        return frame
     finally:
         socket_io.close()
+
+
+def test_socketio_over_polling_and_websocket_under_gunicorn(served):
+    """Under the production server the owner's browser connects over both transports;
+    a client without the owner's session is refused at connect."""
+    _, base, _ = served
+    assert _socket_io_connect(base, {}).startswith("44{")  # refused: no session
+    browser = requests.Session()
+    token = csrf_from(browser.get(f"{base}/login", timeout=10).text)
+    logged_in = browser.post(
+        f"{base}/login",
+        data={"username": "admin", "password": "served-password", "csrf_token": token},
+        timeout=10,
+    )
+    assert logged_in.ok and "/login" not in logged_in.url
+    assert _socket_io_connect(base, browser.cookies.get_dict()).startswith("40{")
 
 
 def test_the_access_log_shows_no_webhook_token(served):

@@ -353,6 +353,7 @@ def test_a_delayed_subscription_marks_its_quotes_until_answered_real_time(fake_m
     client.subscribe("MNQZ6", MNQ)
     client.start()
     assert wait_for(lambda: client.is_delayed("MESZ6"))
+    assert wait_for(lambda: fake_md.subscribed(MNQ))  # a quote before it would be lost
 
     fake_md.push_quote(MES, trade="5012.25")
     fake_md.push_quote(MNQ, trade="18405")
