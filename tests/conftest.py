@@ -1,13 +1,17 @@
 """Fixtures shared by every suite: a fresh app and database per test, logged-in clients."""
 
 import re
+import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from app import create_app
 from app.domain.contracts import resolve_symbol
 from app.extensions import db
+from app.schema import upgrade_to_head
 from app.services.market import prices
 from app.services.setup.auth import issue_api_token, owner
 from config import TestConfig
@@ -35,8 +39,20 @@ def _fresh_price_cache():
     prices.clear()
 
 
+@pytest.fixture(scope="session")
+def migrated_schema(tmp_path_factory) -> Path:
+    """An empty database at the newest revision, migrated once per test process: running
+    the whole migration chain for every test's fresh database was most of its setup."""
+    path = tmp_path_factory.mktemp("schema") / "head.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade_to_head(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, migrated_schema):
+    shutil.copyfile(migrated_schema, tmp_path / "test.db")  # create_app finds it at head
     app = create_app(make_config(tmp_path))
     yield app
     with app.app_context():

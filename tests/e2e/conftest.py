@@ -31,7 +31,8 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1366, "height": 768}
 # Auto-waiting assertions give up after this long; a local page answers in milliseconds.
 EXPECT_TIMEOUT_MS = 5_000
-SHOTS_DIR = Path(os.environ.get("E2E_SHOTS_DIR", "/tmp/shots"))
+# Screenshots for a person to look at; generated on every run, so git ignores them there.
+SHOTS_DIR = Path(os.environ.get("E2E_SHOTS_DIR", Path(__file__).parent / "artifacts"))
 
 
 def _chromium_available() -> bool:
@@ -45,8 +46,9 @@ def live_config() -> dict:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, live_config: dict) -> Iterator[str]:
+def live_server(tmp_path: Path, live_config: dict, migrated_schema: Path) -> Iterator[str]:
     """Serve a fresh app and database from a background thread; yield its base URL."""
+    shutil.copyfile(migrated_schema, tmp_path / "e2e.db")  # at head: no migration to run
 
     class LiveConfig(TestConfig):
         DATABASE_URL = f"sqlite:///{tmp_path / 'e2e.db'}"
