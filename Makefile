@@ -23,7 +23,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	./scripts/ensure-chromium.sh
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=10
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
