@@ -14,6 +14,7 @@ from app.api.accounts import bp as accounts_bp
 from app.api.advanced_orders import bp as advanced_orders_bp
 from app.api.approvals import bp as approvals_bp
 from app.api.calendar import bp as calendar_bp
+from app.api.contracts import bp as contracts_bp
 from app.api.dashboard import bp as dashboard_bp
 from app.api.kill_switch import bp as kill_switch_bp
 from app.api.logs import bp as logs_bp
@@ -69,6 +70,7 @@ RESOURCES = (
     webhook_events_bp,
     approvals_bp,
     calendar_bp,
+    contracts_bp,
     dashboard_bp,
     kill_switch_bp,
 )

@@ -30,6 +30,9 @@ def account_json(account: BrokerAccount) -> dict:
         "starting_balance": money(account.starting_balance),
         "cash_balance": money(account.cash_balance),
         "halted": bool(limits and limits.halted),
+        "halted_by": limits.halted_by if limits and limits.halted else None,
+        "halt_reason": limits.halted_reason if limits and limits.halted else None,
+        "halt_liftable": bool(limits and halts.liftable(limits)),
         "created_at": iso(account.created_at),
         "updated_at": iso(account.updated_at),
     }

@@ -1,11 +1,14 @@
 """/api/traders: strategy × account assignments with their sizing."""
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, jsonify
 
 from app.api.params import int_arg
 from app.api.schemas import TraderCreate, TraderUpdate, parse_body
-from app.api.serialize import decimal, iso
+from app.api.serialize import decimal, iso, money
 from app.models import Trader
+from app.services.ledger.trader_pnl import TraderFigures, trader_figures
 from app.services.setup import traders
 
 bp = Blueprint("traders", __name__, url_prefix="/traders")
@@ -30,6 +33,33 @@ def trader_json(trader: Trader) -> dict:
 def list_traders():
     found = traders.list_traders(int_arg("strategy_id"), int_arg("account_id"))
     return jsonify(items=[trader_json(t) for t in found])
+
+
+def figures_json(found: TraderFigures) -> dict:
+    return {
+        "trader_id": found.trader.id,
+        "enabled": found.trader.enabled,
+        "positions": [
+            {
+                "symbol": view.row.symbol,
+                "qty": view.row.quantity,
+                "avg_price": decimal(view.row.avg_price),
+                "unrealized_pnl": money(view.unrealized_pnl),
+            }
+            for view in found.positions
+        ],
+        "realized_today": money(found.realized_today),
+        "unrealized": money(found.unrealized),
+        "pnl_today": money(found.pnl_today),
+    }
+
+
+@bp.get("/live")
+def live_figures():
+    """Each trader's open positions and today's P&L (realized since the trading day opened
+    plus unrealized), for the control center's live traders."""
+    found = trader_figures(traders.list_traders(), datetime.now(UTC))
+    return jsonify(items=[figures_json(f) for f in found])
 
 
 @bp.post("")

@@ -22,6 +22,10 @@ from app.services.trading.risk_limits import limits_for
 
 bp = Blueprint("pages", __name__)
 
+# What the trader types to engage the kill switch from the control center: a word, not a
+# click, so that no stray tap flattens every account.
+KILL_WORD = "FLATTEN"
+
 # Pages that later work builds; the navigation shows them all from the start.
 COMING_SOON = {
     "analytics": ("/analytics", "Analytics"),
@@ -55,6 +59,7 @@ def control_center():
         strategy_names={s.id: s.name for s in strategies.list_strategies()},
         traders=[trader_json(t) for t in traders.list_traders()],
         switch=state_json(kill_switch.status()),
+        kill_word=KILL_WORD,
     )
 
 

@@ -1,6 +1,7 @@
-// The control center: the order ticket, positions, working orders, the live log and the
-// kill switch. Live parts are read from the JSON API again as the live events say they
-// changed (live.js), with a slow safety refresh.
+// The control center: the order ticket, positions, working orders, live traders, halts,
+// the live log and the kill switch. Live parts are read from the JSON API again as the live
+// events say they changed (live.js), with a slow safety refresh; the log takes each `log`
+// event's line as it is, and reads /api/logs only on load and after a reconnection.
 "use strict";
 
 (() => {
@@ -8,7 +9,7 @@
   if (!root) return;
 
   const LIVE_EVENTS = ["order", "fill", "position", "trade", "signal", "log", "status", "pnl"];
-  const LOG_SIZE = 40;
+  const LOG_SIZE = 200;
   const accountNames = JSON.parse(root.dataset.accounts || "{}");
   const $ = (selector, scope = root) => scope.querySelector(selector);
   const $$ = (selector, scope = root) => Array.from(scope.querySelectorAll(selector));
@@ -263,19 +264,78 @@
     }
   }
 
-  // --- live log ----------------------------------------------------------------------------
+  // --- live log: seeded from /api/logs, then each `log` event as it comes ----------------
 
   const logList = $('[data-role="log"]');
-  let newestLogId = 0;
+  const logFilters = $('[data-role="log-filters"]');
+  const logCount = $('[data-role="log-count"]');
+  const LEVELS = ["info", "warning", "error", "critical"];
+  const FILTER_PARAMS = { strategy: "log_strategy", account: "log_account", level: "log_level" };
+
+  // The filters live in the URL (?log_strategy=…&log_account=…&log_level=…): a reload or a
+  // shared link shows the same lines.
+  function readFilters() {
+    const query = new URLSearchParams(window.location.search);
+    Object.entries(FILTER_PARAMS).forEach(([name, param]) => {
+      const select = $(`select[name="${name}"]`, logFilters);
+      const value = query.get(param) || "";
+      if (Array.from(select.options).some((o) => o.value === value)) select.value = value;
+    });
+  }
+
+  function filterValue(name) {
+    return $(`select[name="${name}"]`, logFilters).value;
+  }
+
+  function saveFilters() {
+    const url = new URL(window.location.href);
+    Object.entries(FILTER_PARAMS).forEach(([name, param]) => {
+      const value = filterValue(name);
+      if (value) url.searchParams.set(param, value); else url.searchParams.delete(param);
+    });
+    window.history.replaceState(null, "", url);
+  }
+
+  function shown(item) {
+    const strategy = filterValue("strategy");
+    const account = filterValue("account");
+    const level = filterValue("level");
+    if (strategy && item.dataset.strategyId !== strategy) return false;
+    if (account && item.dataset.accountId !== account) return false;
+    return !level || LEVELS.indexOf(item.dataset.severity) >= LEVELS.indexOf(level);
+  }
+
+  function applyFilters() {
+    const items = $$("li[data-line]", logList);
+    let visible = 0;
+    items.forEach((item) => {
+      item.hidden = !shown(item);
+      if (!item.hidden) visible += 1;
+    });
+    let none = $("li.log-none", logList);
+    if (!none) {
+      none = document.createElement("li");
+      none.className = "muted log-none";
+      logList.append(none);
+    }
+    none.textContent = items.length ? "No line matches these filters." : "Nothing yet.";
+    none.hidden = visible > 0;
+    logCount.textContent = visible === items.length
+      ? `${items.length} lines` : `${visible} of ${items.length} lines`;
+  }
 
   function logItem(entry) {
+    const at = entry.time || entry.created_at; // the event says time, the API created_at
     const item = document.createElement("li");
     item.className = `sev-${entry.severity}`;
-    item.dataset.entryId = entry.id;
+    item.dataset.line = "";
+    item.dataset.severity = entry.severity;
+    item.dataset.accountId = entry.account_id ?? "";
+    item.dataset.strategyId = entry.strategy_id ?? "";
     const when = document.createElement("time");
     when.className = "mono muted";
-    when.dateTime = entry.created_at;
-    when.textContent = timeOf(entry.created_at).slice(11);
+    when.dateTime = at;
+    when.textContent = timeOf(at).slice(11, 19);
     const text = document.createElement("span");
     text.className = "message";
     text.textContent = entry.message;
@@ -283,21 +343,55 @@
     return item;
   }
 
-  async function refreshLog() {
-    const data = await DeskPilotApi.call("GET", "/api/logs");
-    const fresh = data.items.filter((e) => e.id > newestLogId);
-    if (!newestLogId) logList.replaceChildren();
-    if (!fresh.length && !logList.children.length) {
-      const none = document.createElement("li");
-      none.className = "muted";
-      none.textContent = "Nothing yet.";
-      logList.append(none);
-      return;
+  function keepNewest() {
+    $$("li[data-line]", logList).slice(LOG_SIZE).forEach((li) => li.remove());
+    applyFilters();
+  }
+
+  // Audit entries newest first by id, each once: one newer than every line shown goes on
+  // top; one a reconnection's reading found goes among the others by its id.
+  function addLogEntries(entries) {
+    entries.forEach((entry) => {
+      if (logList.querySelector(`li[data-entry-id="${entry.id}"]`)) return;
+      const item = logItem(entry);
+      item.dataset.entryId = entry.id;
+      const shownIds = $$("li[data-entry-id]", logList);
+      const newest = shownIds.every((li) => Number(li.dataset.entryId) < entry.id);
+      const after = newest ? logList.firstElementChild
+        : shownIds.find((li) => Number(li.dataset.entryId) < entry.id);
+      logList.insertBefore(item, after || $("li.log-none", logList));
+    });
+    keepNewest();
+  }
+
+  // An executed alert's record is its row in the alert log, not an audit entry: the log
+  // shows its `signal` event as it comes. Refused or failed alerts are audit entries
+  // already (their `log` event), so they are not shown twice.
+  function addSignal(event) {
+    if (event.status !== "executed" || logList.querySelector(`li[data-signal-id="${event.id}"]`)) return;
+    const name = strategyNames[event.strategy_id] || `strategy #${event.strategy_id}`;
+    const item = logItem({
+      time: new Date().toISOString(),
+      category: "signal",
+      severity: "info",
+      message: `alert ${event.id} executed (${name})`,
+      strategy_id: event.strategy_id,
+    });
+    item.dataset.signalId = event.id;
+    logList.prepend(item);
+    keepNewest();
+  }
+
+  // The newest LOG_SIZE entries (two pages of the API): on load and after a reconnection,
+  // for what the socket did not carry meanwhile.
+  async function seedLog() {
+    const first = await DeskPilotApi.call("GET", "/api/logs");
+    let items = first.items;
+    if (first.next && items.length < LOG_SIZE) {
+      items = items.concat((await DeskPilotApi.call("GET", first.next)).items);
     }
-    logList.querySelectorAll("li.muted:not([data-entry-id])").forEach((li) => li.remove());
-    fresh.reverse().forEach((entry) => logList.prepend(logItem(entry)));
-    if (fresh.length) newestLogId = Math.max(newestLogId, ...fresh.map((e) => e.id));
-    while (logList.children.length > LOG_SIZE) logList.lastElementChild.remove();
+    $$("li:not([data-line]):not(.log-none)", logList).forEach((li) => li.remove());
+    addLogEntries(items.slice(0, LOG_SIZE));
   }
 
   // --- kill switch -------------------------------------------------------------------------
@@ -341,14 +435,29 @@
     showSwitch(await DeskPilotApi.call("GET", "/api/kill-switch"));
   }
 
-  async function engage(trigger) {
-    const ok = window.confirm(
-      "Engage the kill switch?\n\nEvery working order is cancelled, every position on every "
-      + "account is flattened at the market, all accounts are halted and alerts are refused "
-      + "until you re-arm.",
-    );
-    if (!ok) return;
-    trigger.disabled = true;
+  // Engaging takes the typed word (KILL_WORD in app/routes/pages.py), not one click: the
+  // dialog's button stays disabled until the word is typed.
+  const killDialog = $('[data-testid="kill-confirm"]');
+  const killForm = $('[data-role="kill-form"]', killDialog);
+  const killWord = killForm.elements.confirm;
+  const killTrigger = $('[data-action="kill"]');
+
+  function wordTyped() {
+    return killWord.value.trim().toUpperCase() === killWord.dataset.word;
+  }
+
+  function askToEngage() {
+    killForm.reset();
+    killForm.querySelector('[data-role="kill-engage"]').disabled = true;
+    killDialog.showModal();
+    killWord.focus();
+  }
+
+  async function engage(event) {
+    event.preventDefault();
+    if (!wordTyped()) return;
+    killDialog.close();
+    killTrigger.disabled = true;
     flash(killResult, "Engaging: cancelling and flattening…");
     try {
       const report = await DeskPilotApi.call("POST", "/api/kill-switch");
@@ -357,7 +466,68 @@
     } catch (error) {
       flash(killResult, `The kill switch did not answer: ${error.message}`, false);
     } finally {
-      trigger.disabled = false;
+      killTrigger.disabled = false;
+      refreshAll();
+    }
+  }
+
+  killForm.addEventListener("input", () => {
+    killForm.querySelector('[data-role="kill-engage"]').disabled = !wordTyped();
+  });
+  killForm.addEventListener("submit", engage);
+
+  // --- halts per account: each halted account, its kind, and Lift where the trader may ----
+
+  const haltsCard = $('[data-role="halts-card"]');
+  const haltsList = $('[data-role="halts"]');
+  const HALT_ENDS = {
+    kill_switch: "lifts when the kill switch is re-armed",
+    rule: "lifts when no rule is breached any more",
+    done_for_day: "lifts when the next trading day opens",
+    session_end: "lifts when the next trading day opens",
+  };
+
+  function haltItem(account) {
+    const item = document.createElement("li");
+    item.dataset.accountId = account.id;
+    const name = document.createElement("strong");
+    name.textContent = account.name;
+    item.append(name, " ", tag((account.halted_by || "halted").replaceAll("_", " "), "tag-danger"));
+    if (account.halt_reason) {
+      const reason = document.createElement("span");
+      reason.className = "muted small";
+      reason.textContent = ` ${account.halt_reason}`;
+      item.append(reason);
+    }
+    if (account.halt_liftable) {
+      item.append(" ", button("Lift", "lift-halt"));
+    } else if (HALT_ENDS[account.halted_by]) {
+      const ends = document.createElement("span");
+      ends.className = "muted small";
+      ends.textContent = ` · ${HALT_ENDS[account.halted_by]}`;
+      item.append(ends);
+    }
+    return item;
+  }
+
+  async function refreshHalts() {
+    const data = await DeskPilotApi.call("GET", "/api/accounts");
+    const halted = data.items.filter((a) => a.halted);
+    haltsCard.hidden = halted.length === 0;
+    haltsList.replaceChildren(...halted.map(haltItem));
+  }
+
+  async function liftHalt(item, trigger) {
+    const name = accountName(item.dataset.accountId);
+    if (!window.confirm(`Lift the halt on ${name}? Alerts trade on it again.`)) return;
+    trigger.disabled = true;
+    const box = $('[data-role="halt-result"]');
+    try {
+      await DeskPilotApi.call("DELETE", `/api/accounts/${item.dataset.accountId}/halt`);
+      flash(box, `${name} trades again.`);
+    } catch (error) {
+      flash(box, error.message, false);
+    } finally {
       refreshAll();
     }
   }
@@ -383,6 +553,30 @@
     }
   }
 
+  // --- live traders: each strategy × account's position and today's P&L ------------------
+
+  const tradersTable = $('[data-testid="traders"]');
+
+  function describeHeld(positions) {
+    if (!positions.length) return "flat";
+    return positions.map((p) => `${signed(p.qty)} ${p.symbol}`).join(", ");
+  }
+
+  async function refreshTraders() {
+    if (!$("tr[data-trader-id]", tradersTable)) return;
+    const data = await DeskPilotApi.call("GET", "/api/traders/live");
+    data.items.forEach((item) => {
+      const row = $(`tr[data-trader-id="${item.trader_id}"]`, tradersTable);
+      if (!row) return; // added since the page was drawn: the traders page lists it
+      $('[data-col="position"]', row).textContent = describeHeld(item.positions);
+      const pnl = $('[data-col="pnl"]', row);
+      const figure = item.pnl_today ?? item.realized_today;
+      pnl.textContent = money(figure);
+      pnl.title = `realized ${item.realized_today} · open ${item.unrealized ?? "no price yet"}`;
+      pnl.className = `num ${/^-/.test(figure) ? "down" : /^0(\.0*)?$/.test(figure) ? "" : "up"}`;
+    });
+  }
+
   // --- order ticket ------------------------------------------------------------------------
 
   const ticket = $('[data-testid="order-ticket"]');
@@ -392,6 +586,77 @@
     const type = ticket.elements.order_type.value;
     ticket.querySelector('[data-price="limit"]').hidden = !["limit", "stop_limit"].includes(type);
     ticket.querySelector('[data-price="stop"]').hidden = !["stop", "stop_limit"].includes(type);
+  }
+
+  // The contract the symbol names today ("MES1! → MESZ6"), as the server resolves it.
+  let contractTimer = null;
+  let contractAsked = 0;
+  let resolvedContract = null; // {symbol, contract} of the symbol last shown
+
+  function scheduleContract() {
+    clearTimeout(contractTimer);
+    contractTimer = setTimeout(showContract, 250);
+  }
+
+  async function showContract() {
+    const box = ticket.querySelector('[data-role="contract"]');
+    const symbol = ticket.elements.symbol.value.trim();
+    const asked = ++contractAsked;
+    resolvedContract = null;
+    if (!symbol) {
+      box.textContent = "";
+      return;
+    }
+    let text;
+    let ok = true;
+    try {
+      const found = await DeskPilotApi.call("GET", `/api/contracts/resolve?symbol=${encodeURIComponent(symbol)}`);
+      if (asked !== contractAsked) return;
+      resolvedContract = found;
+      text = `${found.symbol} → ${found.contract} · ${found.name}, tick ${found.tick_size} = $${found.tick_value}`;
+      if (found.expired) {
+        text += ` · expired on ${found.last_trade}`;
+        ok = false;
+      }
+    } catch (error) {
+      if (asked !== contractAsked) return;
+      text = error.message;
+      ok = false;
+    }
+    box.textContent = text;
+    box.classList.toggle("error", !ok);
+  }
+
+  // The confirm step. An order the risk limits refuse is refused by the server; one they
+  // allow but that is large asks first: more than half the account's contracts per order,
+  // a position beyond half its maximum position, or — with neither limit set — more than
+  // LARGE_ORDER contracts.
+  const LARGE_ORDER = 10;
+
+  function heldNow(accountId) {
+    if (!resolvedContract) return 0;
+    const row = positionsBody.querySelector(
+      `tr[data-account-id="${accountId}"][data-symbol="${CSS.escape(resolvedContract.contract)}"]`,
+    );
+    return row ? Number(row.dataset.qty) : 0;
+  }
+
+  async function largeOrderWords(body) {
+    if (typeof body.qty !== "number") return null; // the server names what is wrong
+    const limits = await DeskPilotApi.call("GET", `/api/risk/${body.account_id}`);
+    const perOrder = limits.max_contracts_per_order;
+    const maxPosition = limits.max_position;
+    const after = Math.abs(heldNow(body.account_id) + (body.side === "buy" ? body.qty : -body.qty));
+    if (perOrder && body.qty * 2 > perOrder) {
+      return `${body.qty} contracts is more than half this account's limit of ${perOrder} per order.`;
+    }
+    if (maxPosition && after * 2 > maxPosition) {
+      return `The position would be ${after} contracts, more than half this account's maximum of ${maxPosition}.`;
+    }
+    if (!perOrder && !maxPosition && body.qty > LARGE_ORDER) {
+      return `${body.qty} contracts is a large order, and this account sets no size limit.`;
+    }
+    return null;
   }
 
   // The ticket as the API takes it; a take profit beside targets is refused here, by name.
@@ -518,7 +783,15 @@
     const result = ticket.querySelector('[data-role="ticket-result"]');
     result.hidden = true;
     try {
-      const order = await DeskPilotApi.call("POST", "/api/orders", ticketBody(side));
+      const body = ticketBody(side);
+      const large = await largeOrderWords(body);
+      const verb = side === "buy" ? "Buy" : "Sell";
+      const what = resolvedContract ? resolvedContract.contract : body.symbol;
+      if (large && !window.confirm(`${verb} ${body.qty} ${what} on ${accountName(body.account_id)}?\n\n${large}`)) {
+        flash(result, `Not sent: ${verb} ${body.qty} ${what} was not confirmed.`, false);
+        return;
+      }
+      const order = await DeskPilotApi.call("POST", "/api/orders", body);
       const ok = !["rejected", "failed"].includes(order.status);
       flash(result, describeOrder(order), ok);
       refreshAll();
@@ -680,7 +953,9 @@
     if (!trigger) return;
     const row = trigger.closest("tr");
     const actions = {
-      kill: () => engage(trigger),
+      kill: askToEngage,
+      "kill-cancel": () => killDialog.close(),
+      "lift-halt": () => liftHalt(trigger.closest("li"), trigger),
       rearm: () => rearmSwitch(trigger),
       "close-position": () => closePosition(row, trigger),
       "protect-position": () => openProtect(row),
@@ -715,6 +990,8 @@
     ticket.addEventListener("submit", submitTicket);
     ticket.addEventListener("input", schedulePreview);
     ticket.addEventListener("change", schedulePreview);
+    ticket.elements.symbol.addEventListener("input", scheduleContract);
+    showContract();
   }
   if (protectForm) {
     protectForm.addEventListener("submit", submitProtect);
@@ -733,7 +1010,8 @@
     busy = true;
     try {
       await Promise.all([
-        refreshPositions(), refreshOrders(), refreshApprovals(), refreshLog(), refreshSwitch(),
+        refreshPositions(), refreshOrders(), refreshApprovals(), refreshSwitch(), refreshHalts(),
+        refreshTraders(),
       ]);
       stamp();
     } catch (error) {
@@ -745,6 +1023,17 @@
     }
   }
 
+  readFilters();
+  logFilters.addEventListener("change", () => {
+    saveFilters();
+    applyFilters();
+  });
   refreshAll();
+  const logNotRead = (error) => { logCount.textContent = `log not read: ${error.message}`; };
+  seedLog().catch(logNotRead);
+  DeskPilotLive.on("log", (entry) => addLogEntries([entry]));
+  DeskPilotLive.on("signal", addSignal);
+  let connections = 0; // the first is the page's own load, seeded above
+  DeskPilotLive.on("connect", () => { if (connections++) seedLog().catch(logNotRead); });
   DeskPilotLive.refreshOn(LIVE_EVENTS, refreshAll);
 })();

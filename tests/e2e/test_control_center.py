@@ -54,19 +54,38 @@ def test_trade_from_the_ticket_close_and_kill_and_rearm(
     expect(orders).to_contain_text("stop loss")
     shoot(page, "control-center-trading")
 
+    # Engaging takes the typed word: a click alone, or a wrong word, does nothing.
     page.get_by_test_id("kill-switch").click()
-
+    confirm = page.get_by_test_id("kill-confirm")
+    flatten = confirm.get_by_role("button", name="Flatten everything")
+    expect(flatten).to_be_disabled()
+    confirm.get_by_label("Type FLATTEN to engage").fill("FLAT")
+    expect(flatten).to_be_disabled()
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
     state = page.get_by_test_id("kill-switch-state")
+    expect(state).to_have_attribute("data-engaged", "false")
+    expect(position_row(page, mes)).to_contain_text("-1")
+
+    page.get_by_test_id("kill-switch").click()
+    expect(confirm.get_by_label("Type FLATTEN to engage")).to_have_value("")  # asked afresh
+    confirm.get_by_label("Type FLATTEN to engage").fill("flatten")
+    flatten.click()
+
     expect(state).to_have_attribute("data-engaged", "true")
     expect(state).to_contain_text("Engaged")
     expect(page.get_by_test_id("kill-switch-result")).to_have_text(
         "Kill switch engaged: cancelled 2 orders, flattened 1 position."
     )
-    assert asked[-1].startswith("Engage the kill switch?")
     expect(position_row(page, mes)).to_have_count(0)
     expect(orders).to_contain_text("No working orders.")
     expect(page.get_by_test_id("live-log")).to_contain_text("kill switch engaged by owner")
     expect(page.get_by_test_id("kill-switch-panel")).to_have_class(re.compile(r"\bengaged\b"))
+    halted = page.get_by_test_id("halts")
+    expect(halted).to_contain_text("Paper 50K")
+    expect(halted).to_contain_text("kill switch")
+    expect(halted).to_contain_text("lifts when the kill switch is re-armed")
+    expect(halted.get_by_role("button", name="Lift")).to_have_count(0)
     shoot(page, "control-center-engaged")
 
     # New exposure is refused while engaged; the ticket says why.
@@ -79,6 +98,7 @@ def test_trade_from_the_ticket_close_and_kill_and_rearm(
     expect(state).to_contain_text("Armed.")
     expect(page.get_by_test_id("kill-switch-rearm")).to_be_hidden()
     expect(page.get_by_test_id("kill-switch-result")).to_contain_text("Paper 50K resume trading")
+    expect(halted).to_be_hidden()
     assert asked[-1].startswith("Re-arm?")
     page.reload()
     expect(page.get_by_test_id("kill-switch-state")).to_have_attribute("data-engaged", "false")
@@ -357,4 +377,200 @@ def test_an_alert_shows_up_live_without_a_reload(logged_in_page: Page, console_e
 
     expect(position_row(page, front("MES"))).to_contain_text("+1")
     expect(page.get_by_test_id("live-log")).to_contain_text("filled (entry)")
+    assert console_errors == []
+
+
+def send_alert(page: Page, strategy: dict, **payload) -> dict:
+    answer = page.request.post(
+        f"/webhook/{strategy['webhook_token']}",
+        data=json.dumps({"symbol": "MES1!", "quantity": 1, **payload}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.ok, answer.text()
+    return answer.json()
+
+
+def test_the_live_log_shows_an_alert_and_its_filters_hide_and_show_it(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    account = add_paper_account(page)
+    other = add_paper_account(page, "Paper B")
+    live = add_strategy(page, "Live", symbol="MES1!", quantity=1)
+    quiet = add_strategy(page, "Quiet", symbol="MES1!", quantity=1)
+    api(page, "POST", "/api/traders", {"strategy_id": live["id"], "account_id": account["id"]})
+    page.goto("/control-center")
+    expect(page.locator("[data-live-state]")).to_have_attribute("data-live-state", "live")
+    log = page.get_by_test_id("live-log")
+
+    send_alert(page, live, action="buy")
+
+    signal = log.locator("li", has_text="executed (Live)")
+    expect(signal).to_be_visible()
+    expect(signal).to_contain_text("signal")
+    filled = log.locator("li", has_text="filled (entry)")
+    expect(filled).to_be_visible()
+    expect(log.locator("li[data-line]").first).to_contain_text("executed (Live)")  # newest first
+    shoot(page, "control-center-live-log")
+
+    by_strategy = page.get_by_test_id("log-filter-strategy")
+    by_strategy.select_option(label="Quiet")
+    expect(signal).to_be_hidden()
+    expect(filled).to_be_hidden()
+    by_strategy.select_option(label="Live")
+    expect(signal).to_be_visible()
+    expect(filled).to_be_visible()
+
+    by_account = page.get_by_test_id("log-filter-account")
+    by_account.select_option(label="Paper B")
+    expect(filled).to_be_hidden()
+    expect(log).to_contain_text("No line matches these filters.")
+    by_account.select_option(label="Paper 50K")
+    expect(filled).to_be_visible()
+    expect(signal).to_be_hidden()  # an alert names a strategy, no account
+
+    by_level = page.get_by_test_id("log-filter-level")
+    by_level.select_option("warning")
+    expect(filled).to_be_hidden()
+
+    # The filters are kept in the address: a reload shows the same lines.
+    assert f"log_account={account['id']}" in page.url and "log_level=warning" in page.url
+    page.reload()
+    expect(page.get_by_test_id("log-filter-account")).to_have_value(str(account["id"]))
+    expect(page.get_by_test_id("log-filter-level")).to_have_value("warning")
+    expect(page.get_by_test_id("log-filter-strategy")).to_have_value(str(live["id"]))
+    expect(page.get_by_test_id("log-count")).to_contain_text(" of ")
+    expect(log.locator("li", has_text="filled (entry)")).to_be_hidden()
+    page.get_by_test_id("log-filter-level").select_option("")
+    expect(log.locator("li", has_text="filled (entry)")).to_be_visible()
+    assert other["id"] != account["id"] and quiet["id"] != live["id"]
+    assert console_errors == []
+
+
+def test_live_traders_show_position_and_pnl_and_a_disabled_trader_takes_no_alert(
+    logged_in_page: Page, console_errors
+):
+    page = logged_in_page
+    mes = front("MES")
+    account = add_paper_account(page)
+    strategy = add_strategy(page, "Live", symbol="MES1!", quantity=2)
+    trader = api(
+        page, "POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]}
+    )
+    page.goto("/control-center")
+    row = page.locator(f'tr[data-trader-id="{trader["id"]}"]')
+    expect(row.locator('[data-col="position"]')).to_have_text("flat")
+    expect(row.locator('[data-col="pnl"]')).to_have_text("0.00")
+
+    send_alert(page, strategy, action="buy", quantity=2)
+
+    expect(row.locator('[data-col="position"]')).to_have_text(f"+2 {mes}")
+    [figures] = api(page, "GET", "/api/traders/live")["items"]
+    expect(row.locator('[data-col="pnl"]')).to_contain_text(figures["pnl_today"].lstrip("-"))
+
+    row.get_by_label("Enable Live on Paper 50K").uncheck()
+    expect(row).to_have_class("disabled")
+    send_alert(page, strategy, action="buy", quantity=2)
+    expect(page.get_by_test_id("live-log")).to_contain_text("executed (Live)")
+    assert api(page, "GET", f"/api/traders/{trader['id']}")["enabled"] is False
+    [position] = api(page, "GET", "/api/positions")["items"]
+    assert position["qty"] == 2  # the disabled trader placed nothing
+    expect(row.locator('[data-col="position"]')).to_have_text(f"+2 {mes}")
+    assert console_errors == []
+
+
+def test_the_ticket_shows_the_contract_and_asks_before_a_large_order(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    mes = front("MES")
+    account = add_paper_account(page)
+    api(page, "PUT", f"/api/risk/{account['id']}", {"max_contracts_per_order": 4})
+    answers: list[bool] = []
+    asked: list[str] = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept() if answers.pop(0) else dialog.dismiss()
+
+    page.on("dialog", answer)
+    page.goto("/control-center")
+    ticket = page.get_by_test_id("order-ticket")
+    contract = page.get_by_test_id("ticket-contract")
+    expect(contract).to_contain_text(f"MES1! → {mes}")
+    ticket.get_by_label("Symbol").fill("MNQ1!")
+    expect(contract).to_contain_text(f"MNQ1! → {front('MNQ')}")
+    ticket.get_by_label("Symbol").fill("XYZ1!")
+    expect(contract).to_contain_text("is not a supported futures symbol")
+    ticket.get_by_label("Symbol").fill("MES1!")
+    expect(contract).to_contain_text(f"MES1! → {mes}")
+
+    # A limit order below the market rests.
+    ticket.get_by_label("Type").select_option("limit")
+    ticket.get_by_label("Limit price").fill("5990")
+    ticket.get_by_role("button", name="Buy").click()
+    result = ticket.locator('[data-role="ticket-result"]')
+    expect(result).to_contain_text(f"Buy 1 {mes}: working")
+    expect(page.get_by_test_id("orders")).to_contain_text("5990")
+
+    # 3 of at most 4 per order: allowed, but asked first; declined, nothing is sent.
+    ticket.get_by_label("Type").select_option("market")
+    ticket.get_by_label("Quantity").fill("3")
+    answers.append(False)
+    ticket.get_by_role("button", name="Sell").click()
+    expect(result).to_have_text(f"Not sent: Sell 3 {mes} was not confirmed.")
+    assert len(asked) == 1
+    assert asked[0].startswith(f"Sell 3 {mes} on Paper 50K?")
+    assert "more than half this account's limit of 4 per order" in asked[0]
+    assert [o["qty"] for o in api(page, "GET", "/api/orders")["items"]] == [1]
+
+    answers.append(True)
+    ticket.get_by_role("button", name="Sell").click()
+    expect(result).to_contain_text(f"Sell 3 {mes}: filled at")
+    expect(position_row(page, mes)).to_contain_text("-3")
+    shoot(page, "control-center-ticket-confirm")
+
+    # 1 contract is small: no question.
+    ticket.get_by_label("Quantity").fill("1")
+    ticket.get_by_role("button", name="Buy").click()
+    expect(position_row(page, mes)).to_contain_text("-2")
+    assert len(asked) == 2
+    assert [e for e in console_errors if "400" not in e] == []  # XYZ1! resolved to nothing
+
+
+def test_a_manual_halt_shows_with_a_lift_button(logged_in_page: Page, console_errors):
+    page = logged_in_page
+    accept_dialogs(page)
+    account = add_paper_account(page)
+    api(page, "POST", f"/api/accounts/{account['id']}/halt", {"reason": "stepping away"})
+    page.goto("/control-center")
+    halted = page.get_by_test_id("halts")
+    expect(halted).to_contain_text("Paper 50K")
+    expect(halted).to_contain_text("manual")
+    expect(halted).to_contain_text("stepping away")
+
+    halted.get_by_role("button", name="Lift").click()
+
+    expect(page.get_by_test_id("halt-result")).to_have_text("Paper 50K trades again.")
+    expect(halted.locator("li")).to_have_count(0)
+    assert api(page, "GET", f"/api/accounts/{account['id']}")["halted"] is False
+    assert console_errors == []
+
+
+def test_the_control_center_fits_a_phone(logged_in_page: Page, console_errors, shoot):
+    page = logged_in_page
+    account = add_paper_account(page)
+    strategy = add_strategy(page, "Live", symbol="MES1!", quantity=1)
+    api(page, "POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+    send_alert(page, strategy, action="buy")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/control-center")
+    expect(page.get_by_test_id("live-log")).to_contain_text("filled (entry)")
+    expect(page.get_by_test_id("kill-switch")).to_be_visible()
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 375, f"the page is {width}px wide on a 375px screen"
+    page.get_by_test_id("kill-switch").click()
+    box = page.get_by_test_id("kill-confirm").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    shoot(page, "control-center-phone")
     assert console_errors == []
