@@ -42,9 +42,21 @@ def _require_login():
 
 @bp.get("/")
 def dashboard():
+    """Every enabled account, or the one `?account_id=` picks; its figures, positions,
+    orders, trades, alerts and equity curve are read by static/js/dashboard.js."""
     account_list = [account_json(a) for a in accounts.list_accounts()]
-    recent = audit.recent_entries(limit=15)
-    return render_template("dashboard.html", accounts=account_list, recent=recent)
+    enabled = [a for a in account_list if a["enabled"]]
+    selected = request.args.get("account_id", type=int)
+    if selected is not None and selected not in {a["id"] for a in enabled}:
+        abort(404, f"No enabled account with id {selected}.")
+    return render_template(
+        "dashboard.html",
+        accounts=account_list,
+        enabled=enabled,
+        selected_account=selected,
+        recent=audit.recent_entries(limit=10),
+        **_names(),
+    )
 
 
 @bp.get("/control-center")

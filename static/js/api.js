@@ -3,6 +3,9 @@
 
 const DeskPilotApi = (() => {
   const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+  let leaving = false;
+  window.addEventListener("beforeunload", () => { leaving = true; });
+  window.addEventListener("pageshow", () => { leaving = false; }); // back from the cache
 
   class ApiError extends Error {
     constructor(status, error) {
@@ -21,7 +24,8 @@ const DeskPilotApi = (() => {
     }
     const response = await fetch(url, init);
     if (response.status === 401) {
-      window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+      // Leaving already (the logout form, say): a second navigation would cancel that one.
+      if (!leaving) window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
       throw new ApiError(401, { message: "Your session ended; please log in again." });
     }
     const text = await response.text();
