@@ -468,11 +468,16 @@ def test_live_traders_show_position_and_pnl_and_a_disabled_trader_takes_no_alert
     [figures] = api(page, "GET", "/api/traders/live")["items"]
     expect(row.locator('[data-col="pnl"]')).to_contain_text(figures["pnl_today"].lstrip("-"))
 
-    row.get_by_label("Enable Live on Paper 50K").uncheck()
+    with page.expect_response(lambda r: r.url.endswith(f"/api/traders/{trader['id']}")):
+        row.get_by_label("Enable Live on Paper 50K").uncheck()
     expect(row).to_have_class("disabled")
-    send_alert(page, strategy, action="buy", quantity=2)
-    expect(page.get_by_test_id("live-log")).to_contain_text("executed (Live)")
     assert api(page, "GET", f"/api/traders/{trader['id']}")["enabled"] is False
+    refused = page.request.post(  # its only trader is off: the alert places nothing
+        f"/webhook/{strategy['webhook_token']}",
+        data=json.dumps({"symbol": "MES1!", "action": "buy", "quantity": 2}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert (refused.status, refused.json()["error"]["code"]) == (422, "no_traders")
     [position] = api(page, "GET", "/api/positions")["items"]
     assert position["qty"] == 2  # the disabled trader placed nothing
     expect(row.locator('[data-col="position"]')).to_have_text(f"+2 {mes}")
