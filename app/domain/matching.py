@@ -428,7 +428,9 @@ class MatchingEngine:
         A book with nothing its last price reaches (what every sweep leaves) gains nothing
         matchable from a stop move the rules accept (a new stop may not touch the market),
         so a symbol is checked once and, while it stays quiet, moves skip the sweep. A
-        symbol that is not quiet (a book just restored) gets `modify` as is, sweep included.
+        symbol that is not quiet (a book just restored) gets `modify` as is, sweep included;
+        and a sweep that did anything (a fill activating an entry's exits, which may be in
+        another symbol) makes every symbol be checked again.
         """
         events: list[Event] = []
         quiet: set[str] = set()
@@ -437,7 +439,10 @@ class MatchingEngine:
             if order is not None and order.symbol not in quiet and self._quiet(order.symbol):
                 quiet.add(order.symbol)
             sweep = order is None or order.symbol not in quiet
-            events += self._modify(client_order_id, now, None, None, stop_price, sweep=sweep)
+            done = self._modify(client_order_id, now, None, None, stop_price, sweep=sweep)
+            if sweep and any(not isinstance(event, OrderModified) for event in done):
+                quiet.clear()
+            events += done
         return events
 
     def on_price(self, symbol: str, price: Decimal, now: datetime) -> list[Event]:

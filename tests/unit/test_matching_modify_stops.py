@@ -150,3 +150,41 @@ def test_stop_moves_on_a_quiet_book_are_modifications_only():
     assert not unknown_order(events[1]) and not unknown_order(events[2])
     assert unknown_order(events[3])
     assert engine.order("s1").stop_price == _price(-9) and engine.order("s2") is not None
+
+
+def test_a_fill_in_one_symbol_wakes_the_exits_it_activates_in_another():
+    """A restored NQ stop fills on a move's sweep and activates its bracket's ES stops,
+    which ES's last price already reaches: the batch must sweep ES again, as one-by-one
+    moves would (found by the property above)."""
+    level = _price(0)
+
+    def stop(cid, symbol, side, order_type=OrderType.STOP, parent=None):
+        return Order(
+            cid,
+            symbol,
+            side,
+            1,
+            order_type,
+            limit_price=level if order_type is OrderType.STOP_LIMIT else None,
+            stop_price=level,
+            parent_id=parent,
+            status=OrderStatus.PENDING if parent else OrderStatus.WORKING,
+        )
+
+    book = [
+        stop("o0", "NQH6", Side.BUY),
+        stop("o1", "ESH6", Side.BUY, parent="o0"),
+        stop("o2", "ESH6", Side.BUY, OrderType.STOP_LIMIT, parent="o0"),
+        stop("o4", "NQH6", Side.BUY),
+        stop("o5", "ESH6", Side.SELL),
+    ]
+    last = {"ESH6": _price(1), "NQH6": _price(0)}
+    changes = [("o1", _price(0)), ("o4", _price(1)), ("o5", _price(0))]
+    now = T0 + timedelta(seconds=5)
+    one_by_one = _engine(book, [], last, settle=False)
+    expected = []
+    for client_order_id, stop_price in changes:
+        expected += one_by_one.modify(client_order_id, now, stop_price=stop_price)
+    batched = _engine(book, [], last, settle=False)
+    assert batched.modify_stops(changes, now) == expected
+    assert _state(batched) == _state(one_by_one)
