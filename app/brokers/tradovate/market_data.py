@@ -28,18 +28,17 @@ the process-wide client.
 import logging
 import math
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app, has_app_context
 
 from app.brokers import listeners
-from app.brokers.tradovate.stream import HEARTBEAT_SECONDS, Outgoing, SocketClient, TokenProvider
+from app.brokers.tradovate.stream import Outgoing, SocketClient, TokenProvider
 
 logger = logging.getLogger(__name__)
 
@@ -96,26 +95,10 @@ class MarketDataClient(SocketClient):
         token_provider: TokenProvider,
         *,
         on_quote: QuoteSink = listeners.quote,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        heartbeat_interval: float = HEARTBEAT_SECONDS,
         stale_after: float = STALE_SECONDS,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 60.0,
-        request_timeout: float = 10.0,
-        silence_timeout: float = 10.0,
+        **session: Any,
     ) -> None:
-        super().__init__(
-            url,
-            token_provider,
-            clock=clock,
-            now=now,
-            heartbeat_interval=heartbeat_interval,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            request_timeout=request_timeout,
-            silence_timeout=silence_timeout,
-        )
+        super().__init__(url, token_provider, **session)  # SocketClient's timing
         self.stale_after = stale_after
         self._on_quote = on_quote
         # Desired subscriptions survive reconnects; requests wait in the outbox until

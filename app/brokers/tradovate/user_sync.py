@@ -31,17 +31,14 @@ logs in again.
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import current_app, has_app_context
 
 from app.brokers.tradovate.stream import (
-    HEARTBEAT_SECONDS,
     Lost,
     Outgoing,
     SocketClient,
@@ -79,25 +76,9 @@ class UserSyncClient(SocketClient):
         *,
         on_refused_token: TokenRefused | None = None,
         stale_after: float = STALE_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        heartbeat_interval: float = HEARTBEAT_SECONDS,
-        backoff_initial: float = 1.0,
-        backoff_max: float = 60.0,
-        request_timeout: float = 10.0,
-        silence_timeout: float = 10.0,
+        **session: Any,
     ) -> None:
-        super().__init__(
-            url,
-            token_provider,
-            clock=clock,
-            now=now,
-            heartbeat_interval=heartbeat_interval,
-            backoff_initial=backoff_initial,
-            backoff_max=backoff_max,
-            request_timeout=request_timeout,
-            silence_timeout=silence_timeout,
-        )
+        super().__init__(url, token_provider, **session)  # SocketClient's timing
         self.stale_after = stale_after
         self._user_id_provider = user_id_provider
         self._refused = on_refused_token
