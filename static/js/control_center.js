@@ -16,19 +16,7 @@
 
   // --- small helpers ----------------------------------------------------------------------
 
-  function cell(text, className) {
-    const td = document.createElement("td");
-    if (className) td.className = className;
-    td.textContent = text ?? "";
-    return td;
-  }
-
-  function tag(text, className) {
-    const span = document.createElement("span");
-    span.className = `tag ${className || ""}`.trim();
-    span.textContent = text;
-    return span;
-  }
+  const { cell, tag, placeholder, signed, timeOf } = DeskPilotDom;
 
   function button(label, action, extraClass) {
     const b = document.createElement("button");
@@ -43,31 +31,8 @@
     return accountNames[id] || `#${id}`;
   }
 
-  function signed(qty) {
-    return qty > 0 ? `+${qty}` : String(qty);
-  }
-
-  function money(value) {
-    if (value === null || value === undefined) return "—";
-    const number = Number(value);
-    const text = Math.abs(number).toLocaleString("en-US", {
-      minimumFractionDigits: 2, maximumFractionDigits: 2,
-    });
-    return `${number < 0 ? "−" : number > 0 ? "+" : ""}${text}`;
-  }
-
-  function timeOf(iso) {
-    return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", "") : "";
-  }
-
-  function placeholder(tbody, columns, text) {
-    const row = document.createElement("tr");
-    row.className = "placeholder";
-    const td = cell(text, "muted");
-    td.colSpan = columns;
-    row.append(td);
-    tbody.replaceChildren(row);
-  }
+  // Decimal strings shown signed, never through a float.
+  const money = (value) => DeskPilotMoney.text(value, { signed: true });
 
   function flash(box, text, ok = true) {
     if (!box) return;

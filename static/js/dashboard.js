@@ -21,39 +21,9 @@
 
   // --- small helpers ------------------------------------------------------------------------
 
-  function cell(text, className) {
-    const td = document.createElement("td");
-    if (className) td.className = className;
-    td.textContent = text ?? "";
-    return td;
-  }
-
-  function link(text, href) {
-    const a = document.createElement("a");
-    a.href = href;
-    a.textContent = text;
-    return a;
-  }
-
-  function tag(text, className) {
-    const span = document.createElement("span");
-    span.className = `tag ${className || ""}`.trim();
-    span.textContent = text;
-    return span;
-  }
-
-  function placeholder(tbody, columns, text) {
-    const row = document.createElement("tr");
-    row.className = "placeholder";
-    const td = cell(text, "muted");
-    td.colSpan = columns;
-    row.append(td);
-    tbody.replaceChildren(row);
-  }
+  const { cell, link, tag, placeholder, signed, timeOf } = DeskPilotDom;
 
   const accountName = (id) => accountNames[id] || `#${id}`;
-  const signed = (qty) => (qty > 0 ? `+${qty}` : String(qty));
-  const timeOf = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("Z", "") : "");
   const words = (value) => (value || "").replaceAll("_", " ");
 
   // Show `value` in `el` as `text`; when it changed, flash the element green or red as the
