@@ -62,6 +62,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        auth.log_out(current_user)
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

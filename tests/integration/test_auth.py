@@ -88,6 +88,18 @@ def test_logout_ends_the_session(client, auth):
     assert client.get("/").status_code == 302
 
 
+def test_a_cookie_copied_before_logout_no_longer_logs_in(client, app, auth):
+    """A response that was in flight when the trader logged out (a status poll, a
+    socket long-poll) re-sends the old cookie; it must not bring the session back."""
+    auth.login()
+    before_logout = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], before_logout)
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
 def test_logout_without_csrf_is_refused(client, auth):
     auth.login()
     assert client.post("/logout").status_code == 400

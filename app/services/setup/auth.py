@@ -118,6 +118,16 @@ def change_password(user: User, current: str, new: str, now: datetime) -> None:
     db.session.commit()
 
 
+def log_out(user: User) -> None:
+    """End every session of the owner. The session lives in a signed cookie, so clearing
+    it in this browser is not enough: a response already in flight (a status poll, a
+    socket long-poll) or a copied cookie would carry the old one back. Rotating the
+    nonce makes every cookie issued before now worthless."""
+    user.session_nonce = new_session_nonce()
+    audit.record(AuditCategory.AUTH, "logout", actor=user.username)
+    db.session.commit()
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
