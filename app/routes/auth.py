@@ -18,6 +18,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.errors import Locked, Unauthorized
 from app.extensions import limiter
+from app.services.live.sessions import end_owner_sessions
 from app.services.setup import auth
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         auth.log_out(current_user)
+        end_owner_sessions()
     logout_user()
     session.clear()
     flash("You are logged out.", "info")

@@ -70,6 +70,12 @@ const DeskPilotLive = (() => {
       show("down", socket.active ? "reconnecting…" : `offline: ${error.message}`);
     });
     socket.onAny((event, payload) => tell(event, payload));
+    // The owner logged out (here or on another device): this page's session is over too.
+    socket.on("session_ended", () => {
+      socket.disconnect();
+      show("off", "logged out");
+      window.location.assign("/login");
+    });
   }
 
   return {

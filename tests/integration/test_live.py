@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from app.extensions import socketio
+from app.domain.vocabulary import AuditCategory
+from app.extensions import db, socketio
+from app.services.records import audit
 from app.services.market import prices
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
@@ -95,6 +97,23 @@ def test_an_anonymous_client_is_refused(app, client):
 def test_a_client_without_the_session_cookie_is_refused(app, auth):
     auth.login()
     assert not socketio.test_client(app).is_connected()
+
+
+def test_logging_out_ends_every_open_page_s_live_updates(app, listen, client, auth):
+    other_page = listen()
+
+    def note(message: str) -> None:
+        with app.app_context():
+            audit.record(AuditCategory.SYSTEM, message)
+            db.session.commit()
+
+    note("before the logout")
+    other_page.wait_for("log", lambda entry: entry["message"] == "before the logout")
+    client.post("/logout", data={"csrf_token": auth.csrf()})
+    other_page.wait_for("session_ended")
+    note("after the logout")
+    time.sleep(0.5)  # the pusher's thread sends a log entry within milliseconds
+    assert "after the logout" not in [p.get("message") for _, p in other_page.take()]
 
 
 def test_the_owner_hears_the_snapshot_first(listen, paper, make_account):
