@@ -71,10 +71,13 @@ const DeskPilotLive = (() => {
     });
     socket.onAny((event, payload) => tell(event, payload));
     // The owner logged out (here or on another device): this page's session is over too.
+    // The page that logged out is already leaving: going elsewhere would cut its answer.
+    let leaving = false;
+    window.addEventListener("beforeunload", () => { leaving = true; });
     socket.on("session_ended", () => {
       socket.disconnect();
       show("off", "logged out");
-      window.location.assign("/login");
+      if (!leaving) window.location.assign("/login");
     });
   }
 

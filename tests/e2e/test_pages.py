@@ -75,11 +75,15 @@ def test_login_shows_the_dashboard(logged_in_page: Page, live_server: str):
     expect(page.get_by_text("No accounts yet.")).to_be_visible()
 
 
-def test_logout_ends_the_session(logged_in_page: Page):
+def test_logout_ends_the_session(logged_in_page: Page, context):
     page = logged_in_page
+    other_tab = context.new_page()
+    other_tab.goto("/control-center")
+    expect(other_tab.locator("[data-live-state]")).to_have_text("live")
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     expect(page.get_by_text("You are logged out.")).to_be_visible()
+    expect(other_tab).to_have_url(re.compile(r"/login$"))  # told over Socket.IO, not polled
 
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login\?next="))
