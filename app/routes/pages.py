@@ -1,5 +1,7 @@
 """The trader's pages; the setup pages read through the same services as the API."""
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, abort, g, render_template, request
 from flask_login import current_user, login_required
 
@@ -8,12 +10,13 @@ from app.api.kill_switch import state_json
 from app.api.risk import limits_json
 from app.api.settings import settings_json
 from app.api.strategies import strategy_json
-from app.api.traders import trader_json
+from app.api.traders import figures_json, trader_json
 from app.api.trades import trace_json, trade_json
 from app.api.webhook_events import alert_trace_json
 from app.domain.vocabulary import EventStatus
 from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
+from app.services.ledger.trader_pnl import trader_figures
 from app.services.protection import halts, kill_switch
 from app.services.records import alert_log, audit
 from app.services.setup import accounts, strategies, traders
@@ -98,9 +101,12 @@ def strategies_page():
 
 @bp.get("/traders")
 def traders_page():
+    """Each trader with its position and today's P&L, as /api/traders/live figures them;
+    static/js/live_regions.js swaps the table in again as fills and prices move."""
+    found = trader_figures(traders.list_traders(), datetime.now(UTC))
     return render_template(
         "traders.html",
-        traders=[trader_json(t) for t in traders.list_traders()],
+        traders=[trader_json(f.trader) | figures_json(f) for f in found],
         strategies=strategies.list_strategies(),
         accounts=accounts.list_accounts(),
     )

@@ -1,16 +1,19 @@
 """The `status` event (DESIGN §5.5): what the status header shows, figured from what the
 jobs of this process know, and sent every STATUS_SECONDS by the process that runs them.
 
-Only the jobs' process knows the monitor's last tick and each broker's last poll, so
-only it sends the periodic status; any process sends one on a kill-switch change and to
-a client that just connected."""
+Only the jobs' process knows the monitor's last tick and each broker's last poll, and its
+price cache is the one the monitor trails stops from (`market_data`), so only it sends the
+periodic status; any process sends one on a kill-switch change and to a client that just
+connected."""
 
 import logging
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.services.live import pusher
+from app.services.market.data_age import data_age
 from app.services.protection import kill_switch
 from app.services.protection.monitor import monitor_status
 from app.workers.jobs import job_status, run_job
@@ -40,6 +43,8 @@ def status_of(app: Flask, *, leader: bool) -> dict:
     """The status payload (inside an app context); `leader`: this process runs the jobs."""
     tick = monitor_status().last_tick
     failing = {name: job.last_error for name, job in job_status(app).items() if job.last_error}
+    quiet_after = timedelta(seconds=app.config["MARKET_DATA_QUIET_SECONDS"])
+    market = data_age(datetime.now(UTC), quiet_after)
     return {
         "scheduler": {"leader": leader, "failing_jobs": failing},
         "broker_connections": {
@@ -49,4 +54,6 @@ def status_of(app: Flask, *, leader: bool) -> dict:
         },
         "kill_switch": kill_switch.status().engaged,
         "last_monitor_tick": tick.isoformat() if tick else None,
+        "market_data": market.ages,
+        "market_data_quiet": list(market.quiet),
     }

@@ -1,5 +1,6 @@
 // The accounts page: each account's funded-account rules with the room left before a breach
-// (GET /api/risk/<id>/room), measured again as the live P&L, trades and log move.
+// (GET /api/risk/<id>/room), measured again as the live P&L, trades and log move; and each
+// account's broker connection, from the `status` event.
 "use strict";
 
 (() => {
@@ -73,4 +74,40 @@
 
   refresh();
   DeskPilotLive.refreshOn(LIVE_EVENTS, refresh, { gapMs: REFRESH_GAP_MS });
+})();
+
+// Each account's broker connection, from the `status` event's broker_connections (DESIGN
+// §5.5): the position poller's last word on it — connected, or the error it met. Only the
+// jobs' process polls, so a web process's status (leader: false, and none polled) never
+// overrides what the leader said lately; a lone process without jobs is heard as it is.
+(() => {
+  const LEADER_QUIET_MS = 20000; // as status.js: the leader speaks every 5 s
+  const badges = Array.from(document.querySelectorAll("[data-connection-for]"));
+  if (!badges.length) return;
+  let leaderAt = 0;
+
+  function show(badge, state) {
+    const disabled = Boolean(badge.closest("tr")?.classList.contains("disabled"));
+    if (state === undefined) {
+      badge.dataset.state = "unknown";
+      badge.textContent = disabled ? "not polled: disabled" : "not polled yet";
+      badge.title = "The position poller has not reached this account yet.";
+    } else if (state === "connected") {
+      badge.dataset.state = "connected";
+      badge.textContent = "connected";
+      badge.title = "The last poll of the broker succeeded.";
+    } else {
+      badge.dataset.state = "error";
+      badge.textContent = "connection error";
+      badge.title = state.replace(/^error: /, "");
+    }
+  }
+
+  DeskPilotLive.on("status", (status) => {
+    const fromLeader = Boolean(status.scheduler?.leader);
+    if (!fromLeader && Date.now() - leaderAt < LEADER_QUIET_MS) return;
+    if (fromLeader) leaderAt = Date.now();
+    const connections = status.broker_connections || {};
+    badges.forEach((badge) => show(badge, connections[badge.dataset.connectionFor]));
+  });
 })();

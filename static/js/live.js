@@ -34,6 +34,7 @@ const DeskPilotLive = (() => {
 
   // Run `refresh` when any of `events` is heard — at most once per `gapMs`, the last asked
   // for never lost — on every (re)connection, and every `safetyMs` while the tab is seen.
+  // Returns the same throttled ask, for a page that wants to ask for more itself.
   function refreshOn(events, refresh, { gapMs = 1000, safetyMs = 30000 } = {}) {
     let last = 0;
     let timer = null;
@@ -49,6 +50,7 @@ const DeskPilotLive = (() => {
     events.forEach((event) => on(event, ask));
     on("connect", ask);
     setInterval(() => { if (!document.hidden) ask(); }, safetyMs);
+    return ask;
   }
 
   if (typeof io !== "function") {

@@ -1,7 +1,8 @@
 // The status header in the topbar, from the `status` event (DESIGN §5.5): the kill switch,
-// the jobs (the scheduler leader's failing jobs and the monitor's last tick) and the broker
-// connections. A web process that runs no jobs sends `leader: false`; the jobs' process
-// sends its status every few seconds, so the jobs part trusts the leader's last word.
+// the jobs (the scheduler leader's failing jobs and the monitor's last tick), the broker
+// connections and the market data's age. A web process that runs no jobs sends `leader:
+// false`; the jobs' process sends its status every few seconds, so the jobs, brokers and
+// data parts trust the leader's last word while it speaks (a lone process is its own).
 "use strict";
 
 (() => {
@@ -13,6 +14,7 @@
   const part = (name) => box.querySelector(`[data-part="${name}"]`);
   let leader = null; // the last status a scheduler leader sent, and when
   let latest = null;
+  let latestAt = 0;
 
   function ageSeconds(iso) {
     return iso ? Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)) : null;
@@ -33,6 +35,23 @@
     return { level: "ok", text: `monitor ${age} s ago`, title: "The jobs run; the monitor ticks." };
   }
 
+  // The freshest quote's age says whether data flows at all; the server names the held
+  // symbols whose feed is quiet inside their session (MARKET_DATA_QUIET_SECONDS): a warning.
+  function data(status, at) {
+    const since = Math.max(0, Math.round((Date.now() - at) / 1000)); // the status's own age
+    const ages = Object.entries(status.market_data || {}).map(([symbol, age]) => [symbol, age === null ? null : age + since]);
+    if (!ages.length) return { level: "ok", text: "", title: "" };
+    const quiet = status.market_data_quiet || [];
+    const title = ages.map(([symbol, age]) => `${symbol}: ${age === null ? "no quote yet" : `quote ${age} s old`}`).join("\n");
+    if (quiet.length) {
+      const age = Object.fromEntries(ages)[quiet[0]];
+      const text = quiet.length > 1 ? `${quiet.length} feeds quiet` : `${quiet[0]} ${age === null ? "no data" : `data ${age} s`}`;
+      return { level: "warn", text, title: `Market data is quiet for ${quiet.join(", ")}: trailing stops and price rules on it are not moving.\n${title}` };
+    }
+    const known = ages.map(([, age]) => age).filter((age) => age !== null);
+    return { level: "ok", text: known.length ? `data ${Math.min(...known)} s` : "no data", title };
+  }
+
   function brokers(status) {
     const entries = Object.entries(status.broker_connections || {});
     if (!entries.length) return { level: "ok", text: "", title: "" };
@@ -45,10 +64,13 @@
   function render() {
     if (!latest) return;
     const engaged = Boolean(latest.kill_switch);
-    const parts = [jobs(), brokers(latest)];
+    const word = leader && Date.now() - leader.at <= LEADER_QUIET_MS ? leader : { status: latest, at: latestAt };
+    const parts = [jobs(), brokers(word.status), data(word.status, word.at)];
     part("switch").textContent = engaged ? "Kill switch engaged" : "Armed";
-    part("jobs").textContent = parts[0].text;
-    part("brokers").textContent = parts[1].text;
+    ["jobs", "brokers", "data"].forEach((name, i) => {
+      part(name).textContent = parts[i].text;
+      part(name).dataset.level = parts[i].level; // the part that warns is the one coloured
+    });
     const levels = parts.map((p) => p.level);
     box.dataset.state = engaged ? "halted" : levels.includes("error") ? "error" : levels.includes("warn") ? "warn" : "ok";
     box.title = [engaged ? "The kill switch is engaged: alerts are refused." : "The kill switch is armed.", ...parts.map((p) => p.title)].filter(Boolean).join("\n");
@@ -56,6 +78,7 @@
 
   DeskPilotLive.on("status", (status) => {
     latest = status;
+    latestAt = Date.now();
     if (status.scheduler?.leader) leader = { status, at: Date.now() };
     render();
   });

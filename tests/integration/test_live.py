@@ -125,7 +125,14 @@ def test_the_owner_hears_the_snapshot_first(listen, paper, make_account):
     assert [name for name, _ in first] == ["status", "pnl"]
     status, pnl = first[0][1], first[1][1]
     assert status["kill_switch"] is False
-    assert set(status) == {"scheduler", "broker_connections", "kill_switch", "last_monitor_tick"}
+    assert set(status) == {
+        "scheduler",
+        "broker_connections",
+        "kill_switch",
+        "last_monitor_tick",
+        "market_data",
+        "market_data_quiet",
+    }
     assert pnl == {
         "account_id": account["id"],
         "realized_today": "0",

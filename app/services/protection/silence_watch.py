@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 
 from app.domain.vocabulary import AuditCategory, Severity
 from app.extensions import db
-from app.models import Position, Strategy, Trader, WebhookEvent
-from app.services.market import prices, sessions
+from app.models import Strategy, Trader, WebhookEvent
+from app.services.market import sessions
+from app.services.market.data_age import data_age
 from app.services.records import audit, events
 
 logger = logging.getLogger(__name__)
@@ -104,19 +105,13 @@ def _watch_alerts(now: datetime) -> None:
 def _watch_market_data(now: datetime) -> None:
     quiet_after = timedelta(seconds=current_app.config["MARKET_DATA_QUIET_SECONDS"])
     told: set[str] = current_app.extensions.setdefault(_QUIET_FEEDS, set())
-    held = set(db.session.scalars(select(Position.symbol).where(Position.quantity != 0)))
-    quotes = prices.snapshot()
-    for symbol in sorted(held):
-        quote = quotes.get(symbol)
-        if quote is not None and now - quote.time < quiet_after:
-            told.discard(symbol)  # heard again: a later silence is a new one
-            continue
+    market = data_age(now, quiet_after)
+    told.intersection_update(market.quiet)  # heard again or closed: a later silence is new
+    for symbol in market.quiet:
         if symbol in told:
             continue
-        if sessions.session_at(sessions.calendar_for(symbol, now.date()), now) is None:
-            continue  # a closed market is quiet by nature
         told.add(symbol)
-        age = None if quote is None else int((now - quote.time).total_seconds())
+        age = market.ages[symbol]
         message = (
             f"market data for {symbol} has been quiet for {age} s"
             if age is not None
