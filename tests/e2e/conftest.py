@@ -1,15 +1,18 @@
 """Headless-Chromium fixtures: a live server per test and one browser for the session."""
 
+import contextlib
 import logging
 import os
 import shutil
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 from app import create_app
 from app.extensions import db
@@ -29,6 +32,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1366, "height": 768}
+# The screens every page must work on: the laptop, a desktop, and the trader's phone.
+SCREENS = {
+    "1366": VIEWPORT,
+    "1920": {"width": 1920, "height": 1080},
+    "phone": {"width": 390, "height": 844},
+}
 # Auto-waiting assertions give up after this long; a local page answers in milliseconds.
 EXPECT_TIMEOUT_MS = 5_000
 # Screenshots for a person to look at; generated on every run, so git ignores them there.
@@ -45,9 +54,84 @@ def live_config() -> dict:
     return {}
 
 
+class _DroppingServer(ThreadedWSGIServer):
+    """Werkzeug's threaded server that can cut its open connections, as a process's death
+    does: stopping the accept loop alone leaves a socket's long poll or WebSocket open in
+    its thread, and the browser would not notice for a minute."""
+
+    def __init__(self, host: str, port: int, app: Flask):
+        super().__init__(host, port, app)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        with self._open_lock:
+            dropped, self._open = self._open, set()
+        for connection in dropped:
+            with contextlib.suppress(OSError):  # its thread closed it meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class LiveServer:
+    """The app served from a background thread on one port. `stop()` goes down as a killed
+    process does; `start()` serves a new app (create_app again) on the same port over the
+    same database and instance folder, so a logged-in browser stays logged in."""
+
+    def __init__(self, config: type[TestConfig]):
+        self.config = config
+        self.app: Flask | None = None
+        self.port = 0  # the first start picks a free port, every restart takes it again
+        self._server: _DroppingServer | None = None
+        self._thread: threading.Thread | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.app is not None:  # what the test did with the stopped app is let go
+            self.dispose()
+        self.app = create_app(self.config)
+        self._server = _DroppingServer("127.0.0.1", self.port, self.app)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="e2e-live-server",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.drop_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._server = None
+
+    def dispose(self) -> None:
+        with self.app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture
-def live_server(tmp_path: Path, live_config: dict, migrated_schema: Path) -> Iterator[str]:
-    """Serve a fresh app and database from a background thread; yield its base URL."""
+def restartable_server(
+    tmp_path: Path, live_config: dict, migrated_schema: Path
+) -> Iterator[LiveServer]:
+    """Serve a fresh app and database from a background thread, able to restart."""
     shutil.copyfile(migrated_schema, tmp_path / "e2e.db")  # at head: no migration to run
 
     class LiveConfig(TestConfig):
@@ -57,23 +141,18 @@ def live_server(tmp_path: Path, live_config: dict, migrated_schema: Path) -> Ite
 
     for name, value in live_config.items():
         setattr(LiveConfig, name, value)
-    app = create_app(LiveConfig)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": 0.05},
-        name="e2e-live-server",
-        daemon=True,
-    )
-    thread.start()
+    server = LiveServer(LiveConfig)
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield server
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        with app.app_context():
-            db.engine.dispose()
+        server.stop()
+        server.dispose()
+
+
+@pytest.fixture
+def live_server(restartable_server: LiveServer) -> str:
+    """The base URL of the test's live server."""
+    return restartable_server.url
 
 
 @pytest.fixture(scope="session")
@@ -140,12 +219,24 @@ def logged_in_page(page):
 
 @pytest.fixture
 def shoot():
-    """Save a full-page screenshot to SHOTS_DIR/<name>.png for a person to look at."""
+    """Save a full-page screenshot to SHOTS_DIR/<name>.png for a person to look at; given
+    `screens` (names in SCREENS), one per screen as <name>-<screen>.png, the page's own
+    size put back after."""
     SHOTS_DIR.mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
-        path = SHOTS_DIR / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
+    def take(page, name: str, screens: Iterable[str] = ()) -> list[Path]:
+        if not screens:
+            path = SHOTS_DIR / f"{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            return [path]
+        own = page.viewport_size
+        try:
+            paths = []
+            for screen in screens:
+                page.set_viewport_size(SCREENS[screen])
+                paths += take(page, f"{name}-{screen}")
+            return paths
+        finally:
+            page.set_viewport_size(own)
 
     return take

@@ -1,5 +1,7 @@
 """Small steps the e2e tests share: logging in and seeding data through the JSON API."""
 
+import json
+
 from playwright.sync_api import Page
 
 from config import TestConfig
@@ -34,6 +36,15 @@ def add_paper_account(page: Page, name: str = "Paper 50K", balance: str = "50000
 
 def add_strategy(page: Page, name: str = "MES trend", **fields) -> dict:
     return api(page, "POST", "/api/strategies", {"name": name, **fields})
+
+
+def send_alert(page: Page, token: str, **fields) -> dict:
+    """POST a JSON alert to a strategy's webhook as TradingView does; fail unless it is 200."""
+    response = page.request.post(
+        f"/webhook/{token}", data=json.dumps(fields), headers={"Content-Type": "application/json"}
+    )
+    assert response.ok, f"alert answered {response.status}: {response.text()}"
+    return response.json()
 
 
 def accept_dialogs(page: Page) -> list[str]:

@@ -10,7 +10,15 @@ from playwright.sync_api import Page, expect
 from app.services.market import prices
 from config import TestConfig
 from tests.conftest import front
-from tests.e2e.helpers import accept_dialogs, add_paper_account, add_strategy, api, log_in
+from tests.e2e.conftest import SCREENS, VIEWPORT
+from tests.e2e.helpers import (
+    accept_dialogs,
+    add_paper_account,
+    add_strategy,
+    api,
+    log_in,
+    send_alert,
+)
 
 NAV = {
     "Dashboard": "/",
@@ -671,7 +679,8 @@ def test_time_zone_preference_is_saved(logged_in_page: Page):
 def test_pages_with_data_render_cleanly(
     logged_in_page: Page, context, console_errors: list[str], shoot
 ):
-    """Fill the setup pages as a trader would and save screenshots for a person to review."""
+    """Fill the pages as a trader would, save each at every screen for a person to review,
+    and check each is usable on a phone."""
     page = logged_in_page
     paper = add_paper_account(page)
     tradovate = api(
@@ -714,23 +723,77 @@ def test_pages_with_data_render_cleanly(
         {"strategy_id": sync["id"], "account_id": tradovate["id"], "quantity_multiplier": "1.5"},
     )
 
+    # An alert's round trip closed, and the next entry open with its bracket working.
+    alert = {"passphrase": "correct horse", "symbol": "MES1!"}
+    entry = send_alert(page, trend["webhook_token"], action="buy", price="6000.25", **alert)
+    send_alert(page, trend["webhook_token"], action="exit", price="6003", **alert)
+    send_alert(page, trend["webhook_token"], action="buy", price="6001.5", **alert)
+    (trade,) = api(page, "GET", "/api/trades")["items"]
+
     for name, path in [
         ("dashboard", "/"),
-        ("accounts", "/accounts"),
+        ("control-center", "/control-center"),
         ("strategies", "/strategies"),
+        ("accounts", "/accounts"),
         ("traders", "/traders"),
+        ("trades", "/trades"),
+        ("trade-trace", f"/trades/{trade['id']}"),
+        ("alerts", "/alerts"),
+        ("alert-trace", f"/alerts/{entry['event_id']}"),
         ("settings", "/settings"),
     ]:
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
-        shoot(page, name)
+        expect(page.locator("[data-live-state]")).to_have_attribute("data-live-state", "live")
+        shoot(page, name, screens=SCREENS)
+        page.set_viewport_size(SCREENS["phone"])
+        assert_fits_the_screen(page)
+        assert_nav_reachable(page)
+        if name == "control-center":
+            kill = page.get_by_test_id("kill-switch")
+            kill.scroll_into_view_if_needed()
+            kill.click(trial=True)  # there, and nothing covers it
+        page.set_viewport_size(VIEWPORT)
         if name == "strategies":
             expect(strategy_card(page, "NQ sync")).to_have_class(re.compile("disabled"))
     assert console_errors == []
 
     context.clear_cookies()
     page.goto("/login")
-    shoot(page, "login")
+    shoot(page, "login", screens=SCREENS)
+    page.set_viewport_size(SCREENS["phone"])
+    assert_fits_the_screen(page)
+
+
+# The elements that stick out of the screen, not counting those inside a box that scrolls
+# or clips: what to fix when a page scrolls sideways.
+STICKING_OUT = """() => {
+  const inBox = (el) => {
+    for (let box = el.parentElement; box; box = box.parentElement) {
+      if (["auto", "scroll", "hidden"].includes(getComputedStyle(box).overflowX)) return true;
+    }
+    return false;
+  };
+  return Array.from(document.querySelectorAll("body *"))
+    .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5 && !inBox(el))
+    .slice(0, 8)
+    .map((el) => `${el.tagName.toLowerCase()}.${el.className} ${el.getBoundingClientRect().right}`);
+}"""
+
+
+def assert_fits_the_screen(page: Page) -> None:
+    """The page never scrolls sideways: a wide table scrolls inside its own box."""
+    wide, screen = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    if wide > screen:
+        pytest.fail(f"{page.url} is {wide}px wide on {screen}px: {page.evaluate(STICKING_OUT)}")
+
+
+def assert_nav_reachable(page: Page) -> None:
+    """The nav's links, one row that scrolls, can be brought into view first to last."""
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    for link in (links.first, links.last):
+        link.scroll_into_view_if_needed()
+        expect(link).to_be_in_viewport()
 
 
 def test_the_accounts_page_shows_each_rules_room_left_as_the_price_moves(
