@@ -91,6 +91,8 @@ def test_an_alerts_position_moves_live_and_its_close_adds_an_equity_point(
     alerts = page.get_by_test_id("recent-alerts")
     expect(alerts.locator("tbody tr")).to_have_count(2)
     expect(alerts.locator("tbody tr").first).to_contain_text("executed")
+    activity = page.get_by_test_id("recent-activity")  # drawn by the server, kept live
+    expect(activity.locator("tbody tr").first).to_contain_text("closed")
     expect(page.locator(".flash-up, .flash-down")).to_have_count(0)
     shoot(page, "dashboard-1366")
     page.set_viewport_size(PHONE)
