@@ -44,7 +44,7 @@
     const head = document.createElement("strong");
     head.textContent = item.breached
       ? `${label}: breached (${item.action === "flatten" ? "flatten and halt" : "entries refused"})`
-      : `${label}: ${amount(item.room_left, item.unit)} left of ${amount(item.limit, item.unit)}`;
+      : `${label}: ${amount(item.room_left, item.unit)} left before the ${amount(item.limit, item.unit)} limit`;
     const detail = document.createElement("small");
     detail.className = "muted";
     detail.textContent = ` — ${item.detail}`;

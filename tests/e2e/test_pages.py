@@ -812,15 +812,17 @@ def test_the_accounts_page_shows_each_rules_room_left_as_the_price_moves(
     page.goto("/accounts")
     room = page.get_by_test_id("rule-room")
     expect(room.locator('[data-rule="trailing_drawdown"] strong')).to_have_text(
-        "Trailing drawdown: $500.00 left of $500.00"
+        "Trailing drawdown: $500.00 left before the $500.00 limit"
     )
     expect(room.locator('[data-rule="daily_profit_target"] strong')).to_have_text(
-        "Daily profit target: $200.00 left of $200.00"
+        "Daily profit target: $200.00 left before the $200.00 limit"
     )
     prices.update(front("MES"), Decimal("6018"), datetime.now(UTC), "test")  # +$180 open
     page.reload()
     target = room.locator('[data-rule="daily_profit_target"]')
-    expect(target.locator("strong")).to_have_text("Daily profit target: $20.00 left of $200.00")
+    expect(target.locator("strong")).to_have_text(
+        "Daily profit target: $20.00 left before the $200.00 limit"
+    )
     expect(target).to_have_class("room-warning")
     prices.update(front("MES"), Decimal("6020"), datetime.now(UTC), "test")  # +$200
     expect(target.locator("strong")).to_have_text(
