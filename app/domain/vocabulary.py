@@ -161,3 +161,59 @@ class RejectCode(StrEnum):
     BROKER_REJECTED = "broker_rejected"
     BROKER_LOCKED = "broker_locked"
     BROKER_ERROR = "broker_error"
+
+
+class NotificationChannel(StrEnum):
+    DISCORD = "discord"
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+
+
+class NotificationStatus(StrEnum):
+    """An outbox row's life: pending (due at next_attempt_at: now, after a backoff, or at
+    the end of quiet hours), then sent, or failed once the retries are spent or the
+    channel refused it for good."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Tone(StrEnum):
+    """How a notification reads at a glance: a Discord embed's colour, an e-mail's accent."""
+
+    GOOD = "good"
+    BAD = "bad"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class NotificationEvent(StrEnum):
+    """The event types of DESIGN §5.4 a trader can be told of, and choose per channel."""
+
+    SIGNAL_RECEIVED = "signal_received"
+    SIGNAL_REJECTED = "signal_rejected"
+    ORDER_FILLED = "order_filled"
+    POSITION_OPENED = "position_opened"
+    POSITION_CLOSED = "position_closed"
+    STOP_MOVED = "stop_moved"
+    TARGET_HIT = "target_hit"
+    STOP_HIT = "stop_hit"
+    RISK_LIMIT = "risk_limit"
+    ACCOUNT_HALTED = "account_halted"
+    KILL_SWITCH = "kill_switch"
+    BROKER_DISCONNECTED = "broker_disconnected"
+    BROKER_RECONNECTED = "broker_reconnected"
+    JOB_FAILED = "job_failed"
+    PRICE_ALERT = "price_alert"
+    DAILY_SUMMARY = "daily_summary"
+    MONTHLY_REVIEW = "monthly_review"
+    LOGIN_NEW_DEVICE = "login_new_device"
+    RULE_WARNING = "rule_warning"
+    RULE_BREACHED = "rule_breached"
+    SESSION_FLATTEN = "session_flatten"
+    APPROVAL_NEEDED = "approval_needed"
+    ALERT_SILENCE = "alert_silence"
+    ORDER_REJECTED_LATE = "order_rejected_late"
+    TEST = "test"

@@ -7,6 +7,7 @@ from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.calendar_event import CalendarEvent
 from app.models.equity import EquitySnapshot
+from app.models.notification import Notification, NotificationPrefs
 from app.models.order import Fill, Order
 from app.models.position import Position
 from app.models.strategy import Strategy, Trader
@@ -24,6 +25,8 @@ __all__ = [
     "CalendarEvent",
     "EquitySnapshot",
     "Fill",
+    "Notification",
+    "NotificationPrefs",
     "Order",
     "Position",
     "RiskLimits",

@@ -1,10 +1,10 @@
 """The owner login: the single trader who runs this server."""
 
 import secrets
-from datetime import datetime
+from datetime import datetime, time
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -33,6 +33,22 @@ class User(UserMixin, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # An economic calendar (iCalendar or CSV) a job fetches and imports; null: none.
     calendar_url: Mapped[str | None] = mapped_column(String(2000))
+    # Notification channels (services/notify); secrets Fernet-encrypted, never returned.
+    # The daily summary's time of day in `timezone`; null: no daily summary.
+    daily_summary_time: Mapped[time | None] = mapped_column(Time)
+    discord_bot_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    smtp_host: Mapped[str | None] = mapped_column(String(255))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_security: Mapped[str] = mapped_column(String(8), default="starttls")
+    smtp_username: Mapped[str | None] = mapped_column(String(255))
+    smtp_password_encrypted: Mapped[str | None] = mapped_column(Text)
+    email_from: Mapped[str | None] = mapped_column(String(255))
+    email_to: Mapped[list] = mapped_column(JSON, default=list)
+    sms_to: Mapped[list] = mapped_column(JSON, default=list)
+    textbelt_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    outgoing_webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    # The HMAC key an outgoing-webhook receiver verifies signatures with.
+    outgoing_webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,5 +1,6 @@
 """Alembic is the only way the schema is made: models and migrations must agree."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -314,3 +315,35 @@ def test_sqlite_carries_trailing_stop_exits_into_a_typed_column_and_back(tmp_pat
 @pytest.mark.postgres
 def test_postgres_carries_trailing_stop_exits_into_a_typed_column_and_back(postgres_engine):
     exit_reasons_round_trip(postgres_engine)
+
+
+BEFORE_NOTIFICATIONS = "ab22bb1c53f5"  # the revision before the owner's channel settings
+
+
+def owner_gets_channel_defaults(engine) -> None:
+    """The owner made before notifications existed keeps their row and reads STARTTLS and
+    no addresses: the new not-null columns need a server default for existing rows."""
+    migrate(engine, "upgrade", BEFORE_NOTIFICATIONS)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, password_hash, session_nonce, failed_logins,"
+                " discord_dm_enabled, timezone, created_at) VALUES ('owner', 'x', 'n', 0,"
+                " false, 'UTC', :at)"
+            ),
+            {"at": SEEDED_AT},
+        )
+    upgrade_to_head(engine)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT smtp_security, email_to, sms_to FROM users")).one()
+    assert row[0] == "starttls"
+    assert [json.loads(v) if isinstance(v, str) else v for v in row[1:]] == [[], []]
+
+
+def test_sqlite_owner_gets_channel_defaults(tmp_path):
+    owner_gets_channel_defaults(create_engine(f"sqlite:///{tmp_path / 'm.db'}"))
+
+
+@pytest.mark.postgres
+def test_postgres_owner_gets_channel_defaults(postgres_engine):
+    owner_gets_channel_defaults(postgres_engine)
