@@ -4,8 +4,8 @@ the shape /readyz gives it (§5.7).
 
 The one rule for quiet, which the silence watchdog (protection/silence_watch) tells of:
 a symbol with an open position whose last quote is MARKET_DATA_QUIET_SECONDS old or more,
-or that has none, while its CME session is open. A closed market is quiet by nature; the session look-up is
-a cached calendar read, so this costs one query and a dictionary copy.
+or that has none, while its CME session is open. A closed market is quiet by nature; the
+session look-up is a cached calendar read, so this costs one query and a dictionary copy.
 """
 
 import logging
