@@ -11,8 +11,8 @@ import pytest
 
 from app.domain.vocabulary import AuditCategory
 from app.extensions import db, socketio
-from app.services.records import audit
 from app.services.market import prices
+from app.services.records import audit
 from app.workers.position_poller import poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 

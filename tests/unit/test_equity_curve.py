@@ -17,7 +17,7 @@ def test_an_empty_curve_has_none():
     assert drawdowns([]) == []
 
 
-money = st.decimals(min_value=-10**6, max_value=10**6, places=2, allow_nan=False)
+money = st.decimals(min_value=-(10**6), max_value=10**6, places=2, allow_nan=False)
 
 
 @given(st.lists(money, max_size=50))
