@@ -79,6 +79,10 @@ class Config:
     DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE", "https://discord.com/api/v10")
     DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID")
     DISCORD_CLIENT_SECRET = os.environ.get("DISCORD_CLIENT_SECRET")
+    TEXTBELT_URL = os.environ.get("TEXTBELT_URL", "https://textbelt.com")
+    # A CA file trusted besides the system's for the SMTP server's certificate (a private
+    # CA); certificates are verified either way.
+    SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE") or None
     TRADINGVIEW_IP_ALLOWLIST = _flag("TRADINGVIEW_IP_ALLOWLIST", "off")
     SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
     MAX_ORDER_QUANTITY = int(os.environ.get("MAX_ORDER_QUANTITY", "100"))

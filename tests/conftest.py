@@ -15,7 +15,11 @@ from app.schema import upgrade_to_head
 from app.services.market import prices
 from app.services.setup.auth import issue_api_token, owner
 from config import TestConfig
+from tests.fakes.discord_api import fake_discord  # noqa: F401 - the fake Discord API
+from tests.fakes.smtp_sink import smtp_sink, tls_certificate  # noqa: F401 - the SMTP sink
+from tests.fakes.textbelt import fake_textbelt  # noqa: F401 - the fake TextBelt server
 from tests.fakes.tradovate import fake_tradovate  # noqa: F401 - the fake Tradovate server
+from tests.fakes.webhook_receiver import webhook_receiver  # noqa: F401 - a webhook receiver
 
 OWNER = TestConfig.ADMIN_USERNAME
 PASSWORD = TestConfig.ADMIN_PASSWORD
