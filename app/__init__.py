@@ -44,6 +44,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     _wire_prices(app)
     _wire_protections()
     _wire_live(app)
+    _wire_notifications(app)
     _init_scheduler(app)
     return app
 
@@ -222,6 +223,15 @@ def _wire_live(app: Flask) -> None:
 
     live.register(socketio)
     pusher.wire(app, lambda bound: status_of(bound, leader=is_leader(bound)))
+
+
+def _wire_notifications(app: Flask) -> None:
+    """The outbox hears the bus (one subscription per process) and writes rows for the
+    channels of this process; the delivery job sends them."""
+    from app.services.notify import outbox
+    from app.services.notify.channels.registry import all_channels
+
+    outbox.wire(app, all_channels())
 
 
 def _init_scheduler(app: Flask) -> None:

@@ -18,6 +18,7 @@ from app.api.contracts import bp as contracts_bp
 from app.api.dashboard import bp as dashboard_bp
 from app.api.kill_switch import bp as kill_switch_bp
 from app.api.logs import bp as logs_bp
+from app.api.notifications import bp as notifications_bp
 from app.api.orders import bp as orders_bp
 from app.api.positions import bp as positions_bp
 from app.api.risk import bp as risk_bp
@@ -73,6 +74,7 @@ RESOURCES = (
     contracts_bp,
     dashboard_bp,
     kill_switch_bp,
+    notifications_bp,
 )
 
 for child in RESOURCES:

@@ -1,7 +1,7 @@
 """Request bodies of the setup resources, validated by pydantic before any service runs."""
 
 import re
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -27,6 +27,7 @@ from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
 from app.domain.exits import parse_exit, parse_trailing
 from app.domain.targets import parse_targets
+from app.domain.vocabulary import NotificationChannel, NotificationEvent
 from app.errors import InvalidInput
 
 
@@ -311,13 +312,79 @@ def _calendar_url(value: str) -> str | None:
     return value
 
 
+HttpUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_calendar_url)]
+EmailAddress = Annotated[
+    str, StringConstraints(max_length=254, pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+]
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]  # E.164
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+HostName = Annotated[str, StringConstraints(max_length=255, pattern=r"^[A-Za-z0-9.\-]+$")]
+
+
+def _clock(value: Any) -> time:
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a time of day as HH:MM")
+    return time.fromisoformat(value)
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock)]
+
+
 class SettingsUpdate(Body):
     timezone: TimeZoneName | None = None
     discord_user_id: Annotated[str, StringConstraints(pattern=r"^\d{15,21}$")] | None = None
     discord_dm_enabled: StrictBool | None = None
-    calendar_url: (
-        Annotated[str, StringConstraints(max_length=2000), AfterValidator(_calendar_url)] | None
-    ) = None
+    calendar_url: HttpUrl | None = None
+    # Notification channels (DESIGN §5.4); secrets are write-only, null clears one.
+    daily_summary_time: ClockTime | None = None
+    discord_bot_token: Secret | None = None
+    smtp_host: HostName | None = None
+    smtp_port: Annotated[StrictInt, Field(ge=1, le=65535)] | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: Annotated[str, StringConstraints(max_length=255)] | None = None
+    smtp_password: Secret | None = None
+    email_from: EmailAddress | None = None
+    email_to: Annotated[list[EmailAddress], Field(max_length=10)] | None = None
+    sms_to: Annotated[list[PhoneNumber], Field(max_length=5)] | None = None
+    textbelt_key: Secret | None = None
+    outgoing_webhook_url: HttpUrl | None = None
+
+
+class NotificationFilters(Body):
+    strategy_ids: list[RowId] = []
+    account_ids: list[RowId] = []
+    symbols: list[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,10}$")]] = []
+    direction: Literal["all", "long", "short"] = "all"
+
+
+class QuietHours(Body):
+    start: ClockTime | None = None
+    end: ClockTime | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "QuietHours":
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        return self
+
+
+class NotificationPreferencesUpdate(Body):
+    events: dict[str, dict[str, StrictBool]] | None = None
+    filters: NotificationFilters | None = None
+    quiet_hours: QuietHours | None = None
+
+    @field_validator("events")
+    @classmethod
+    def _known_events_and_channels(cls, value):
+        events = {e.value for e in NotificationEvent}
+        channels = {c.value for c in NotificationChannel}
+        for event, choices in (value or {}).items():
+            if event not in events:
+                raise ValueError(f"{event!r} is not a notification event")
+            for channel in choices:
+                if channel not in channels:
+                    raise ValueError(f"{channel!r} is not a channel")
+        return value
 
 
 Price = Annotated[

@@ -13,6 +13,7 @@ from app.api.schemas import PasswordChange, SettingsUpdate, parse_body
 from app.api.serialize import iso
 from app.models import User
 from app.services.market import calendar_feed
+from app.services.notify import settings as channel_settings
 from app.services.setup import auth, settings
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -22,6 +23,7 @@ def settings_json(user: User) -> dict:
     return {
         "username": user.username,
         **settings.settings_of(user),
+        **channel_settings.channel_settings_of(user),
         "api_token_created_at": iso(user.api_token_created_at),
         "password_changed_at": iso(user.password_changed_at),
     }
@@ -36,6 +38,7 @@ def get_settings():
 def update_settings():
     changes = parse_body(SettingsUpdate)
     previous_url = current_user.calendar_url
+    channel_settings.update_channel_settings(current_user, changes)
     user = settings.update_settings(current_user, changes)
     answer = settings_json(user)
     if user.calendar_url and user.calendar_url != previous_url:

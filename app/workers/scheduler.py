@@ -36,6 +36,7 @@ from app.workers import (
     equity_snapshots,
     live_status,
     monitor,
+    notify_delivery,
     paper_feed,
     position_poller,
 )
@@ -53,6 +54,7 @@ JOB_REGISTRATIONS = (
     calendar_fetch.register,
     equity_snapshots.register,
     live_status.register,
+    notify_delivery.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

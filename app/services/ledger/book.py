@@ -78,6 +78,7 @@ class Changes:
     fills: list[tuple[Fill, str | None]] = field(default_factory=list)
     orders: dict[int, Order] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
+    opened: set[str] = field(default_factory=set)  # symbols flat (or the other way) before
     trades: list[Trade] = field(default_factory=list)
 
 
@@ -410,6 +411,7 @@ class LedgerBatch:
                 tie_exits(trade, self._untied_parts(symbol, effect.trade.entry_time))
                 self.changes.trades.append(trade)
             if position.qty and (before.qty == 0 or (before.qty > 0) != (position.qty > 0)):
+                self.changes.opened.add(symbol)
                 row.strategy_id = order.strategy_id if order is not None else None
                 row.manual = order is None
         row.quantity = position.qty
@@ -451,8 +453,9 @@ class LedgerBatch:
             events.queue(session, "fill", events.fill_payload(row, client_order_id))
         for row in self.changes.orders.values():
             events.queue(session, "order", events.order_payload(row))
-        for row in self.changes.positions.values():
-            events.queue(session, "position", events.position_payload(row))
+        for symbol, row in self.changes.positions.items():
+            opened = symbol in self.changes.opened and row.quantity != 0
+            events.queue(session, "position", events.position_payload(row, opened=opened))
         for row in self.changes.trades:
             events.queue(session, "trade", events.trade_payload(row))
         if self.changes.trades:  # the curve moves with each closed round trip

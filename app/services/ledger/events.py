@@ -66,7 +66,8 @@ def fill_payload(row: Fill, client_order_id: str | None) -> dict:
     }
 
 
-def position_payload(row: Position) -> dict:
+def position_payload(row: Position, *, opened: bool = False) -> dict:
+    """`opened`: this change opened the position (from flat, or across zero)."""
     return {
         "id": row.id,
         "account_id": row.account_id,
@@ -76,6 +77,7 @@ def position_payload(row: Position) -> dict:
         "realized_pnl": shown(row.realized_pnl),
         "strategy_id": row.strategy_id,
         "manual": row.manual,
+        "opened": opened,
     }
 
 

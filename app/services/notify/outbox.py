@@ -1,0 +1,147 @@
+"""Bus events → outbox rows (DESIGN §4 "Notifications"): each event that is news is
+rendered once and written as one `notifications` row per channel that can send and that
+the owner's preferences want, due now or when the quiet hours end.
+
+The bus calls this after the publisher's commit, in the publisher's thread; the rows are
+written in a session of their own (the publisher's is between transactions, and must not
+be committed by a subscriber), so an outbox failure is logged and never reaches a trade.
+Nothing is written while no channel can send: a desk without notifications pays one
+read of the owner per event, not a write.
+"""
+
+import logging
+import weakref
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from flask import Flask, has_app_context
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.vocabulary import NotificationChannel, NotificationStatus
+from app.extensions import db
+from app.models import BrokerAccount, Notification, NotificationPrefs, Strategy, User
+from app.services.notify import preferences
+from app.services.notify.channels.base import Channel
+from app.services.notify.render import RENDERED_EVENTS, Names, Rendered, channel_test, render
+from app.services.notify.settings import notify_settings
+from app.services.records import events
+
+logger = logging.getLogger(__name__)
+
+_wired: dict[str, object] = {}
+
+
+def wire(app: Flask, channels: Mapping[NotificationChannel, Channel]) -> None:
+    """Subscribe to every bus event for `app` (the latest app built in this process)."""
+    _wired["app"] = weakref.ref(app)
+    _wired["channels"] = channels
+    events.subscribe("*", on_event)
+
+
+def on_event(name: str, payload: dict) -> None:
+    if has_app_context():
+        _write(name, payload, datetime.now(UTC))
+        return
+    app_ref = _wired.get("app")
+    app = app_ref() if app_ref else None
+    if app is None:
+        return
+    with app.app_context():
+        _write(name, payload, datetime.now(UTC))
+
+
+def _write(name: str, payload: dict, now: datetime) -> None:
+    if name not in RENDERED_EVENTS:
+        return
+    channels = wired_channels()
+    with Session(db.engine) as session:
+        enqueue(session, channels, lambda names: render(name, payload, names, now), now)
+        session.commit()
+
+
+def enqueue(session: Session, channels: Mapping[NotificationChannel, Channel], make, now):
+    """Write the rows for one notification (`make(names)` renders it) in `session`; the
+    rows written. The owner's settings decide which channels can send, their preferences
+    which of those want it."""
+    user = session.scalar(select(User).order_by(User.id).limit(1))
+    if user is None:
+        return []
+    settings = notify_settings(user)
+    ready = [name for name, channel in channels.items() if channel.unready(settings) is None]
+    if not ready:
+        return []
+    rendered: Rendered | None = make(_names(session))
+    if rendered is None:
+        return []
+    prefs_row = session.scalar(
+        select(NotificationPrefs).where(NotificationPrefs.user_id == user.id)
+    )
+    prefs = preferences.prefs_of(user, prefs_row)
+    due = prefs.held_until(rendered.event_type, now) or now
+    message = rendered.message
+    rows = [
+        Notification(
+            channel=channel,
+            event_type=rendered.event_type.value,
+            title=message.title[:256],
+            text=message.text,
+            fields=[list(pair) for pair in message.fields],
+            tone=message.tone,
+            occurred_at=message.occurred_at,
+            account_id=rendered.account_id,
+            strategy_id=rendered.strategy_id,
+            status=NotificationStatus.PENDING,
+            attempts=0,
+            next_attempt_at=due,
+            created_at=now,
+        )
+        for channel in ready
+        if prefs.wants(rendered, channel)
+    ]
+    session.add_all(rows)
+    return rows
+
+
+def _names(session: Session) -> Names:
+    accounts = dict(session.execute(select(BrokerAccount.id, BrokerAccount.name)).all())
+    strategies = dict(session.execute(select(Strategy.id, Strategy.name)).all())
+    return Names(accounts, strategies)
+
+
+def wired_channels() -> Mapping[NotificationChannel, Channel]:
+    return _wired.get("channels") or {}
+
+
+def queue_test(now: datetime) -> tuple[list[Notification], dict[str, str]]:
+    """A test on every channel that can send, whatever the preferences and the hour (the
+    trader is checking the channel, now); the rows, and why each other channel cannot."""
+    channels = wired_channels()
+    user = db.session.scalar(select(User).order_by(User.id).limit(1))
+    settings = notify_settings(user)
+    unready = {
+        name.value: why
+        for name, channel in channels.items()
+        if (why := channel.unready(settings)) is not None
+    }
+    message = channel_test(now).message
+    rows = [
+        Notification(
+            channel=name,
+            event_type=message.event_type,
+            title=message.title,
+            text=message.text,
+            fields=[],
+            tone=message.tone,
+            occurred_at=now,
+            status=NotificationStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for name in channels
+        if name.value not in unready
+    ]
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows, unready

@@ -1,0 +1,293 @@
+"""What the bus says, in the trader's words: each bus event that is news becomes one
+notification (DESIGN §5.4 event type, a Message, and what the filters look at). Pure:
+names come from the caller, so rendering needs no query and is tested by itself."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from app.domain.vocabulary import EventStatus, NotificationEvent, Tone
+from app.services.notify.channels.base import Message
+
+
+@dataclass(frozen=True)
+class Names:
+    """Accounts' and strategies' names by id, as the owner named them."""
+
+    accounts: dict[int, str]
+    strategies: dict[int, str]
+
+    def account(self, account_id: int | None) -> str:
+        if account_id is None:
+            return "-"
+        return self.accounts.get(account_id, f"account {account_id}")
+
+    def strategy(self, strategy_id: int | None) -> str | None:
+        if strategy_id is None:
+            return None
+        return self.strategies.get(strategy_id, f"strategy {strategy_id}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    event_type: NotificationEvent
+    message: Message
+    account_id: int | None = None
+    strategy_id: int | None = None
+    symbol: str | None = None
+    direction: str | None = None  # long | short: what the direction filter matches
+
+
+SIGNAL_REJECTIONS = {EventStatus.REJECTED, EventStatus.EXPIRED, EventStatus.FAILED}
+SIGNAL_TAKEN = {EventStatus.EXECUTED, EventStatus.PARTIALLY_EXECUTED}
+
+
+def render(name: str, payload: dict, names: Names, now: datetime) -> Rendered | None:
+    """The notification for bus event `name`, or None when it is not news to tell."""
+    renderer = _RENDERERS.get(name)
+    return renderer(payload, names, now) if renderer else None
+
+
+def _signed(value: str | None) -> str:
+    if value is None:
+        return "-"
+    amount = Decimal(value)
+    return f"+{value}" if amount > 0 else value
+
+
+def _at(payload: dict, key: str, now: datetime) -> datetime:
+    text = payload.get(key)
+    return datetime.fromisoformat(text) if text else now
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _signal(payload: dict, names: Names, now: datetime) -> Rendered | None:
+    status = EventStatus(payload["status"])
+    strategy = names.strategy(payload.get("strategy_id")) or "a strategy"
+    fields = (("Strategy", strategy), ("Alert", f"#{payload['id']}"))
+    if status in SIGNAL_REJECTIONS:
+        reason = payload.get("reason") or status.value
+        return Rendered(
+            NotificationEvent.SIGNAL_REJECTED,
+            Message(
+                "signal_rejected",
+                f"Alert {status.value}: {strategy}",
+                reason,
+                now,
+                Tone.BAD,
+                fields,
+            ),
+            strategy_id=payload.get("strategy_id"),
+        )
+    if status in SIGNAL_TAKEN:
+        return Rendered(
+            NotificationEvent.SIGNAL_RECEIVED,
+            Message(
+                "signal_received",
+                f"Alert {status.value}: {strategy}",
+                f"{strategy}'s alert was {status.value.replace('_', ' ')}.",
+                now,
+                Tone.INFO,
+                fields,
+            ),
+            strategy_id=payload.get("strategy_id"),
+        )
+    if status is EventStatus.PENDING_APPROVAL:
+        return Rendered(
+            NotificationEvent.APPROVAL_NEEDED,
+            Message(
+                "approval_needed",
+                f"Approval needed: {strategy}",
+                f"{strategy}'s alert waits for your approval in the control center.",
+                now,
+                Tone.WARNING,
+                fields,
+            ),
+            strategy_id=payload.get("strategy_id"),
+        )
+    return None
+
+
+def _fill(payload: dict, names: Names, now: datetime) -> Rendered:
+    account = names.account(payload.get("account_id"))
+    side, qty, symbol, price = payload["side"], payload["qty"], payload["symbol"], payload["price"]
+    return Rendered(
+        NotificationEvent.ORDER_FILLED,
+        Message(
+            "order_filled",
+            f"Filled: {side} {qty} {symbol} @ {price}",
+            f"{account}: {side} {qty} {symbol} filled at {price}.",
+            _at(payload, "time", now),
+            Tone.INFO,
+            (("Account", account), ("Symbol", symbol), ("Qty", f"{side} {qty}"), ("Price", price)),
+        ),
+        account_id=payload.get("account_id"),
+        symbol=symbol,
+        direction="long" if side == "buy" else "short",
+    )
+
+
+def _position(payload: dict, names: Names, now: datetime) -> Rendered | None:
+    if not payload.get("opened"):
+        return None  # only an opening is news; changes and closes are told as fills/trades
+    qty = payload["qty"]
+    account = names.account(payload.get("account_id"))
+    direction = "long" if qty > 0 else "short"
+    strategy = names.strategy(payload.get("strategy_id"))
+    fields = [
+        ("Account", account),
+        ("Symbol", payload["symbol"]),
+        ("Position", f"{direction} {abs(qty)}"),
+        ("Price", payload.get("avg_price") or "-"),
+    ]
+    if strategy:
+        fields.append(("Strategy", strategy))
+    return Rendered(
+        NotificationEvent.POSITION_OPENED,
+        Message(
+            "position_opened",
+            f"Opened {direction} {abs(qty)} {payload['symbol']} @ {payload.get('avg_price')}",
+            f"{account}: {direction} {abs(qty)} {payload['symbol']} at "
+            f"{payload.get('avg_price')}" + (f" ({strategy})." if strategy else "."),
+            now,
+            Tone.INFO,
+            tuple(fields),
+        ),
+        account_id=payload.get("account_id"),
+        strategy_id=payload.get("strategy_id"),
+        symbol=payload["symbol"],
+        direction=direction,
+    )
+
+
+def _trade(payload: dict, names: Names, now: datetime) -> Rendered:
+    account = names.account(payload.get("account_id"))
+    pnl = Decimal(payload["pnl"])
+    held = _at(payload, "exit_time", now) - _at(payload, "entry_time", now)
+    reason = payload["exit_reason"].replace("_", " ")
+    side, qty, symbol = payload["side"], payload["qty"], payload["symbol"]
+    strategy = names.strategy(payload.get("strategy_id"))
+    fields = [
+        ("Account", account),
+        ("Symbol", symbol),
+        ("Position", f"{side} {qty}"),
+        ("Entry", payload["entry_price"]),
+        ("Exit", payload["exit_price"]),
+        ("P&L", _signed(payload["pnl"])),
+        ("Exit reason", reason),
+        ("Held", _duration(held.total_seconds())),
+    ]
+    if strategy:
+        fields.append(("Strategy", strategy))
+    return Rendered(
+        NotificationEvent.POSITION_CLOSED,
+        Message(
+            "position_closed",
+            f"Closed {side} {qty} {symbol}: {_signed(payload['pnl'])}",
+            f"{account}: {side} {qty} {symbol} closed by {reason}, "
+            f"{payload['entry_price']} → {payload['exit_price']}, net {_signed(payload['pnl'])} "
+            f"after {_duration(held.total_seconds())}.",
+            _at(payload, "exit_time", now),
+            Tone.GOOD if pnl > 0 else Tone.BAD if pnl < 0 else Tone.INFO,
+            tuple(fields),
+        ),
+        account_id=payload.get("account_id"),
+        strategy_id=payload.get("strategy_id"),
+        symbol=symbol,
+        direction=side,
+    )
+
+
+def _kill_switch(payload: dict, names: Names, now: datetime) -> Rendered:
+    engaged = payload.get("engaged")
+    failures = payload.get("failures") or []
+    if engaged:
+        text = (
+            f"Kill switch engaged by {payload.get('actor')}: "
+            f"{payload.get('cancelled_orders', 0)} orders cancelled, "
+            f"{payload.get('flattened_positions', 0)} positions flattened; alerts are refused."
+        )
+        if failures:
+            text += " Not done: " + "; ".join(f"{f['account']}: {f['message']}" for f in failures)
+    else:
+        text = f"Kill switch re-armed by {payload.get('actor')}: alerts are executed again."
+    return Rendered(
+        NotificationEvent.KILL_SWITCH,
+        Message(
+            "kill_switch",
+            "Kill switch engaged" if engaged else "Kill switch re-armed",
+            text,
+            now,
+            Tone.BAD if engaged or failures else Tone.INFO,
+        ),
+    )
+
+
+def _halted(payload: dict, names: Names, now: datetime) -> Rendered:
+    account = payload.get("account") or names.account(payload.get("account_id"))
+    by = (payload.get("halted_by") or "").replace("_", " ")
+    return Rendered(
+        NotificationEvent.ACCOUNT_HALTED,
+        Message(
+            "account_halted",
+            f"{account} halted ({by})",
+            f"{account} is halted: {payload.get('reason') or by}. New entries are refused.",
+            _at(payload, "at", now),
+            Tone.BAD,
+            (("Account", account), ("Halted by", by)),
+        ),
+        account_id=payload.get("account_id"),
+    )
+
+
+def _told(event_type: NotificationEvent, title: str, tone: Tone):
+    """A bus event whose payload carries its own `message` (or `reason`)."""
+
+    def render_it(payload: dict, names: Names, now: datetime) -> Rendered:
+        account_id = payload.get("account_id")
+        text = payload.get("message") or payload.get("reason") or title
+        fields = (("Account", names.account(account_id)),) if account_id is not None else ()
+        if payload.get("symbol"):
+            fields += (("Symbol", payload["symbol"]),)
+        return Rendered(
+            event_type,
+            Message(event_type.value, title, text, _at(payload, "at", now), tone, fields),
+            account_id=account_id,
+            strategy_id=payload.get("strategy_id"),
+            symbol=payload.get("symbol"),
+        )
+
+    return render_it
+
+
+def channel_test(now: datetime | None = None) -> Rendered:
+    at = now or datetime.now(UTC)
+    return Rendered(
+        NotificationEvent.TEST,
+        Message("test", "DeskPilot test", "If you read this, this channel works.", at),
+    )
+
+
+_RENDERERS = {
+    "signal": _signal,
+    "fill": _fill,
+    "position": _position,
+    "trade": _trade,
+    "kill_switch": _kill_switch,
+    "account_halted": _halted,
+    "alert_silence": _told(NotificationEvent.ALERT_SILENCE, "Silence", Tone.WARNING),
+    "session_flatten": _told(
+        NotificationEvent.SESSION_FLATTEN, "Flattened by a guard rail", Tone.WARNING
+    ),
+    "order_rejected_late": _told(
+        NotificationEvent.ORDER_REJECTED_LATE, "Order rejected by the broker", Tone.BAD
+    ),
+}
+RENDERED_EVENTS = frozenset(_RENDERERS)  # the bus events that can be news
