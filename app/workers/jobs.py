@@ -9,6 +9,7 @@ from flask import Flask
 
 from app.brokers.errors import TemporaryBrokerError
 from app.extensions import db
+from app.services.records import events
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,16 @@ def run_job(app: Flask, name: str, work: Callable[[], object]) -> None:
             status.last_error = exc.message
             logger.warning("job %s: %s; retrying on the next run", name, exc.message)
         except Exception as exc:
+            db.session.rollback()
+            if status.last_error is None:  # newly failing: told once, not every run
+                events.publish(
+                    "job_failed",
+                    {
+                        "job": name,
+                        "message": f"the {name.replace('_', ' ')} job failed: "
+                        f"{type(exc).__name__}: {exc}",
+                    },
+                )
             status.last_error = f"{type(exc).__name__}: {exc}"
             logger.exception("job %s failed", name)
         else:

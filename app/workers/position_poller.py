@@ -34,7 +34,7 @@ from app.domain.vocabulary import AuditCategory, Severity
 from app.extensions import db
 from app.models import BrokerAccount, Fill
 from app.services.ledger.reconcile import ReconcileReport, reconcile_account
-from app.services.records import audit
+from app.services.records import audit, events
 from app.services.setup.access import broker_for
 from app.workers.jobs import JobStatus, job_status, run_job
 
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 JOB_ID = "position_poller"
 _EXTENSION = "deskpilot.position_poller"
+BROKER_DOWN_AFTER = timedelta(seconds=30)
 
 BrokerFor = Callable[[BrokerAccount], Broker]
 
@@ -54,6 +55,8 @@ class AccountPoll:
     last_success: datetime | None = None
     last_error: str | None = None
     told: str | None = None  # the kind of operational error already audited
+    failing_since: datetime | None = None  # the first poll of the current failure
+    down_told: bool = False  # broker_disconnected published for this failure
     not_before: datetime | None = None  # a rate limit's wait
     last_report: ReconcileReport | None = None
     mark: object | None = None  # the broker's change mark the last reconcile started from
@@ -114,7 +117,42 @@ def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) ->
             poll.last_success, poll.last_error, poll.told, poll.not_before = now, None, None, None
         else:
             poll.last_error = failures[account_id] = error
+        _tell_connection(poll, account_id, name, error, now)
     return failures
+
+
+def _tell_connection(
+    poll: AccountPoll, account_id: int, name: str, error: str | None, now: datetime
+) -> None:
+    """`broker_disconnected` once an account has failed every poll for BROKER_DOWN_AFTER
+    (one failed poll is a blip, not news), `broker_reconnected` when it answers again."""
+    if error is None:
+        if poll.down_told:
+            events.publish(
+                "broker_reconnected",
+                {
+                    "account_id": account_id,
+                    "account": name,
+                    "at": now.isoformat(),
+                    "message": f"{name}: the broker answers again; positions and fills sync",
+                },
+            )
+        poll.failing_since, poll.down_told = None, False
+        return
+    poll.failing_since = poll.failing_since or now
+    if not poll.down_told and now - poll.failing_since >= BROKER_DOWN_AFTER:
+        poll.down_told = True
+        seconds = int((now - poll.failing_since).total_seconds())
+        events.publish(
+            "broker_disconnected",
+            {
+                "account_id": account_id,
+                "account": name,
+                "at": now.isoformat(),
+                "message": f"{name}: the broker has failed every poll for {seconds} s ({error}); "
+                "positions and fills are not synced",
+            },
+        )
 
 
 def _poll_one(

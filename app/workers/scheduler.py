@@ -33,6 +33,7 @@ from flask import Flask
 from app.workers import (
     alert_recovery,
     calendar_fetch,
+    daily_summary,
     equity_snapshots,
     live_status,
     monitor,
@@ -55,6 +56,7 @@ JOB_REGISTRATIONS = (
     equity_snapshots.register,
     live_status.register,
     notify_delivery.register,
+    daily_summary.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+import discord
 import pytest
 from sqlalchemy import select
 
@@ -15,9 +16,12 @@ from app import create_app
 from app.extensions import db
 from app.models import Notification, User
 from app.services.market import prices
-from app.services.notify import delivery, outbox
+from app.services.notify import delivery, outbox, summary
 from app.services.setup.crypto import encrypt_text
-from tests.conftest import front, make_config
+from app.workers.jobs import run_job
+from app.workers.position_poller import BROKER_DOWN_AFTER, poll_accounts
+from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
+from tests.fakes.discord_api import TRADER_ID
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET
 
 
@@ -78,6 +82,34 @@ def test_an_alert_that_fills_is_told_once_with_the_facts(app, client, hooked, tr
     [row] = rows(app)
     assert row.status == "sent" and row.sent_at is not None and row.attempts == 1
     assert deliver(app).sent == 0  # sent once, never again
+
+
+def test_an_alert_that_fills_sends_one_discord_dm_through_discord_py(
+    app, client, trading, fake_discord
+):
+    app.config.update(DISCORD_API_BASE=fake_discord.url, DISCORD_BOT_TOKEN=fake_discord.token)
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        user.discord_user_id, user.discord_dm_enabled = str(TRADER_ID), True
+        db.session.commit()
+    _, strategy = trading
+    alert(client, strategy, "buy", "6000")
+    assert deliver(app).sent == 1
+
+    [dm] = fake_discord.messages
+    [embed] = dm["embeds"]
+    symbol = front("MES")
+    assert embed["title"] == f"Opened long 1 {symbol} @ 6000"
+    assert embed["color"] == discord.Colour.blurple().value
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
+    assert fields == {
+        "Account": "Paper",
+        "Symbol": symbol,
+        "Position": "long 1",
+        "Price": "6000",
+        "Strategy": "Trend",
+    }
+    assert deliver(app).sent == 0 and len(fake_discord.messages) == 1
 
 
 def test_a_closed_position_carries_its_pnl_reason_and_duration(app, client, hooked, trading):
@@ -276,3 +308,43 @@ def test_channel_secrets_are_write_only(api, app, caplog):
         assert user.daily_summary_time == time(17, 15)
     cleared = api.put("/api/settings", {"smtp_password": None}).get_json()
     assert cleared["smtp_password_set"] is False
+
+
+def test_the_daily_summary_is_queued_once_at_its_time(app, api, client, hooked, trading):
+    _, strategy = trading
+    alert(client, strategy, "buy", "6000")
+    prices.update(front("MES"), Decimal("6004"), datetime.now(UTC), "test")
+    alert(client, strategy, "sell", "6004")
+    now = datetime.now(UTC)
+    api.put(
+        "/api/settings",
+        {"timezone": "UTC", "daily_summary_time": (now - timedelta(minutes=1)).strftime("%H:%M")},
+    )
+    with app.app_context():
+        [row] = summary.send_if_due(now)
+        assert row.title == "Daily summary: 1 trade, 100 % won, net +20"
+        assert summary.send_if_due(now + timedelta(minutes=1)) == []  # once a day
+
+
+def test_a_job_that_starts_failing_is_told_once(app, hooked):
+    def broken():
+        raise RuntimeError("disk full")
+
+    for _ in range(3):
+        run_job(app, "equity_snapshots", broken)
+    told = [r for r in rows(app) if r.event_type == "job_failed"]
+    assert len(told) == 1
+    assert "disk full" in told[0].text and told[0].next_attempt_at <= datetime.now(UTC)
+
+
+def test_a_broker_that_stays_down_is_told_once_not_at_its_first_blip(app, hooked, make_account):
+    app.config["TRADOVATE_API_URL"] = "http://127.0.0.1:9/v1"  # nothing listens there
+    make_account("Tradovate", broker="tradovate", credentials=dict(TRADOVATE_CREDENTIALS))
+    start = datetime.now(UTC)
+    with app.app_context():
+        poll_accounts(app, start)
+        assert [r.event_type for r in rows(app)] == []  # a blip is not news
+        poll_accounts(app, start + BROKER_DOWN_AFTER)
+        poll_accounts(app, start + BROKER_DOWN_AFTER * 2)
+    [told] = [r for r in rows(app) if r.event_type == "broker_disconnected"]
+    assert told.title == "Broker disconnected" and "Tradovate" in told.text

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app.domain.numbers import shown
 from app.domain.vocabulary import EventStatus, NotificationEvent, Tone
 from app.services.notify.channels.base import Message
 
@@ -267,6 +268,43 @@ def _told(event_type: NotificationEvent, title: str, tone: Tone):
     return render_it
 
 
+def daily_summary(
+    trades: list[tuple[int | None, Decimal]], names: Names, now: datetime
+) -> Rendered:
+    """The trading day so far: `trades` are (strategy id, net P&L) of the round trips closed."""
+    total = sum((pnl for _, pnl in trades), Decimal(0))
+    wins = sum(1 for _, pnl in trades if pnl > 0)
+    per_strategy: dict[str, list[Decimal]] = {}
+    for strategy_id, pnl in trades:
+        per_strategy.setdefault(names.strategy(strategy_id) or "manual", []).append(pnl)
+    if trades:
+        headline = (
+            f"{len(trades)} trade{'s' if len(trades) != 1 else ''}, "
+            f"{round(100 * wins / len(trades))} % won, net {_signed(shown(total))}"
+        )
+    else:
+        headline = "no trades closed today"
+    lines = [
+        f"{name}: {len(pnls)} trade{'s' if len(pnls) != 1 else ''}, "
+        f"net {_signed(shown(sum(pnls, Decimal(0))))}"
+        for name, pnls in sorted(per_strategy.items())
+    ]
+    return Rendered(
+        NotificationEvent.DAILY_SUMMARY,
+        Message(
+            "daily_summary",
+            f"Daily summary: {headline}",
+            "\n".join(lines) if lines else "No trades closed today.",
+            now,
+            Tone.GOOD if total > 0 else Tone.BAD if total < 0 else Tone.INFO,
+            tuple(
+                (name, _signed(shown(sum(pnls, Decimal(0)))))
+                for name, pnls in sorted(per_strategy.items())
+            )[:24],
+        ),
+    )
+
+
 def channel_test(now: datetime | None = None) -> Rendered:
     at = now or datetime.now(UTC)
     return Rendered(
@@ -285,6 +323,13 @@ _RENDERERS = {
     "alert_silence": _told(NotificationEvent.ALERT_SILENCE, "Silence", Tone.WARNING),
     "session_flatten": _told(
         NotificationEvent.SESSION_FLATTEN, "Flattened by a guard rail", Tone.WARNING
+    ),
+    "job_failed": _told(NotificationEvent.JOB_FAILED, "A job is failing", Tone.BAD),
+    "broker_disconnected": _told(
+        NotificationEvent.BROKER_DISCONNECTED, "Broker disconnected", Tone.BAD
+    ),
+    "broker_reconnected": _told(
+        NotificationEvent.BROKER_RECONNECTED, "Broker reconnected", Tone.GOOD
     ),
     "order_rejected_late": _told(
         NotificationEvent.ORDER_REJECTED_LATE, "Order rejected by the broker", Tone.BAD
