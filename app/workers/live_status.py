@@ -14,6 +14,7 @@ from flask import Flask
 
 from app.services.live import pusher
 from app.services.market.data_age import data_age
+from app.services.notify import outbox
 from app.services.protection import kill_switch
 from app.services.protection.monitor import monitor_status
 from app.workers.jobs import job_status, run_job
@@ -56,4 +57,5 @@ def status_of(app: Flask, *, leader: bool) -> dict:
         "last_monitor_tick": tick.isoformat() if tick else None,
         "market_data": market.ages,
         "market_data_quiet": list(market.quiet),
+        "notifications": outbox.backlog(datetime.now(UTC)),
     }

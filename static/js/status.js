@@ -61,13 +61,25 @@
     return { level: "ok", text: `brokers ${entries.length}/${entries.length}`, title };
   }
 
+  // Notifications that failed for good in the last day: the trader was not told something.
+  function notifications(status) {
+    const outbox = status.notifications;
+    if (!outbox || !outbox.failed_today) return { level: "ok", text: "", title: "" };
+    const count = outbox.failed_today;
+    return {
+      level: "error",
+      text: `${count} notification${count > 1 ? "s" : ""} failed`,
+      title: `Notifications that could not be delivered today: ${count} (see Settings). Last: ${outbox.last_error}`,
+    };
+  }
+
   function render() {
     if (!latest) return;
     const engaged = Boolean(latest.kill_switch);
     const word = leader && Date.now() - leader.at <= LEADER_QUIET_MS ? leader : { status: latest, at: latestAt };
-    const parts = [jobs(), brokers(word.status), data(word.status, word.at)];
+    const parts = [jobs(), brokers(word.status), data(word.status, word.at), notifications(word.status)];
     part("switch").textContent = engaged ? "Kill switch engaged" : "Armed";
-    ["jobs", "brokers", "data"].forEach((name, i) => {
+    ["jobs", "brokers", "data", "notify"].forEach((name, i) => {
       part(name).textContent = parts[i].text;
       part(name).dataset.level = parts[i].level; // the part that warns is the one coloured
     });

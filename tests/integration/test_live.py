@@ -132,6 +132,7 @@ def test_the_owner_hears_the_snapshot_first(listen, paper, make_account):
         "last_monitor_tick",
         "market_data",
         "market_data_quiet",
+        "notifications",
     }
     assert pnl == {
         "account_id": account["id"],

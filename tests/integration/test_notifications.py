@@ -19,6 +19,7 @@ from app.services.market import prices
 from app.services.notify import delivery, outbox, summary
 from app.services.setup.crypto import encrypt_text
 from app.workers.jobs import run_job
+from app.workers.live_status import status_of
 from app.workers.position_poller import BROKER_DOWN_AFTER, poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 from tests.fakes.discord_api import TRADER_ID
@@ -230,6 +231,9 @@ def test_a_refusal_for_good_fails_the_row_with_the_channel_s_words(app, api, hoo
     listed = api.get("/api/notifications?status=failed").get_json()["items"]
     assert [item["id"] for item in listed] == [row.id]
     assert listed[0]["last_error"] == row.last_error
+    with app.app_context():  # and the status header says so
+        told = status_of(app, leader=True)["notifications"]
+    assert told == {"pending": 0, "failed_today": 1, "last_error": f"webhook: {row.last_error}"}
 
 
 def test_an_outbox_row_survives_a_restart(app, api, hooked, tmp_path):

@@ -12,10 +12,10 @@ read of the owner per event, not a write.
 import logging
 import weakref
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, has_app_context
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain.vocabulary import NotificationChannel, NotificationStatus
@@ -145,3 +145,25 @@ def queue_test(now: datetime) -> tuple[list[Notification], dict[str, str]]:
     db.session.add_all(rows)
     db.session.commit()
     return rows, unready
+
+
+FAILURES_SHOWN_FOR = timedelta(hours=24)
+
+
+def backlog(now: datetime) -> dict:
+    """What the status header shows of the outbox: rows still to send, rows that failed for
+    good in the last day, and the newest failure's words."""
+    pending = db.session.scalar(
+        select(func.count()).where(Notification.status == NotificationStatus.PENDING)
+    )
+    failed = select(Notification).where(
+        Notification.status == NotificationStatus.FAILED,
+        Notification.created_at >= now - FAILURES_SHOWN_FOR,
+    )
+    count = db.session.scalar(select(func.count()).select_from(failed.subquery()))
+    newest = db.session.scalar(failed.order_by(Notification.id.desc()).limit(1))
+    return {
+        "pending": pending or 0,
+        "failed_today": count or 0,
+        "last_error": f"{newest.channel}: {newest.last_error}" if newest else None,
+    }
