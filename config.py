@@ -79,6 +79,14 @@ class Config:
     DISCORD_API_BASE = os.environ.get("DISCORD_API_BASE", "https://discord.com/api/v10")
     DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID")
     DISCORD_CLIENT_SECRET = os.environ.get("DISCORD_CLIENT_SECRET")
+    # OAuth2 "identify" links the owner's Discord id; the identity is read from
+    # DISCORD_API_BASE's /users/@me.
+    DISCORD_OAUTH_AUTHORIZE_URL = os.environ.get(
+        "DISCORD_OAUTH_AUTHORIZE_URL", "https://discord.com/oauth2/authorize"
+    )
+    DISCORD_OAUTH_TOKEN_URL = os.environ.get(
+        "DISCORD_OAUTH_TOKEN_URL", "https://discord.com/api/oauth2/token"
+    )
     TEXTBELT_URL = os.environ.get("TEXTBELT_URL", "https://textbelt.com")
     # A CA file trusted besides the system's for the SMTP server's certificate (a private
     # CA); certificates are verified either way.

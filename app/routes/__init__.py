@@ -11,11 +11,13 @@ from app.services.records import audit
 
 def register_pages(app: Flask) -> None:
     from app.routes.auth import bp as auth_bp
+    from app.routes.oauth import bp as oauth_bp
     from app.routes.pages import bp as pages_bp
     from app.routes.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(oauth_bp)
     app.register_blueprint(webhooks_bp)
     app.add_template_filter(amount_text, "amount")
     app.add_template_filter(price_text, "price")
@@ -23,7 +25,7 @@ def register_pages(app: Flask) -> None:
     @app.before_request
     def _name_the_actor():
         actor = None
-        if current_user.is_authenticated and request.blueprint in ("pages", "auth"):
+        if current_user.is_authenticated and request.blueprint in ("pages", "auth", "oauth"):
             actor = f"{current_user.username} (session)"
         audit.set_actor(actor)
 

@@ -15,10 +15,21 @@ with `retry_after` in the body and in `Retry-After`/`X-RateLimit-Reset-After`, p
 `close_dms(user_id)` makes sending to that user 403 code 50007, as when the bot shares no
 server with them or they turned off DMs from server members.
 
-Tests read `recorded` (method, path, json, arrival time, status) through `calls(route)`,
-and `messages` (what the user received). The `fake_discord` fixture starts one per test.
+OAuth2 `identify` (the account linking of Settings): `GET /oauth2/authorize` stands for
+the consent page — the trader (`consenting_user`, or a decline when `declines` is set)
+is sent back to `redirect_uri` with a `code` bound to the client, the redirect URI and the
+PKCE challenge, or with `error=access_denied`; `POST /api/oauth2/token` (form-encoded,
+client id/secret in a Basic header or the body) trades a code once for a Bearer access
+token, answering OAuth's `{"error", "error_description"}` otherwise; `GET /users/@me`
+with that Bearer token is the user it belongs to.
+
+Tests read `recorded` (method, path, json or form, arrival time, status) through
+`calls(route)`, and `messages` (what the user received). The `fake_discord` fixture starts
+one per test.
 """
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -27,6 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -36,9 +48,13 @@ TOKEN_PREFIX = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.GfAkEb"
 BOT_ID = 1100000000000000001
 TRADER_ID = 200000000000000042
 APPLICATION_ID = 1100000000000000001
+BOT = "bot"  # the caller with the bot's token
+ACCESS_TOKEN_SECONDS = 604800  # Discord's access tokens last a week
 
-# route name → (method, path pattern under /api/v10)
+# route name → (method, path pattern under /api/v10; OAuth2's also under /api and at /)
 ROUTES = {
+    "authorize": ("GET", r"/oauth2/authorize"),
+    "token": ("POST", r"/oauth2/token"),
     "me": ("GET", r"/users/@me"),
     "application": ("GET", r"/oauth2/applications/@me"),
     "dm": ("POST", r"/users/@me/channels"),
@@ -85,6 +101,7 @@ class Recorded:
     at: float  # time.monotonic() on arrival
     authorized: bool
     status: int
+    form: dict | None = None  # a form-encoded body (the token exchange)
 
 
 @dataclass
@@ -107,7 +124,15 @@ class FakeDiscord:
         self.messages: list[dict] = []
         self.recorded: list[Recorded] = []
         self.dms_closed: set[int] = set()
+        self.client_id = str(APPLICATION_ID)
+        self.client_secret = secrets.token_urlsafe(24)
+        self.consenting_user = TRADER_ID  # who approves at the consent page
+        self.declines = False  # the trader presses "Cancel" at the consent page
+        self.grants: dict[str, dict] = {}  # authorization code → what it was issued for
+        self.access_tokens: dict[str, int] = {}  # Bearer token → user id
         self.url = ""
+        self.authorize_url = ""
+        self.token_url = ""
         self.bot = _user(BOT_ID, "deskpilot-bot", bot=True)
         self.add_user(TRADER_ID, "trader")
         self._ids = itertools.count(1300000000000000001)
@@ -129,7 +154,10 @@ class FakeDiscord:
             daemon=True,
         )
         self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}/api/v10"
+        root = f"http://127.0.0.1:{self._server.server_port}"
+        self.url = f"{root}/api/v10"
+        self.authorize_url = f"{root}/oauth2/authorize"
+        self.token_url = f"{root}/api/oauth2/token"
         return self
 
     def stop(self) -> None:
@@ -156,9 +184,9 @@ class FakeDiscord:
         retry_after: float = 1.0,
         is_global: bool = False,
     ) -> None:
-        """The next `times` calls of `route` (a ROUTES name) answer `status`; a 429 asks
-        the client to wait `retry_after` seconds."""
-        assert route in ROUTES, route
+        """The next `times` calls of `route` (a ROUTES name, OAuth2's aside) answer
+        `status`; a 429 asks the client to wait `retry_after` seconds."""
+        assert route in ROUTES and route not in ("authorize", "token"), route
         with self.lock:
             self._faults.extend(_Fault(route, status, retry_after, is_global) for _ in range(times))
 
@@ -170,20 +198,45 @@ class FakeDiscord:
 
     def _wsgi(self, environ, start_response):
         request = Request(environ)
-        path = request.path.removeprefix("/api/v10")
+        path = re.sub(r"^/api(/v\d+)?", "", request.path)
         route, params = _match(request.method, path)
-        body = request.get_json(silent=True) if request.method == "POST" else None
-        authorized = request.headers.get("Authorization") == f"Bot {self.token}"
+        if route == "authorize":
+            with self.lock:
+                response = self._consent(request.args)
+                self.recorded.append(
+                    Recorded("GET", path, route, None, time.monotonic(), True, response.status_code)
+                )
+            return response(environ, start_response)
+        form = request.form.to_dict() if route == "token" else None
+        body = request.get_json(silent=True) if request.method == "POST" and not form else None
         with self.lock:
-            status, payload, headers = self._answer(route, params, body, authorized)
+            if route == "token":
+                (status, payload), headers = self._exchange(form, request.authorization), {}
+                authorized = status != 401
+            else:
+                caller = self._caller(request.headers.get("Authorization", ""))
+                # A user's Bearer token (scope identify) reads that user, and nothing else.
+                authorized = caller == BOT or (caller is not None and route == "me")
+                status, payload, headers = self._answer(route, params, body, caller, authorized)
             self.recorded.append(
-                Recorded(request.method, path, route, body, time.monotonic(), authorized, status)
+                Recorded(
+                    request.method, path, route, body, time.monotonic(), authorized, status, form
+                )
             )
         response = Response(json.dumps(payload), status=status, mimetype="application/json")
         response.headers.extend(headers)
         return response(environ, start_response)
 
-    def _answer(self, route, params, body, authorized) -> tuple[int, dict, dict]:
+    def _caller(self, header: str) -> str | int | None:
+        """BOT for the bot's token, the user id of a Bearer token the token exchange
+        issued, None for anything else."""
+        if header == f"Bot {self.token}":
+            return BOT
+        if header.startswith("Bearer "):
+            return self.access_tokens.get(header.removeprefix("Bearer "))
+        return None
+
+    def _answer(self, route, params, body, caller, authorized) -> tuple[int, dict, dict]:
         if route is None:
             return 404, {"message": "404: Not Found", "code": 0}, {}
         if not authorized:
@@ -194,12 +247,72 @@ class FakeDiscord:
             if fault.status == 429:
                 return _rate_limited(route, fault)
             return _error(fault.status)
+        if route == "me":
+            params = {"caller": caller}
         handler = getattr(self, f"_serve_{route}")
         status, payload = handler(body=body, **params)
         return status, payload, _rate_headers(route)
 
-    def _serve_me(self, body) -> tuple[int, dict]:
-        return 200, self.bot
+    def _serve_me(self, body, caller) -> tuple[int, dict]:
+        return 200, self.bot if caller == BOT else self.users[caller]
+
+    # --- OAuth2 (the trader's own account, scope identify) ----------------------------------
+
+    def _consent(self, query) -> Response:
+        """The consent page, answered at once: back to `redirect_uri` with a code for
+        `consenting_user`, or with access_denied when the trader declines."""
+        if query.get("client_id") != self.client_id or not query.get("redirect_uri"):
+            return Response("Invalid OAuth2 application or redirect_uri", status=400)
+        if query.get("response_type") != "code" or "identify" not in query.get("scope", ""):
+            return Response("Invalid OAuth2 request", status=400)
+        if self.declines:
+            answer = {
+                "error": "access_denied",
+                "error_description": (
+                    "The resource owner or authorization server denied the request"
+                ),
+            }
+        else:
+            code = secrets.token_urlsafe(22)
+            self.grants[code] = {
+                "user_id": self.consenting_user,
+                "client_id": query["client_id"],
+                "redirect_uri": query["redirect_uri"],
+                "code_challenge": query.get("code_challenge"),
+                "code_challenge_method": query.get("code_challenge_method"),
+            }
+            answer = {"code": code}
+        if "state" in query:
+            answer["state"] = query["state"]
+        response = Response(status=302)
+        response.headers["Location"] = f"{query['redirect_uri']}?{urlencode(answer)}"
+        return response
+
+    def _exchange(self, form: dict, basic) -> tuple[int, dict]:
+        """The token endpoint: one code, used once, for one Bearer access token."""
+        client_id = basic.username if basic else form.get("client_id")
+        client_secret = basic.password if basic else form.get("client_secret")
+        if client_id != self.client_id or client_secret != self.client_secret:
+            return 401, {"error": "invalid_client"}
+        if form.get("grant_type") != "authorization_code":
+            return 400, {"error": "unsupported_grant_type"}
+        grant = self.grants.pop(form.get("code", ""), None)
+        if grant is None or (grant["client_id"], grant["redirect_uri"]) != (
+            client_id,
+            form.get("redirect_uri"),
+        ):
+            return 400, _invalid_grant('Invalid "code" in request.')
+        if grant["code_challenge"] is not None and not _pkce_holds(grant, form):
+            return 400, _invalid_grant('Invalid "code_verifier"')
+        token = secrets.token_urlsafe(24)
+        self.access_tokens[token] = grant["user_id"]
+        return 200, {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_SECONDS,
+            "refresh_token": secrets.token_urlsafe(24),
+            "scope": "identify",
+        }
 
     def _serve_application(self, body) -> tuple[int, dict]:
         return 200, {
@@ -295,6 +408,19 @@ def _match(method: str, path: str) -> tuple[str | None, dict]:
         if found and route_method == method:
             return name, found.groupdict()
     return None, {}
+
+
+def _invalid_grant(description: str) -> dict:
+    return {"error": "invalid_grant", "error_description": description}
+
+
+def _pkce_holds(grant: dict, form: dict) -> bool:
+    """RFC 7636: S256 hashes the verifier (base64url, unpadded); plain compares it."""
+    verifier = form.get("code_verifier", "")
+    if grant["code_challenge_method"] == "S256":
+        digest = hashlib.sha256(verifier.encode()).digest()
+        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return secrets.compare_digest(verifier.encode(), grant["code_challenge"].encode())
 
 
 def _error(status: int) -> tuple[int, dict, dict]:
