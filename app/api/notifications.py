@@ -1,5 +1,5 @@
-"""/api/notifications: the outbox (newest first, paged with `next`), a test on every
-channel that can send, and the owner's preferences (DESIGN §5.4)."""
+"""/api/notifications: the outbox (newest first, paged with `next`), each channel's state,
+a test on every channel that can send, and the owner's preferences (DESIGN §5.4)."""
 
 from datetime import UTC, datetime
 
@@ -14,8 +14,10 @@ from app.domain.vocabulary import NotificationChannel, NotificationStatus
 from app.errors import InvalidInput, Unprocessable
 from app.extensions import db
 from app.models import Notification
-from app.services.notify import outbox, preferences
+from app.services.notify import outbox, preferences, status
 from app.services.notify import settings as channel_settings
+from app.services.notify.channels import sms
+from app.services.notify.channels.base import DeliveryError
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -62,6 +64,42 @@ def list_notifications():
         args = {k: v for k, v in request.args.items() if k != "before"}
         body["next"] = url_for("api.notifications.list_notifications", before=rows[-1].id, **args)
     return jsonify(body)
+
+
+@bp.get("/channels")
+def channel_states():
+    """Each channel: can it send (else why not), its last delivery and its last error."""
+    states = status.channel_statuses(current_user, outbox.wired_channels())
+    return jsonify({name.value: channel_state_json(name, s) for name, s in states.items()})
+
+
+@bp.post("/sms/quota")
+def sms_quota():
+    """Ask TextBelt now for the key's remaining credit (it is also read from each SMS's
+    answer); 422 `quota_unavailable` with TextBelt's words when it cannot tell."""
+    settings = channel_settings.notify_settings(current_user)
+    if not settings.textbelt_key:
+        raise Unprocessable("No TextBelt key is set.", code="quota_unavailable")
+    try:
+        remaining = sms.quota(settings)
+    except DeliveryError as exc:
+        raise Unprocessable(str(exc), code="quota_unavailable") from exc
+    return jsonify({"quota_remaining": remaining})
+
+
+def channel_state_json(name: NotificationChannel, state: status.ChannelStatus) -> dict:
+    body = {
+        "ready": state.why_not is None,
+        "why_not": state.why_not,
+        "last_sent_at": iso(state.last_sent_at),
+        "last_error": state.last_error,
+        "last_error_at": iso(state.last_error_at),
+        "retry_at": iso(state.retry_at),
+    }
+    if name is NotificationChannel.SMS:
+        body["quota_remaining"] = state.quota_remaining
+        body["quota_seen_at"] = iso(state.quota_seen_at)
+    return body
 
 
 @bp.post("/test")

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_login import current_user, login_required
 
 from app.api.accounts import account_json
@@ -13,10 +13,11 @@ from app.api.strategies import strategy_json
 from app.api.traders import figures_json, trader_json
 from app.api.trades import trace_json, trade_json
 from app.api.webhook_events import alert_trace_json
-from app.domain.vocabulary import EventStatus
+from app.domain.vocabulary import EventStatus, NotificationChannel, NotificationEvent
 from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
 from app.services.ledger.trader_pnl import trader_figures
+from app.services.notify import preferences
 from app.services.protection import halts, kill_switch
 from app.services.records import alert_log, audit
 from app.services.setup import accounts, strategies, traders
@@ -169,7 +170,17 @@ def _names() -> dict:
 
 @bp.get("/settings")
 def settings_page():
-    return render_template("settings.html", settings=settings_json(current_user))
+    """The owner's settings; each channel's state is read by static/js/settings.js."""
+    return render_template(
+        "settings.html",
+        settings=settings_json(current_user),
+        prefs=preferences.to_json(preferences.current(current_user)),
+        # A test goes out whatever the preferences say: it has no row in their matrix.
+        events=[e.value for e in NotificationEvent if e is not NotificationEvent.TEST],
+        channels=[c.value for c in NotificationChannel],
+        discord_token_on_server=bool(current_app.config.get("DISCORD_BOT_TOKEN")),
+        **_names(),
+    )
 
 
 def _coming_soon_view(title: str):

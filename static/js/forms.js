@@ -5,8 +5,15 @@
   const visible = (el) => !el.closest("[hidden]");
 
   function typed(input) {
+    if (input.tagName === "SELECT" && input.multiple) { // the values chosen, maybe none
+      return Array.from(input.selectedOptions, (o) => (input.dataset.type === "int" ? Number(o.value) : o.value));
+    }
     const raw = input.type === "checkbox" ? input.checked : input.value.trim();
     if (input.type === "checkbox") return raw;
+    if (input.dataset.type === "list") { // "a, b c" → ["a", "b", "c"]; empty → []
+      const items = raw.split(/[\s,;]+/).filter(Boolean);
+      return input.dataset.case === "upper" ? items.map((item) => item.toUpperCase()) : items;
+    }
     if (raw === "") {
       if (input.dataset.empty === "null") return null;
       return undefined;
@@ -51,6 +58,7 @@
     const name = CSS.escape(field);
     const candidates = [
       ...form.querySelectorAll(`[name="${name}"]`),
+      ...form.querySelectorAll(`[name="${CSS.escape(field.replace(/\.\d+$/, ""))}"]`), // a list's item
       ...form.querySelectorAll(`[data-exit="${name}"]`),
       ...form.querySelectorAll(`[data-exit^="${name}."]`),
       ...form.querySelectorAll(`[data-exit="${CSS.escape(field.split(".")[0])}"]`),
@@ -104,18 +112,34 @@
     if (box) { box.textContent = summary; box.hidden = false; } else { window.alert(summary); }
   }
 
-  function done(form) {
+  // A settings form (data-keep) goes on showing what it saved: its values become its
+  // defaults (what a reset returns to, and what live regions compare to find unsaved input);
+  // a secret typed into it does not stay on the page.
+  function keepAsSaved(form) {
+    Array.from(form.elements).forEach((control) => {
+      if (control.type === "password") control.value = "";
+      if (control.type === "checkbox" || control.type === "radio") control.defaultChecked = control.checked;
+      else if (control.tagName === "SELECT") Array.from(control.options).forEach((o) => { o.defaultSelected = o.selected; });
+      else if ("defaultValue" in control) control.defaultValue = control.value;
+    });
+  }
+
+  // Tells the page what the API answered (event "deskpilot:saved", bubbling from the form),
+  // for a page that shows more of it than the form does.
+  function done(form, answer) {
     if (form.dataset.then === "reload") { window.location.reload(); return; }
     clearErrors(form);
     form.querySelectorAll(".flash").forEach((old) => old.remove());
-    form.reset();
+    if ("keep" in form.dataset) keepAsSaved(form); else form.reset();
     applyShowWhen(form);
     const note = document.createElement("div");
     note.className = "flash flash-info";
     note.setAttribute("role", "status");
     note.textContent = form.dataset.message || "Saved.";
-    form.prepend(note);
+    const slot = form.querySelector('[data-role="saved"]'); // beside the button of a long form
+    if (slot) slot.replaceChildren(note); else form.prepend(note);
     setTimeout(() => note.remove(), 4000);
+    form.dispatchEvent(new CustomEvent("deskpilot:saved", { bubbles: true, detail: answer }));
   }
 
   document.addEventListener("submit", async (event) => {
@@ -125,8 +149,8 @@
     const button = form.querySelector('button[type="submit"]');
     if (button) button.disabled = true;
     try {
-      await DeskPilotApi.call(form.dataset.method || "POST", form.dataset.api, formBody(form));
-      done(form);
+      const answer = await DeskPilotApi.call(form.dataset.method || "POST", form.dataset.api, formBody(form));
+      done(form, answer);
     } catch (error) {
       showError(form, error);
     } finally {
