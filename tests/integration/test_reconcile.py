@@ -353,6 +353,7 @@ def test_new_fills_become_fill_rows_that_fill_our_order(desk, broker, strategy_i
         "realized_pnl": "0",
         "manual": False,
         "strategy_id": strategy_id,
+        "opened": True,  # from flat: what notifications tell as position_opened
     }
 
 

@@ -56,7 +56,7 @@ class DiscordChannel:
 
     def unready(self, settings: NotifySettings) -> str | None:
         if not settings.discord_bot_token:
-            return "Discord is not set up on this server (DISCORD_BOT_TOKEN is unset)."
+            return "No bot token: set DISCORD_BOT_TOKEN on the server or a bot token in Settings."
         if not settings.discord_user_id:
             return "Link your Discord account in Settings to get DMs."
         if not settings.discord_user_id.isdigit():
