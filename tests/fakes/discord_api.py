@@ -41,8 +41,9 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.local_server import LocalServer
 
 TOKEN_PREFIX = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.GfAkEb"
 BOT_ID = 1100000000000000001
@@ -138,34 +139,20 @@ class FakeDiscord:
         self._ids = itertools.count(1300000000000000001)
         self._faults: list[_Fault] = []
         self._by_nonce: dict[tuple[str, str], dict] = {}
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(self._wsgi, "fake-discord")
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> "FakeDiscord":
-        self._server = make_server(
-            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-discord",
-            daemon=True,
-        )
-        self._thread.start()
-        root = f"http://127.0.0.1:{self._server.server_port}"
+        port = self._server.start()
+        root = f"http://127.0.0.1:{port}"
         self.url = f"{root}/api/v10"
         self.authorize_url = f"{root}/oauth2/authorize"
         self.token_url = f"{root}/api/oauth2/token"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     # --- set-up and switches --------------------------------------------------------------
 
@@ -395,11 +382,6 @@ class FakeDiscord:
             self._by_nonce[(channel_id, nonce)] = message
         self.messages.append(message)
         return 200, message
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
 
 
 def _match(method: str, path: str) -> tuple[str | None, dict]:

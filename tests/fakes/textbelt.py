@@ -16,18 +16,14 @@ import threading
 from urllib.parse import unquote
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.local_server import LocalServer
 
 INVALID_PHONE = (
     "Invalid phone number or bad request. If your phone number contains a +, please check "
     "that you are URL encoding it properly."
 )
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
 
 
 class FakeTextBelt:
@@ -39,30 +35,16 @@ class FakeTextBelt:
         self.quota_asked: list[str] = []
         self._faults: list[tuple[int, str | None, str | None]] = []
         self._ids = itertools.count(80001)
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(self._wsgi, "fake-textbelt")
         self.url = ""
 
     def start(self) -> "FakeTextBelt":
-        self._server = make_server(
-            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-textbelt",
-            daemon=True,
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        port = self._server.start()
+        self.url = f"http://127.0.0.1:{port}"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     def fail_next(
         self, status: int, *, retry_after: str | None = None, phone: str | None = None

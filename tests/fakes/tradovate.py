@@ -49,9 +49,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.local_server import LocalServer
 from tests.fakes.tradovate_user import FakeUserSocket
 
 # product root → (id, $ per point, tick size, description)
@@ -168,11 +168,6 @@ class ClientClock:
         self.offset += delta
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
 class FakeTradovate:
     """Tradovate's REST API in one process, with switches for everything that goes wrong."""
 
@@ -217,32 +212,18 @@ class FakeTradovate:
         self.client_sleeps: list[float] = []
         self.client_clock = ClientClock()
         self.user_socket = FakeUserSocket(self)
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(self._wsgi, "fake-tradovate")
         self.url = ""
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> "FakeTradovate":
-        self._server = make_server(
-            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-tradovate",
-            daemon=True,
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}/v1"
+        port = self._server.start()
+        self.url = f"http://127.0.0.1:{port}/v1"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     # --- set-up and switches --------------------------------------------------------------
 

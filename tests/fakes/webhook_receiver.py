@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from werkzeug.datastructures import Headers
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.local_server import LocalServer
 
 WEBHOOK_SECRET = "whsec-0d9f6c2b8e4a4f1c"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -40,11 +41,6 @@ class Delivery:
     verified: bool
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:
-        pass
-
-
 class WebhookReceiver:
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -52,30 +48,16 @@ class WebhookReceiver:
         self.received: list[Delivery] = []
         self._answers: deque[tuple[int, dict[str, str], str]] = deque()
         self._lock = threading.Lock()
-        self._server = None
-        self._thread: threading.Thread | None = None
+        self._server = LocalServer(self._wsgi, "webhook-receiver")
         self.url = ""
 
     def start(self) -> "WebhookReceiver":
-        self._server = make_server(
-            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet
-        )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="webhook-receiver",
-            daemon=True,
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}/hooks/deskpilot"
+        port = self._server.start()
+        self.url = f"http://127.0.0.1:{port}/hooks/deskpilot"
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._server.stop()
 
     def answer_next(self, status: int, body: str = "", headers: dict[str, str] | None = None):
         self._answers.append((status, headers or {}, body))
