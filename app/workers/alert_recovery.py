@@ -8,7 +8,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.services.trading import recovery
-from app.workers.jobs import run_job
+from app.workers.jobs import every, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +28,14 @@ def settle_at_start(app: Flask) -> None:
 
 
 def register(scheduler: BaseScheduler, app: Flask) -> None:
-    scheduler.add_job(
-        run_job,
-        "interval",
+    every(
+        scheduler,
+        app,
+        JOB_ID,
+        "settle alerts left received",
+        sweep,
         seconds=SWEEP_SECONDS,
-        args=(app, JOB_ID, sweep),
-        id=JOB_ID,
-        name="settle alerts left received",
         next_run_time=datetime.now(UTC),
-        replace_existing=True,
     )
 
 

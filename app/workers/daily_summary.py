@@ -7,20 +7,17 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.services.notify import summary
-from app.workers.jobs import run_job
+from app.workers.jobs import every
 
 JOB_ID = "daily_summary"
 
 
 def register(scheduler: BaseScheduler, app: Flask) -> None:
-    scheduler.add_job(
-        run_job,
-        "interval",
+    every(
+        scheduler,
+        app,
+        JOB_ID,
+        "daily summary",
+        lambda: summary.send_if_due(datetime.now(UTC)),
         seconds=60,
-        args=(app, JOB_ID, lambda: summary.send_if_due(datetime.now(UTC))),
-        id=JOB_ID,
-        name="daily summary",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
     )

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.brokers.errors import TemporaryBrokerError
@@ -27,6 +28,28 @@ class JobStatus:
 
 def job_status(app: Flask) -> dict[str, JobStatus]:
     return app.extensions.setdefault(_EXTENSION, {})
+
+
+def every(
+    scheduler: BaseScheduler,
+    app: Flask,
+    job_id: str,
+    name: str,
+    work: Callable[[], object],
+    **interval,
+) -> None:
+    """Run `work` through run_job on an interval (`seconds=`/`minutes=`, and any other
+    keyword of APScheduler's add_job, e.g. `next_run_time`). The scheduler's defaults
+    already run a job once at a time and coalesce missed runs."""
+    scheduler.add_job(
+        run_job,
+        "interval",
+        args=(app, job_id, work),
+        id=job_id,
+        name=name,
+        replace_existing=True,
+        **interval,
+    )
 
 
 def run_job(app: Flask, name: str, work: Callable[[], object]) -> None:

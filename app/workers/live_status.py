@@ -17,7 +17,7 @@ from app.services.market.data_age import data_age
 from app.services.notify import outbox
 from app.services.protection import kill_switch
 from app.services.protection.monitor import monitor_status
-from app.workers.jobs import job_status, run_job
+from app.workers.jobs import every, job_status
 from app.workers.position_poller import poller_state
 
 logger = logging.getLogger(__name__)
@@ -27,16 +27,13 @@ STATUS_SECONDS = 5
 
 
 def register(scheduler: BaseScheduler, app: Flask) -> None:
-    scheduler.add_job(
-        run_job,
-        "interval",
+    every(
+        scheduler,
+        app,
+        JOB_ID,
+        "live status",
+        lambda: pusher.send("status", status_of(app, leader=True)),
         seconds=STATUS_SECONDS,
-        args=(app, JOB_ID, lambda: pusher.send("status", status_of(app, leader=True))),
-        id=JOB_ID,
-        name="live status",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
     )
 
 

@@ -7,7 +7,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.services.protection import monitor
-from app.workers.jobs import run_job
+from app.workers.jobs import every
 
 logger = logging.getLogger(__name__)
 
@@ -15,18 +15,15 @@ JOB_ID = "monitor"
 
 
 def register(scheduler: BaseScheduler, app: Flask) -> None:
-    # Never two ticks at once, and a late tick is run once, not caught up: the next one
-    # reads the newest prices anyway.
-    scheduler.add_job(
-        run_job,
-        "interval",
+    # Never two ticks at once, and a late tick is run once, not caught up (the scheduler's
+    # defaults): the next one reads the newest prices anyway.
+    every(
+        scheduler,
+        app,
+        JOB_ID,
+        "trailing stop and OCO monitor",
+        tick,
         seconds=float(app.config["MONITOR_INTERVAL_SECONDS"]),
-        args=(app, JOB_ID, tick),
-        id=JOB_ID,
-        name="trailing stop and OCO monitor",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
     )
 
 

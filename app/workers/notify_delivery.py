@@ -9,7 +9,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.services.notify import delivery, outbox
-from app.workers.jobs import run_job
+from app.workers.jobs import every
 
 logger = logging.getLogger(__name__)
 
@@ -18,17 +18,7 @@ DELIVERY_SECONDS = 3
 
 
 def register(scheduler: BaseScheduler, app: Flask) -> None:
-    scheduler.add_job(
-        run_job,
-        "interval",
-        seconds=DELIVERY_SECONDS,
-        args=(app, JOB_ID, deliver),
-        id=JOB_ID,
-        name="notification delivery",
-        replace_existing=True,
-        max_instances=1,
-        coalesce=True,
-    )
+    every(scheduler, app, JOB_ID, "notification delivery", deliver, seconds=DELIVERY_SECONDS)
 
 
 def deliver() -> None:

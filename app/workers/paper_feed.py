@@ -7,7 +7,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from flask import Flask
 
 from app.brokers.paper import feed as paper_feed
-from app.workers.jobs import run_job
+from app.workers.jobs import every
 
 logger = logging.getLogger(__name__)
 
@@ -15,14 +15,13 @@ JOB_ID = "paper_feed"
 
 
 def register(scheduler: BaseScheduler, app: Flask) -> None:
-    scheduler.add_job(
-        run_job,
-        "interval",
+    every(
+        scheduler,
+        app,
+        JOB_ID,
+        "paper feed tick",
+        tick,
         seconds=float(app.config["PAPER_TICK_SECONDS"]),
-        args=(app, JOB_ID, tick),
-        id=JOB_ID,
-        name="paper feed tick",
-        replace_existing=True,
     )
 
 
