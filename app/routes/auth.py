@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
@@ -68,5 +67,6 @@ def logout():
         end_owner_sessions()
     logout_user()
     session.clear()
-    flash("You are logged out.", "info")
-    return redirect(url_for("auth.login"))
+    # Said by the address, not a flash: every open tab is sent here too (session_ended),
+    # and a flash would show in whichever tab loaded the login page first.
+    return redirect(url_for("auth.login", logged_out=1))

@@ -79,7 +79,7 @@ const DeskPilotLive = (() => {
     socket.on("session_ended", () => {
       socket.disconnect();
       show("off", "logged out");
-      if (!leaving) window.location.assign("/login");
+      if (!leaving) window.location.assign("/login?logged_out=1");
     });
   }
 

@@ -89,9 +89,10 @@ def test_logout_ends_the_session(logged_in_page: Page, context):
     other_tab.goto("/control-center")
     expect(other_tab.locator("[data-live-state]")).to_have_text("live")
     page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page).to_have_url(re.compile(r"/login\?logged_out=1$"))
     expect(page.get_by_text("You are logged out.")).to_be_visible()
-    expect(other_tab).to_have_url(re.compile(r"/login$"))  # told over Socket.IO, not polled
+    expect(other_tab).to_have_url(re.compile(r"/login\?logged_out=1$"))  # told over Socket.IO
+    expect(other_tab.get_by_text("You are logged out.")).to_be_visible()
 
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login\?next="))
