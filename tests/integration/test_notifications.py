@@ -352,3 +352,17 @@ def test_a_broker_that_stays_down_is_told_once_not_at_its_first_blip(app, hooked
         poll_accounts(app, start + BROKER_DOWN_AFTER * 2)
     [told] = [r for r in rows(app) if r.event_type == "broker_disconnected"]
     assert told.title == "Broker disconnected" and "Tradovate" in told.text
+
+
+def test_a_secret_the_key_cannot_read_counts_as_unset_not_as_a_server_error(app, api):
+    api.put("/api/settings", {"textbelt_key": "tb-key-0001", "sms_to": ["+15551234567"]})
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        user.textbelt_key_encrypted = "gAAAAA-not-a-fernet-token"  # as after a key change
+        db.session.commit()
+    states = api.get("/api/notifications/channels")
+    assert states.status_code == 200
+    assert states.get_json()["sms"]["ready"] is False
+    refused = api.post("/api/notifications/test")
+    assert refused.status_code == 422
+    assert "sms" in refused.get_json()["error"]["fields"]

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import User
 from app.services.notify.channels.base import NotifySettings
 from app.services.records import audit
-from app.services.setup.crypto import decrypt_text, encrypt_text
+from app.services.setup.crypto import SecretUnreadable, decrypt_text, encrypt_text
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,17 @@ def notify_settings(user: User) -> NotifySettings:
     config = current_app.config
 
     def secret(column: str) -> str | None:
+        """A secret the ENCRYPTION_KEY can no longer read counts as unset (the channel then
+        says what is missing and the owner enters it again) rather than failing every
+        delivery round and every page that asks a channel's state."""
         token = getattr(user, column)
-        return decrypt_text(token) if token else None
+        if not token:
+            return None
+        try:
+            return decrypt_text(token)
+        except SecretUnreadable:
+            logger.warning("notify: %s cannot be decrypted with this ENCRYPTION_KEY", column)
+            return None
 
     return NotifySettings(
         discord_bot_token=secret("discord_bot_token_encrypted") or config.get("DISCORD_BOT_TOKEN"),
