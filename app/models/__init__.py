@@ -10,6 +10,7 @@ from app.models.equity import EquitySnapshot
 from app.models.notification import Notification, NotificationPrefs
 from app.models.order import Fill, Order
 from app.models.position import Position
+from app.models.security import LoginSighting, TrustedDevice
 from app.models.strategy import Strategy, Trader
 from app.models.system import SystemState
 from app.models.trade import Trade, TradeExit
@@ -25,6 +26,7 @@ __all__ = [
     "CalendarEvent",
     "EquitySnapshot",
     "Fill",
+    "LoginSighting",
     "Notification",
     "NotificationPrefs",
     "Order",
@@ -34,6 +36,7 @@ __all__ = [
     "SystemState",
     "Trade",
     "TradeExit",
+    "TrustedDevice",
     "Trader",
     "User",
     "WebhookEvent",

@@ -22,6 +22,8 @@ class Strategy(Base):
     webhook_token_encrypted: Mapped[str] = mapped_column(Text)
     # Encrypted, not hashed: it is compared on every alert, and bcrypt would cost ~0.2 s.
     passphrase_encrypted: Mapped[str | None] = mapped_column(Text)
+    # HMAC-SHA256 key for senders that sign (X-Signature, DESIGN §5.2); null: unsigned.
+    signing_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     symbol: Mapped[str | None] = mapped_column(String(40))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     order_type: Mapped[OrderType] = mapped_column(enum_of(OrderType, 16), default=OrderType.MARKET)

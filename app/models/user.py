@@ -22,8 +22,22 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(128))
     # Rotated on password change so every other session is logged out.
     session_nonce: Mapped[str] = mapped_column(String(32), default=new_session_nonce)
+    # Two-factor login (DESIGN §5.3): the secret exists from setup, but the second step
+    # is asked only once `totp_enabled_at` is set by a code that proved the app has it.
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last TOTP time step accepted, so one code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     backup_code_hashes: Mapped[list | None] = mapped_column(JSON)
+    # The second step's own lockout, apart from the password's.
+    second_factor_failures: Mapped[int] = mapped_column(Integer, default=0)
+    second_factor_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A second factor by SMS through the TextBelt channel, for a trader without an app.
+    sms_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_code_hash: Mapped[str | None] = mapped_column(String(128))
+    sms_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # CIDR ranges allowed to send alerts besides TradingView's addresses; empty: any.
+    webhook_allowlist: Mapped[list] = mapped_column(JSON, default=list)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
