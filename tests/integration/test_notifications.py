@@ -127,6 +127,56 @@ def test_a_closed_position_carries_its_pnl_reason_and_duration(app, client, hook
     assert closed[0].tone == "good"
 
 
+@pytest.fixture
+def crash_after_commit():
+    """The process dies right after a commit, before anything hears of it: the bus's
+    post-commit publication never runs."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from app.services.records import events as bus
+
+    event.remove(Session, "after_commit", bus._publish_committed)
+    yield
+    event.listen(Session, "after_commit", bus._publish_committed)
+
+
+def test_the_outbox_row_is_kept_in_the_commit_that_made_the_news(
+    app, client, hooked, trading, crash_after_commit
+):
+    _, strategy = trading
+    alert(client, strategy, "buy", "6000")
+    assert [r.event_type for r in rows(app)] == ["position_opened"]
+
+
+def test_a_kill_switch_is_told_from_its_own_commit(app, api, hooked, crash_after_commit):
+    api.post("/api/kill-switch", {})
+    assert "kill_switch" in [r.event_type for r in rows(app)]
+
+
+def test_news_that_rolls_back_writes_no_row(app, hooked, make_account):
+    from app.services.records import events as bus
+
+    account = make_account("Paper", starting_balance="10000")
+    with app.app_context():
+        bus.publish_after_commit(
+            db.session(),
+            "account_halted",
+            {
+                "account_id": account["id"],
+                "account": "Paper",
+                "halted": True,
+                "kind": "manual",
+                "reason": "never kept",
+                "actor": "test",
+                "at": datetime.now(UTC).isoformat(),
+            },
+        )
+        db.session.flush()
+        db.session.rollback()
+    assert rows(app) == []
+
+
 def test_nothing_is_written_while_no_channel_can_send(app, client, trading):
     _, strategy = trading
     alert(client, strategy, "buy", "6000")

@@ -2,11 +2,14 @@
 rendered once and written as one `notifications` row per channel that can send and that
 the owner's preferences want, due now or when the quiet hours end.
 
-The bus calls this after the publisher's commit, in the publisher's thread; the rows are
-written in a session of their own (the publisher's is between transactions, and must not
-be committed by a subscriber), so an outbox failure is logged and never reaches a trade.
-Nothing is written while no channel can send: a desk without notifications pays one
-read of the owner per event, not a write.
+The outbox is the bus's durable subscriber: an event held for a commit (the ledger's
+fills, positions and trades; halts; the kill switch) is written inside the transaction
+that made the news, just before its commit, so a crash keeps both or neither (DESIGN §1
+"a notification is an outbox row before it is delivered"). An event published directly,
+outside any transaction, is written in a session of its own. Either way a failure here
+is logged and never reaches a trade: rendering is pure, and the rows are only reads and
+inserts of our own table. Nothing is written while no channel can send: a desk without
+notifications pays one read of the owner per event, not a write.
 """
 
 import logging
@@ -36,28 +39,37 @@ def wire(app: Flask, channels: Mapping[NotificationChannel, Channel]) -> None:
     """Subscribe to every bus event for `app` (the latest app built in this process)."""
     _wired["app"] = weakref.ref(app)
     _wired["channels"] = channels
-    events.subscribe("*", on_event)
+    events.subscribe_durable(on_event)
 
 
-def on_event(name: str, payload: dict) -> None:
+def on_event(session: Session | None, name: str, payload: dict) -> None:
+    """Write the event's rows in `session` (the committing transaction), or in a session
+    of its own when the event was published outside one."""
+    if name not in RENDERED_EVENTS:
+        return
     if has_app_context():
-        _write(name, payload, datetime.now(UTC))
+        _write(session, name, payload, datetime.now(UTC))
         return
     app_ref = _wired.get("app")
     app = app_ref() if app_ref else None
     if app is None:
         return
     with app.app_context():
-        _write(name, payload, datetime.now(UTC))
+        _write(session, name, payload, datetime.now(UTC))
 
 
-def _write(name: str, payload: dict, now: datetime) -> None:
-    if name not in RENDERED_EVENTS:
-        return
+def _write(session: Session | None, name: str, payload: dict, now: datetime) -> None:
     channels = wired_channels()
-    with Session(db.engine) as session:
-        enqueue(session, channels, lambda names: render(name, payload, names, now), now)
-        session.commit()
+
+    def make(names: Names) -> Rendered | None:
+        return render(name, payload, names, now)
+
+    if session is not None:
+        enqueue(session, channels, make, now)
+        return
+    with Session(db.engine) as own:
+        enqueue(own, channels, make, now)
+        own.commit()
 
 
 def enqueue(session: Session, channels: Mapping[NotificationChannel, Channel], make, now):

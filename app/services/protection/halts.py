@@ -136,10 +136,11 @@ def lift_kill_switch_halts(now: datetime, actor: str, reason: str) -> list[HaltC
     return [clear_halt(limits.account, limits, reason, now, actor) for limits in halted]
 
 
-def publish(changes: list[HaltChange], **extra) -> None:
-    """Tell the subscribers, after the commit; `extra` joins each payload."""
+def announce(changes: list[HaltChange], **extra) -> None:
+    """Tell the subscribers once the session's next commit keeps the changes (and the
+    outbox writes its rows in that commit); `extra` joins each payload."""
     for change in changes:
-        events.publish(change.event, {**change.to_json(), **extra})
+        events.publish_after_commit(db.session(), change.event, {**change.to_json(), **extra})
 
 
 # --- the broker's lock -----------------------------------------------------------------------
@@ -155,10 +156,11 @@ def halt_broker_locked(account_id: int, words: str, now: datetime) -> HaltChange
     change = set_halt(
         account, HaltKind.BROKER_LOCKED, reason, now, "broker", severity=Severity.CRITICAL
     )
+    if change is not None:
+        announce([change])
     db.session.commit()
     if change is not None:
         logger.critical("account %s (%s) halted: %s", account.id, account.name, reason)
-        publish([change])
     return change
 
 
@@ -177,9 +179,9 @@ def halt_account(account_id: int, reason: str | None, now: datetime) -> RiskLimi
             code="already_halted",
         )
     change = set_halt(account, HaltKind.MANUAL, reason or MANUAL_REASON, now)
+    announce([change])
     db.session.commit()
     logger.warning("account %s (%s) halted by hand", account.id, account.name)
-    publish([change])
     return limits
 
 
@@ -189,9 +191,9 @@ def lift_halt(account_id: int, reason: str | None, now: datetime) -> RiskLimits:
     limits = fresh_limits(account)
     _check_liftable(account, limits)
     change = clear_halt(account, limits, reason or LIFT_REASON, now, None)
+    announce([change])
     db.session.commit()
     logger.warning("account %s (%s): %s halt lifted", account.id, account.name, change.kind)
-    publish([change])
     return limits
 
 

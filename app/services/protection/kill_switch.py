@@ -197,9 +197,9 @@ def engage(now: datetime, actor: str, reason: str | None = None) -> KillReport:
             actor=actor,
             data={"accounts": [result.to_json() for result in report.accounts]},
         )
+        halts.announce(halted)
+        events.publish_after_commit(db.session(), "kill_switch", _event(report, actor))
         db.session.commit()
-    halts.publish(halted)
-    events.publish("kill_switch", _event(report, actor))
     return report
 
 
@@ -241,11 +241,11 @@ def disengage(now: datetime, actor: str) -> KillReport:
             actor=actor,
             data={"released": released, "still_halted": still_halted, "at": now.isoformat()},
         )
+        report = KillReport(engaged=False, released_accounts=released)
+        halts.announce(lifted)
+        events.publish_after_commit(db.session(), "kill_switch", _event(report, actor))
         db.session.commit()
     logger.warning("kill switch re-armed by %s", actor)
-    halts.publish(lifted)
-    report = KillReport(engaged=False, released_accounts=released)
-    events.publish("kill_switch", _event(report, actor))
     return report
 
 
@@ -264,7 +264,8 @@ def flatten_and_halt(
         db.session.commit()
         logger.critical("account %s (%s) halted: %s; flattening", account.id, account.name, reason)
         result = _sweep_audited(account, "flattened and halted", reason, now, Severity.CRITICAL)
-    halts.publish([change] if change else [], sweep=result.to_json())
+        halts.announce([change] if change else [], sweep=result.to_json())
+        db.session.commit()
     return result
 
 

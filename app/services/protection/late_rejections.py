@@ -52,10 +52,10 @@ def act(now: datetime) -> list[int]:
             strategy_id=row.strategy_id,
             data={"order_id": row.id, "client_order_id": row.client_order_id},
         )
-        db.session.commit()
         if change is not None:
-            halts.publish([change])
-        events.publish(
+            halts.announce([change])
+        events.publish_after_commit(
+            db.session(),
             "order_rejected_late",
             {
                 "order_id": row.id,
@@ -67,4 +67,5 @@ def act(now: datetime) -> list[int]:
                 "at": now.isoformat(),
             },
         )
+        db.session.commit()
     return halted

@@ -81,5 +81,5 @@ def _flattens(room: RuleRoom) -> bool:
 def _lift(limits: RiskLimits, now: datetime) -> None:
     account = db.session.get(BrokerAccount, limits.account_id)
     change = halts.clear_halt(account, limits, "no rule is breached any more", now, "monitor")
+    halts.announce([change])
     db.session.commit()
-    halts.publish([change])

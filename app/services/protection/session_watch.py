@@ -111,5 +111,5 @@ def _session_close(account_id: int, now: datetime) -> datetime | None:
 def _lift(limits: RiskLimits, now: datetime) -> None:
     account = db.session.get(BrokerAccount, limits.account_id)
     change = halts.clear_halt(account, limits, "a new trading day opened", now, "monitor")
+    halts.announce([change])
     db.session.commit()
-    halts.publish([change])
