@@ -416,3 +416,70 @@ def test_a_secret_the_key_cannot_read_counts_as_unset_not_as_a_server_error(app,
     refused = api.post("/api/notifications/test")
     assert refused.status_code == 422
     assert "sms" in refused.get_json()["error"]["fields"]
+
+
+# --- the publishers of the rest of DESIGN §5.4's event types ---------------------------------
+
+
+def tick_at(app, price: str) -> None:
+    from app.services.protection import monitor
+
+    now = datetime.now(UTC)
+    prices.update(front("MES"), Decimal(price), now, "test")
+    with app.app_context():
+        monitor.tick(now)
+
+
+def test_a_trailing_stop_move_is_told_when_asked_for(app, api, client, hooked, trading):
+    account, strategy = trading
+    api.put("/api/notifications/preferences", {"events": {"stop_moved": {"webhook": True}}})
+    alert(client, strategy, "buy", "6000")
+    [position] = api.get(f"/api/positions?account_id={account['id']}").get_json()["items"]
+    api.post("/api/orders/trailing-stop", {"position_id": position["id"], "ticks": 8})
+    tick_at(app, "6000")
+    tick_at(app, "6003")  # best 6003: the stop moves from 5998 to 6001
+
+    moved = [r for r in rows(app) if r.event_type == "stop_moved"]
+    assert [r.title for r in moved] == [f"Stop moved to 6001 on long {front('MES')}"]
+    assert "from 5998 to 6001" in moved[0].text
+    tick_at(app, "6002")  # no move, no news
+    assert len([r for r in rows(app) if r.event_type == "stop_moved"]) == 1
+
+
+def test_stop_moves_stay_quiet_by_default(app, api, client, hooked, trading):
+    account, strategy = trading
+    alert(client, strategy, "buy", "6000")
+    [position] = api.get(f"/api/positions?account_id={account['id']}").get_json()["items"]
+    api.post("/api/orders/trailing-stop", {"position_id": position["id"], "ticks": 8})
+    tick_at(app, "6000")
+    tick_at(app, "6003")
+    assert "stop_moved" not in [r.event_type for r in rows(app)]
+
+
+def test_an_alert_every_limit_refuses_is_told_as_a_risk_limit(app, api, client, hooked, trading):
+    account, strategy = trading
+    api.put(f"/api/risk/{account['id']}", {"max_contracts_per_order": 1})
+    response = client.post(
+        f"/webhook/{strategy['webhook_token']}",
+        data=json.dumps({"symbol": "MES1!", "action": "buy", "quantity": 2}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    [row] = rows(app)
+    assert (row.event_type, row.title) == ("risk_limit", "Risk limit reached: Trend")
+    assert "placed nothing" in row.text
+
+
+def test_a_rule_running_low_then_out_is_told_once_each(app, api, hooked, make_account):
+    account = make_account("Funded", starting_balance="50000")
+    api.put(f"/api/risk/{account['id']}", {"daily_profit_target": "100"})
+    prices.update(front("MES"), Decimal("6000"), datetime.now(UTC), "test")
+    body = {"account_id": account["id"], "symbol": "MES1!", "side": "buy", "qty": 2}
+    assert api.post("/api/orders", body).status_code == 201
+    tick_at(app, "6008.5")  # +$85 of $100: 15 left, under a fifth of the room
+    tick_at(app, "6009")  # still low: not told again
+    told = [(r.event_type, r.title) for r in rows(app) if r.event_type.startswith("rule_")]
+    assert told == [("rule_warning", "Funded: daily profit target rule nearly reached")]
+    tick_at(app, "6010")  # +$100: reached
+    told = [r.event_type for r in rows(app) if r.event_type.startswith("rule_")]
+    assert told == ["rule_warning", "rule_breached"]

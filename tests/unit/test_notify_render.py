@@ -72,6 +72,62 @@ def test_signals_become_rejections_approvals_or_taken_alerts():
     assert render("order", {"id": 1}, NAMES, NOW) is None  # not news by itself
 
 
+def test_an_alert_every_limit_refused_is_a_risk_limit_not_a_plain_rejection():
+    payload = {
+        "id": 9,
+        "strategy_id": 7,
+        "status": "rejected",
+        "refused_by": "risk",
+        "reason": "risk: max 1 contract per order",
+    }
+    told = render("signal", payload, NAMES, NOW)
+    assert told.event_type is NotificationEvent.RISK_LIMIT
+    assert told.message.title == "Risk limit reached: MES trend"
+    assert told.message.text == "MES trend's alert placed nothing: risk: max 1 contract per order"
+    halted = render("signal", {**payload, "refused_by": "halted"}, NAMES, NOW)
+    assert halted.event_type is NotificationEvent.SIGNAL_REJECTED  # the halt is told itself
+
+
+def test_a_stop_move_names_the_position_and_both_prices():
+    payload = {
+        "advanced_order_id": 4,
+        "account_id": 1,
+        "symbol": "MESZ6",
+        "direction": "short",
+        "stop_price": "5990.5",
+        "previous_stop": "5992",
+        "at": "2026-12-03T15:00:00+00:00",
+    }
+    told = render("stop_moved", payload, NAMES, NOW)
+    assert told.event_type is NotificationEvent.STOP_MOVED
+    assert told.message.title == "Stop moved to 5990.5 on short MESZ6"
+    assert (
+        told.message.text == "Apex 50K: the stop protecting short MESZ6 moved from 5992 to 5990.5."
+    )
+    assert (told.symbol, told.direction, told.account_id) == ("MESZ6", "short", 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "event", "tone", "words"),
+    [
+        ("rule_warning", NotificationEvent.RULE_WARNING, Tone.WARNING, "nearly reached"),
+        ("rule_breached", NotificationEvent.RULE_BREACHED, Tone.BAD, "breached"),
+    ],
+)
+def test_a_rule_low_or_out_of_room_says_which_and_how_much(name, event, tone, words):
+    payload = {
+        "account_id": 1,
+        "rule": "trailing_drawdown",
+        "limit": "2500",
+        "room_left": "300",
+        "detail": "equity 50300, floor 50000",
+    }
+    told = render(name, payload, NAMES, NOW)
+    assert (told.event_type, told.message.tone) == (event, tone)
+    assert told.message.title == f"Apex 50K: trailing drawdown rule {words}"
+    assert dict(told.message.fields)["Room left"] == "300"
+
+
 def test_the_daily_summary_counts_wins_and_nets_per_strategy():
     told = daily_summary(
         [(7, Decimal("20")), (7, Decimal("-5")), (None, Decimal("2.5"))], NAMES, NOW

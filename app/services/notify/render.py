@@ -75,6 +75,19 @@ def _signal(payload: dict, names: Names, now: datetime) -> Rendered | None:
     fields = (("Strategy", strategy), ("Alert", f"#{payload['id']}"))
     if status in SIGNAL_REJECTIONS:
         reason = payload.get("reason") or status.value
+        if payload.get("refused_by") == "risk":  # every trader was refused by its limits
+            return Rendered(
+                NotificationEvent.RISK_LIMIT,
+                Message(
+                    "risk_limit",
+                    f"Risk limit reached: {strategy}",
+                    f"{strategy}'s alert placed nothing: {reason}",
+                    now,
+                    Tone.WARNING,
+                    fields,
+                ),
+                strategy_id=payload.get("strategy_id"),
+            )
         return Rendered(
             NotificationEvent.SIGNAL_REJECTED,
             Message(
@@ -248,6 +261,54 @@ def _halted(payload: dict, names: Names, now: datetime) -> Rendered:
     )
 
 
+def _stop_moved(payload: dict, names: Names, now: datetime) -> Rendered:
+    """A trailing stop (or break-even) moved the broker's stop."""
+    account = names.account(payload.get("account_id"))
+    symbol, direction, stop = payload["symbol"], payload["direction"], payload["stop_price"]
+    before = payload.get("previous_stop")
+    return Rendered(
+        NotificationEvent.STOP_MOVED,
+        Message(
+            "stop_moved",
+            f"Stop moved to {stop} on {direction} {symbol}",
+            f"{account}: the stop protecting {direction} {symbol} moved "
+            + (f"from {before} to {stop}." if before else f"to {stop}."),
+            _at(payload, "at", now),
+            Tone.INFO,
+            (("Account", account), ("Symbol", symbol), ("Stop", stop)),
+        ),
+        account_id=payload.get("account_id"),
+        strategy_id=payload.get("strategy_id"),
+        symbol=symbol,
+        direction=direction,
+    )
+
+
+def _rule(event_type: NotificationEvent, tone: Tone):
+    """A funded-account rule whose room ran low (warning) or out (breached)."""
+
+    def render_it(payload: dict, names: Names, now: datetime) -> Rendered:
+        account = names.account(payload.get("account_id"))
+        rule = payload["rule"].replace("_", " ")
+        breached = event_type is NotificationEvent.RULE_BREACHED
+        title = f"{account}: {rule} rule " + ("breached" if breached else "nearly reached")
+        fields = (("Account", account), ("Rule", rule), ("Room left", payload["room_left"]))
+        return Rendered(
+            event_type,
+            Message(
+                event_type.value,
+                title,
+                f"{title}: {payload['detail']}.",
+                _at(payload, "at", now),
+                tone,
+                fields + (("Limit", payload["limit"]),),
+            ),
+            account_id=payload.get("account_id"),
+        )
+
+    return render_it
+
+
 def _told(event_type: NotificationEvent, title: str, tone: Tone):
     """A bus event whose payload carries its own `message` (or `reason`)."""
 
@@ -320,6 +381,9 @@ _RENDERERS = {
     "trade": _trade,
     "kill_switch": _kill_switch,
     "account_halted": _halted,
+    "stop_moved": _stop_moved,
+    "rule_warning": _rule(NotificationEvent.RULE_WARNING, Tone.WARNING),
+    "rule_breached": _rule(NotificationEvent.RULE_BREACHED, Tone.BAD),
     "alert_silence": _told(NotificationEvent.ALERT_SILENCE, "Silence", Tone.WARNING),
     "session_flatten": _told(
         NotificationEvent.SESSION_FLATTEN, "Flattened by a guard rail", Tone.WARNING

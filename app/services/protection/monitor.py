@@ -475,7 +475,9 @@ def tick(now: datetime) -> MonitorStatus:
         brokers = _Brokers()
         modified = [item for items in tightened.values() for item in items]
         if tightened:
-            status.moved_stops = _move_stops(tightened, brokers, status, now)
+            stops_moved = _move_stops(tightened, brokers, status, now)
+            status.moved_stops = len(stops_moved)
+            _announce_stops(stops_moved, now)
         _write_states(moved, modified)
         status.written = len(moved) + len(modified)
         for act in acts:
@@ -684,15 +686,16 @@ def _move_stops(
     brokers: "_Brokers",
     status,
     now: datetime,
-) -> int:
-    """Modify the broker stops that tightened: one batch per account (orders.modify_stops).
+) -> list[tuple[Watch, TrailState]]:
+    """Modify the broker stops that tightened: one batch per account (orders.modify_stops);
+    returns those the broker moved.
 
     A stop the broker refused keeps its old price there; the trail's state moves anyway,
     so a print through the trail's stop exits at the market (advanced_orders.exit_trail),
     and it is not asked again until the trail tightens further. Each stop sent is stamped
     `now` for the request budget, whatever the answer.
     """
-    moved = 0
+    moved: list[tuple[Watch, TrailState]] = []
     for account_id, items in tightened.items():
         rows = {
             row.id: row
@@ -712,13 +715,33 @@ def _move_stops(
                 logger.exception("account %s: moving %d stops failed", account_id, len(items))
             message = getattr(exc, "message", f"{type(exc).__name__}: {exc}")
             errors = [BrokerError(message)] * len(items)
-        for (watch, _), error in zip(items, errors, strict=True):
+        for (watch, state), error in zip(items, errors, strict=True):
             watch.lagging, watch.modified_at = False, now
             if error is None:
-                moved += 1
+                moved.append((watch, state))
             else:
                 _failed(status, f"advanced order {watch.id}: {error.message}")
     return moved
+
+
+def _announce_stops(moved: list[tuple[Watch, TrailState]], now: datetime) -> None:
+    """Tell each stop the broker moved (`stop_moved`), with the commit that writes its
+    state; `watch.state` still holds the stop before the move."""
+    for watch, state in moved:
+        before = watch.state.stop if watch.state is not None else None
+        events.publish_after_commit(
+            db.session(),
+            "stop_moved",
+            {
+                "advanced_order_id": watch.id,
+                "account_id": watch.account_id,
+                "symbol": watch.symbol,
+                "direction": "long" if watch.opened_by == Side.BUY else "short",
+                "stop_price": shown(state.stop),
+                "previous_stop": shown(before) if before is not None else None,
+                "at": now.isoformat(),
+            },
+        )
 
 
 def _perform(book: Book, act: _Act, brokers: _Brokers, now: datetime, status: MonitorStatus):

@@ -6,19 +6,27 @@ halts the account (`halted_by: rule`, kill_switch.flatten_and_halt); that halt e
 itself once no such rule is breached any more — a new trading day for a daily target, a
 new week for a weekly one, never for a drawdown that is gone — since the trader may not
 lift it by hand.
+
+Each rule whose room runs low (`rule_warning`) or out (`rule_breached`) is told once per
+trading day and account, with the commit of that look. What was told is remembered by the
+process: a restart may tell a rule again the same day, once.
 """
 
 import logging
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import or_, select
 
 from app.domain.account_rules import RuleName, RuleRoom
+from app.domain.numbers import shown
+from app.domain.trading_day import trading_day_start
 from app.domain.vocabulary import HaltKind
 from app.extensions import db
 from app.models import BrokerAccount, RiskLimits
 from app.services.protection import halts
 from app.services.protection.kill_switch import flatten_and_halt
+from app.services.records import events
 from app.services.trading import guard_rails
 
 logger = logging.getLogger(__name__)
@@ -53,7 +61,9 @@ def watch_rules(now: datetime) -> tuple[list[int], list[str]]:
     for limits in rows:
         account_id = limits.account_id
         try:
-            flattening = [room for room in guard_rails.look(limits, now) if _flattens(room)]
+            rooms = guard_rails.look(limits, now)
+            _tell(account_id, rooms, now)
+            flattening = [room for room in rooms if _flattens(room)]
             db.session.commit()
             if limits.halted:
                 if limits.halted_by == HaltKind.RULE and not flattening:
@@ -71,6 +81,32 @@ def watch_rules(now: datetime) -> tuple[list[int], list[str]]:
             logger.exception("account %s: funded-account rules not watched", account_id)
             failures.append(f"account {account_id}: rules not watched: {exc}")
     return halted, failures
+
+
+_TOLD = "deskpilot.rules_told"
+
+
+def _tell(account_id: int, rooms: list[RuleRoom], now: datetime) -> None:
+    """Queue `rule_warning` / `rule_breached` for the rules newly so today."""
+    told: dict[tuple[int, RuleName, str], datetime] = current_app.extensions.setdefault(_TOLD, {})
+    day = trading_day_start(now)
+    for room in rooms:
+        name = "rule_breached" if room.breached else "rule_warning" if room.warning else None
+        if name is None or told.get((account_id, room.rule, name)) == day:
+            continue
+        told[(account_id, room.rule, name)] = day
+        events.publish_after_commit(
+            db.session(),
+            name,
+            {
+                "account_id": account_id,
+                "rule": room.rule.value,
+                "limit": shown(room.limit),
+                "room_left": shown(room.room_left),
+                "detail": room.detail,
+                "at": now.isoformat(),
+            },
+        )
 
 
 def _flattens(room: RuleRoom) -> bool:

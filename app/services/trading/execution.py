@@ -580,9 +580,21 @@ def _conclude(event: WebhookEvent, outcomes: list[TraderOutcome], watch: Stopwat
     if acting and len(refused) == len(acting):
         reasons = {str(o.account_id): o.refusal for o in refused}
         if all(o.halted for o in refused):
-            _finish(event, EventStatus.REJECTED, "halted: " + "; ".join(reasons.values()), watch)
+            _finish(
+                event,
+                EventStatus.REJECTED,
+                "halted: " + "; ".join(reasons.values()),
+                watch,
+                refused_by="halted",
+            )
             raise Locked("Every account of this strategy is halted.", reasons, code="halted")
-        _finish(event, EventStatus.REJECTED, "risk: " + "; ".join(reasons.values()), watch)
+        _finish(
+            event,
+            EventStatus.REJECTED,
+            "risk: " + "; ".join(reasons.values()),
+            watch,
+            refused_by="risk",
+        )
         raise Unprocessable("Risk limits refused every trader.", reasons, code="risk_rejected")
     good = [o for o in placed if o.accepted]
     if not acting or (good and len(good) == len(acting)):
@@ -601,7 +613,16 @@ def _conclude(event: WebhookEvent, outcomes: list[TraderOutcome], watch: Stopwat
     return AlertResult(status.value, event.id, [order_json(o) for o in orders], event.reason)
 
 
-def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch) -> None:
+def _finish(
+    event: WebhookEvent,
+    status: EventStatus,
+    reason: str | None,
+    watch,
+    refused_by: str | None = None,
+) -> None:
+    """Record how the alert ended and tell it, in the same commit (the outbox keeps its
+    notification with the record). `refused_by`: "risk" or "halted" when every trader
+    was refused for that, so a notification can say a limit was reached."""
     event.status = status
     event.reason = reason[:2000] if reason else None
     event.timings_ms = watch.total()
@@ -616,8 +637,10 @@ def _finish(event: WebhookEvent, status: EventStatus, reason: str | None, watch)
             data={"event_id": event.id},
             actor="webhook",
         )
+    events.publish_after_commit(
+        db.session(), "signal", _event_summary(event) | {"refused_by": refused_by}
+    )
     db.session.commit()
-    events.publish("signal", _event_summary(event))
     if event.id % PRUNE_EVERY == 0:
         alert_log.prune_events(event.strategy_id)
 
