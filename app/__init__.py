@@ -36,6 +36,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     app.config.from_object(config or Config)
     _init_logging(app)
     _ensure_instance_secrets(app)
+    _mask_server_secrets(app)
     _init_db(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -55,6 +56,20 @@ def _init_logging(app: Flask) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     redaction.install()
+
+
+SERVER_SECRETS = (
+    "SECRET_KEY",
+    "ENCRYPTION_KEY",
+    "ADMIN_PASSWORD",
+    "DISCORD_BOT_TOKEN",
+    "DISCORD_CLIENT_SECRET",
+)
+
+
+def _mask_server_secrets(app: Flask) -> None:
+    """The server's own keys never reach the log either (app.redaction)."""
+    redaction.remember(*(app.config.get(name) for name in SERVER_SECRETS))
 
 
 def _read_or_create_secret(path: Path, make) -> str:

@@ -40,6 +40,7 @@ import requests
 from flask import current_app, has_app_context
 from urllib3.exceptions import NewConnectionError
 
+from app import redaction
 from app.brokers.base import AccountAccess
 from app.brokers.errors import BrokerAuthError, BrokerError, RateLimited, TemporaryBrokerError
 from app.brokers.tradovate import wire
@@ -350,6 +351,7 @@ class TradovateRest:
         return grant
 
     def _keep(self, session: Session, grant: wire.TokenGrant, now: datetime) -> None:
+        redaction.remember(grant.access_token, grant.md_access_token)
         life = max(grant.expires_at - now, timedelta(0))
         session.grant = grant
         session.renew_at = grant.expires_at - min(self.tuning.renew_margin, life / 4)

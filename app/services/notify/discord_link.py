@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import requests
 from flask import current_app
 
+from app import redaction
 from app.domain.vocabulary import AuditCategory
 from app.errors import AppError
 from app.models import User
@@ -123,6 +124,7 @@ def _access_token(code: str, code_verifier: str, redirect_uri: str) -> str:
     )
     answer = _json(reply)
     if reply.status_code == 200 and isinstance(answer.get("access_token"), str):
+        redaction.remember(answer["access_token"])
         return answer["access_token"]
     error = answer.get("error")
     if error == "invalid_grant":

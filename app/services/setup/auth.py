@@ -11,6 +11,7 @@ import bcrypt
 from flask import current_app
 from sqlalchemy import func, select
 
+from app import redaction
 from app.domain.vocabulary import AuditCategory, Severity
 from app.errors import InvalidInput, Locked, Unauthorized
 from app.extensions import db
@@ -135,6 +136,7 @@ def _token_digest(token: str) -> str:
 def issue_api_token(user: User, now: datetime) -> str:
     """Create a new API token, revoking the previous one; only its hash is stored."""
     token = "dp_" + secrets.token_urlsafe(32)
+    redaction.remember(token)
     user.api_token_hash = _token_digest(token)
     user.api_token_created_at = now
     audit.record(
@@ -149,6 +151,7 @@ def user_for_api_token(token: str) -> User | None:
     user = db.session.scalar(select(User).where(User.api_token_hash == digest))
     if user is None or not hmac.compare_digest(user.api_token_hash or "", digest):
         return None
+    redaction.remember(token)
     return user
 
 
