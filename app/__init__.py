@@ -46,6 +46,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     _wire_protections()
     _wire_live(app)
     _wire_notifications(app)
+    _wire_metrics(app)
     _init_scheduler(app)
     return app
 
@@ -247,6 +248,16 @@ def _wire_notifications(app: Flask) -> None:
     from app.services.notify.channels.registry import all_channels
 
     outbox.wire(app, all_channels())
+
+
+def _wire_metrics(app: Flask) -> None:
+    """The app's Prometheus registry: the database's tallies read at scrape time, and the
+    alerts' stage timings heard on the bus (one subscription per process)."""
+    from app.services.records import events, metrics
+    from app.workers.tallies import Tallies
+
+    metrics.install(app, Tallies())
+    events.subscribe("signal", metrics.on_signal)
 
 
 def _init_scheduler(app: Flask) -> None:

@@ -86,8 +86,11 @@ def validation_fields(error: ValidationError) -> dict[str, str]:
     return fields
 
 
+HEALTH_PATHS = ("/healthz", "/readyz", "/metrics")  # probes and scrapers read JSON
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api") or request.path.startswith("/webhook")
+    return request.path.startswith(("/api", "/webhook")) or request.path in HEALTH_PATHS
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -11,6 +11,7 @@ from app.services.records import audit
 
 def register_pages(app: Flask) -> None:
     from app.routes.auth import bp as auth_bp
+    from app.routes.health import bp as health_bp
     from app.routes.oauth import bp as oauth_bp
     from app.routes.pages import bp as pages_bp
     from app.routes.webhooks import bp as webhooks_bp
@@ -19,6 +20,7 @@ def register_pages(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(health_bp)
     app.add_template_filter(amount_text, "amount")
     app.add_template_filter(price_text, "price")
 

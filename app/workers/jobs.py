@@ -1,6 +1,7 @@
 """How every scheduled job runs: in its own app context, failures logged, status kept."""
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from flask import Flask
 
 from app.brokers.errors import TemporaryBrokerError
 from app.extensions import db
-from app.services.records import events
+from app.services.records import events, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +57,16 @@ def run_job(app: Flask, name: str, work: Callable[[], object]) -> None:
     """Run `work` inside an app context, ending with the session removed.
 
     A temporary broker error waits for the next run; anything else is logged with its
-    traceback. Neither stops the scheduler.
+    traceback. Neither stops the scheduler. Each run is counted and timed for /metrics.
     """
     status = job_status(app).setdefault(name, JobStatus())
     status.last_run = datetime.now(UTC)
+    started, outcome = time.perf_counter(), "error"
     with app.app_context():
         try:
             work()
         except TemporaryBrokerError as exc:
+            outcome = "temporary_error"
             status.last_error = exc.message
             logger.warning("job %s: %s; retrying on the next run", name, exc.message)
         except Exception as exc:
@@ -80,7 +83,9 @@ def run_job(app: Flask, name: str, work: Callable[[], object]) -> None:
             status.last_error = f"{type(exc).__name__}: {exc}"
             logger.exception("job %s failed", name)
         else:
+            outcome = "ok"
             status.last_success = status.last_run
             status.last_error = None
         finally:
             db.session.remove()
+            metrics.job_ran(app, name, outcome, time.perf_counter() - started)

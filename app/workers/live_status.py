@@ -45,14 +45,20 @@ def status_of(app: Flask, *, leader: bool) -> dict:
     market = data_age(datetime.now(UTC), quiet_after)
     return {
         "scheduler": {"leader": leader, "failing_jobs": failing},
-        "broker_connections": {
-            str(account_id): "connected" if poll.last_error is None else f"error: {poll.last_error}"
-            for account_id, poll in poller_state(app).accounts.items()
-            if poll.last_run is not None
-        },
+        "broker_connections": broker_connections(app),
         "kill_switch": kill_switch.status().engaged,
         "last_monitor_tick": tick.isoformat() if tick else None,
         "market_data": market.ages,
         "market_data_quiet": list(market.quiet),
         "notifications": outbox.backlog(datetime.now(UTC)),
+    }
+
+
+def broker_connections(app: Flask) -> dict[str, str]:
+    """Each polled account's connection, from the poller's memory (no query): "connected",
+    or "error: " and what the poll reported."""
+    return {
+        str(account_id): "connected" if poll.last_error is None else f"error: {poll.last_error}"
+        for account_id, poll in poller_state(app).accounts.items()
+        if poll.last_run is not None
     }

@@ -651,6 +651,7 @@ def _event_summary(event: WebhookEvent) -> dict:
         "strategy_id": event.strategy_id,
         "status": event.status,
         "reason": event.reason,
+        "timings_ms": event.timings_ms,  # the stage latencies of /metrics
     }
 
 
