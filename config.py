@@ -95,6 +95,9 @@ class Config:
     SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
     MAX_ORDER_QUANTITY = int(os.environ.get("MAX_ORDER_QUANTITY", "100"))
     WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "120/minute")
+    # Per caller of /api (API token, session, or address when neither is valid); `off`
+    # disables it. Kept in Redis with REDIS_URL, so it holds across processes.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
 
     BCRYPT_ROUNDS = 12
     LOGIN_MAX_FAILURES = 5
@@ -111,7 +114,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_SSL_STRICT = False  # behind a TLS proxy the Referer check misfires
     MAX_CONTENT_LENGTH = 1024 * 1024
-    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    # RATELIMIT_STORAGE_URI: Redis when REDIS_URL is set, else memory (create_app).
     RATELIMIT_HEADERS_ENABLED = True
     AUTO_MIGRATE = True
 

@@ -165,6 +165,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)
+    # Counted in Redis when there is one, so a limit holds across the processes of a
+    # scale-out (else each process would allow the whole limit).
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
     socketio.init_app(
         app,

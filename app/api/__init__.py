@@ -5,9 +5,10 @@ not sent by browsers on their own) or with the owner's session cookie, in which 
 write must carry the page's CSRF token in `X-CSRF-Token`.
 """
 
+import hashlib
 import logging
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 from flask_login import current_user
 
 from app.api.accounts import bp as accounts_bp
@@ -28,7 +29,7 @@ from app.api.traders import bp as traders_bp
 from app.api.trades import bp as trades_bp
 from app.api.webhook_events import bp as webhook_events_bp
 from app.errors import Unauthorized
-from app.extensions import csrf
+from app.extensions import csrf, limiter
 from app.services.records import audit
 from app.services.setup.auth import user_for_api_token
 
@@ -76,6 +77,24 @@ RESOURCES = (
     kill_switch_bp,
     notifications_bp,
 )
+
+
+def _caller() -> str:
+    """Whom the API rate limit counts: the bearer token or the session (hashed, so the
+    limiter's storage never holds a secret), else the address."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "api:" + hashlib.sha256(header.encode()).hexdigest()[:24]
+    if current_user.is_authenticated:
+        return f"api:user:{current_user.id}"
+    return "api-address:" + (request.remote_addr or "-")
+
+
+limiter.limit(
+    lambda: current_app.config["API_RATE_LIMIT"].replace("off", "1000000/second"),
+    key_func=_caller,
+    exempt_when=lambda: current_app.config["API_RATE_LIMIT"] == "off",
+)(api_bp)
 
 for child in RESOURCES:
     api_bp.register_blueprint(child)

@@ -41,6 +41,10 @@ def register_pages(app: Flask) -> None:
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "connect-src 'self' ws: wss:; frame-ancestors 'none'",
         )
+        if request.is_secure:  # behind TLS (directly, or a trusted proxy's X-Forwarded-Proto)
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         if g.get("no_store"):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from app.services.setup.auth import issue_api_token, owner
 
 
@@ -86,3 +88,60 @@ def test_every_page_carries_the_csrf_meta_tag(client, auth):
     ]:
         html = client.get(path).get_data(as_text=True)
         assert '<meta name="csrf-token" content="' in html, path
+
+
+def test_the_api_is_rate_limited_per_caller_with_the_error_shape(tmp_path, migrated_schema):
+    """Guessing tokens or hammering the API meets 429 in the JSON error shape; another
+    caller is counted apart."""
+    import shutil
+
+    from app import create_app
+    from tests.conftest import make_config
+
+    shutil.copyfile(migrated_schema, tmp_path / "test.db")
+    app = create_app(make_config(tmp_path, RATELIMIT_ENABLED=True, API_RATE_LIMIT="3/minute"))
+    client = app.test_client()
+    guesses = [
+        client.get("/api/accounts", headers={"Authorization": "Bearer dp_guess"}).status_code
+        for _ in range(4)
+    ]
+    assert guesses == [401, 401, 401, 429]
+    refused = client.get("/api/accounts", headers={"Authorization": "Bearer dp_guess"})
+    assert refused.get_json()["error"]["code"] == "rate_limited"
+    other = client.get("/api/accounts", headers={"Authorization": "Bearer dp_other"})
+    assert other.status_code == 401  # a different caller has its own count
+
+
+def test_https_answers_carry_hsts_and_plain_http_does_not(client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    secure = client.get("/login", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_with_redis_the_count_lives_in_redis(tmp_path, migrated_schema):
+    """Behind a load balancer each web process must not allow the whole limit again: the
+    count is kept in Redis, where every process reads it."""
+    import hashlib
+    import shutil
+    import uuid
+
+    redis = pytest.importorskip("redis")
+    from app import create_app
+    from tests.conftest import make_config
+
+    url = "redis://127.0.0.1:6379/0"
+    store = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        store.ping()
+    except (redis.RedisError, OSError) as exc:
+        pytest.skip(f"Redis unreachable at 127.0.0.1:6379: {exc}")
+    shutil.copyfile(migrated_schema, tmp_path / "test.db")
+    config = make_config(tmp_path, RATELIMIT_ENABLED=True, API_RATE_LIMIT="3/minute", REDIS_URL=url)
+    client = create_app(config).test_client()
+    header = f"Bearer dp_{uuid.uuid4().hex}"  # its own count
+    codes = [
+        client.get("/api/accounts", headers={"Authorization": header}).status_code for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    digest = hashlib.sha256(header.encode()).hexdigest()[:24]
+    assert store.keys(f"*{digest}*"), "the count is not in Redis"
