@@ -1,13 +1,17 @@
-"""DeskPilot's entry point: `python run.py [serve|worker|init|token|kill] ...` (DESIGN §5.6)."""
+"""DeskPilot's entry point: `python run.py [serve|worker|init|token|kill|backup|restore] ...`
+(DESIGN §5.6)."""
 
 import argparse
 import signal
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 from app import announce_password, create_app
+from app.errors import AppError
 from app.server import Server
+from app.services.backup import serving
 from app.workers.jobs import job_status
 from app.workers.scheduler import running_scheduler, shutdown_scheduler
 from config import Config
@@ -16,15 +20,38 @@ from config import Config
 def serve() -> int:
     """Serve through gunicorn; the app (and its scheduler) starts in the worker process."""
     host, port = Config.HOST, Config.PORT
+    _share = _hold_serving_lock()  # for this process's life, across restarts of its worker
     print(f"DeskPilot listening on http://{host}:{port}/login", file=sys.stderr, flush=True)
     Server(
-        create_app, host=host, port=port, threads=Config.WEB_THREADS, on_exit=shutdown_scheduler
+        _serving_app, host=host, port=port, threads=Config.WEB_THREADS, on_exit=shutdown_scheduler
     ).run()
     return 0
 
 
+def _serving_app():
+    """gunicorn's worker holds a share of its own too: a PostgreSQL session (and the
+    advisory lock it holds) stays with the process that opened it."""
+    lock = _hold_serving_lock()
+    app = create_app()
+    app.extensions["deskpilot.serving_lock"] = lock  # held as long as the app lives
+    return app
+
+
+def _hold_serving_lock() -> serving.ServingLock | None:
+    """Hold a share of the serving lock: `restore` refuses while any server holds one."""
+    return serving.hold_while_serving(
+        Config.DATABASE_URL,
+        on_wait=lambda: print(
+            "A restore is running on this database: waiting for it to finish.",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
+
+
 def worker() -> int:
     """Migrate, then run the scheduled jobs in the foreground until SIGTERM or SIGINT."""
+    _share = _hold_serving_lock()  # held until the process ends
     app = create_app(type("WorkerConfig", (Config,), {"SCHEDULER_ENABLED": True}))
     scheduler = running_scheduler(app)
     if scheduler is None:
@@ -112,6 +139,34 @@ def kill(app) -> int:
     return 1 if report.failures else 0
 
 
+def backup(target: str) -> int:
+    """Write a consistent copy of the database while it serves; say what was written."""
+    from app.services.backup.copies import backup_database
+
+    report = backup_database(Config.DATABASE_URL, Path(target))
+    print(
+        f"Wrote {report.path} ({report.size:,} bytes): a {report.kind} backup of "
+        f"{report.database}, schema revision {report.revision or 'none (never migrated)'}."
+    )
+    return 0
+
+
+def restore(source: str) -> int:
+    """Put a backup back (no server may run on the database) and say what was done."""
+    from app.services.backup.copies import restore_database
+
+    report = restore_database(Config.DATABASE_URL, Path(source), datetime.now(UTC))
+    print(
+        f"Restored {report.source} ({report.kind}, schema revision {report.backup_revision}) "
+        f"into {report.database}; migrated to {report.revision}."
+    )
+    if report.safety_copy is None:
+        print("There was no database before: nothing to keep.")
+    else:
+        print(f"The database it replaced is kept at {report.safety_copy}.")
+    return 0
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -146,12 +201,31 @@ def main(argv: list[str] | None = None) -> int:
         "halt every account and refuse alerts until re-armed (control center or "
         "DELETE /api/kill-switch); exit status 1 if any account failed",
     )
+    backup_parser = commands.add_parser(
+        "backup",
+        help="write a consistent copy of the database to FILE, safe while the server runs "
+        "(SQLite's online backup, or pg_dump -Fc on PostgreSQL); exit status 1 if it failed",
+    )
+    backup_parser.add_argument("file", help="where to write the backup (replaced if present)")
+    restore_parser = commands.add_parser(
+        "restore",
+        help="replace the database with the backup in FILE and migrate it; refused (exit "
+        "status 1) while run.py serve or run.py worker runs on the database; keeps a safety "
+        "copy of what it replaced",
+    )
+    restore_parser.add_argument("file", help="a backup written by run.py backup")
     args = parser.parse_args(argv)
 
     if args.command in (None, "serve"):
         return serve()
     if args.command == "worker":
         return worker()
+    if args.command in ("backup", "restore"):  # no app: it would migrate the live database
+        try:
+            return backup(args.file) if args.command == "backup" else restore(args.file)
+        except AppError as refusal:
+            print(refusal.message, file=sys.stderr)
+            return 1
     # One-shot commands must not start the scheduler or take its leader lock.
     app = create_app(type("CommandConfig", (Config,), {"SCHEDULER_ENABLED": False}))
     if args.command == "init":

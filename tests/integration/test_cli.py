@@ -46,7 +46,7 @@ def run_cli(tmp_path, *args, **env):
 def test_help_lists_every_command(tmp_path):
     result = run_cli(tmp_path, "--help")
     assert result.returncode == 0
-    for command in ("serve", "worker", "init", "token", "kill"):
+    for command in ("serve", "worker", "init", "token", "kill", "backup", "restore"):
         assert command in result.stdout
 
 
