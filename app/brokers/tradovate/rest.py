@@ -255,7 +255,8 @@ class TradovateRest:
             if found is not None:
                 logger.info("Tradovate %s: the order had arrived; not sent again", path)
                 return found
-        assert failure is not None
+        if failure is None:  # the loop above ends only after a failed try
+            raise TemporaryBrokerError(f"Tradovate {path}: the order was not sent")
         raise TemporaryBrokerError(
             f"{failure.message}; {tuning.attempts} tries failed and Tradovate holds no order "
             "with this client order id, so nothing was placed"
@@ -342,7 +343,8 @@ class TradovateRest:
 
     def _renew(self, session: Session, now: datetime) -> wire.TokenGrant:
         previous = session.grant
-        assert previous is not None
+        if previous is None:  # _grant renews only a grant it holds
+            raise BrokerAuthError("Tradovate: no session to renew; logging in again")
         data = self._send("GET", "auth/renewaccesstoken", auth=previous.access_token)
         grant = wire.parse_token(data, now, previous)
         self._keep(session, grant, now)

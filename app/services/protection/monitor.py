@@ -122,14 +122,14 @@ def _flagged_sql(order_scope: str = "", position_scope: str = "", changes: bool 
             "orders o CROSS JOIN advanced_orders a" if changes else "advanced_orders a, orders o"
         )
         parts.append(
-            f"SELECT a.id FROM {tables} WHERE a.{column} = o.id"
+            f"SELECT a.id FROM {tables} WHERE a.{column} = o.id"  # nosec B608: constants
             f" AND {watched} AND {_SETTLED}{condition}{order_scope}"
         )
     tables = (
         "positions p CROSS JOIN advanced_orders a" if changes else "advanced_orders a, positions p"
     )
     parts.append(
-        f"SELECT a.id FROM {tables} WHERE a.position_id = p.id"
+        f"SELECT a.id FROM {tables} WHERE a.position_id = p.id"  # nosec B608: constants
         f" AND {watched} AND {_POSITION_GONE}{position_scope}"
     )
     return "\nUNION ".join(parts)
@@ -145,7 +145,8 @@ _FLAGGED_SINCE = text(
 # How far back "changed since the last look" reaches: a change stamped by a writer's clock
 # a little behind ours, or committed a while after it was stamped, is still seen.
 CHANGE_OVERLAP = timedelta(seconds=60)
-_REVISIONS_SQL = f"SELECT id, revision FROM advanced_orders WHERE status IN {_WATCHED_SQL}"
+# Built from constants at import, like the searches above: no input reaches the text.
+_REVISIONS_SQL = f"SELECT id, revision FROM advanced_orders WHERE status IN {_WATCHED_SQL}"  # nosec B608
 
 _WRITE_STATE = (
     update(AdvancedOrder.__table__)
