@@ -27,6 +27,7 @@ from app.api.settings import bp as settings_bp
 from app.api.strategies import bp as strategies_bp
 from app.api.traders import bp as traders_bp
 from app.api.trades import bp as trades_bp
+from app.api.two_factor import bp as two_factor_bp
 from app.api.webhook_events import bp as webhook_events_bp
 from app.errors import Unauthorized
 from app.extensions import csrf, limiter
@@ -76,6 +77,7 @@ RESOURCES = (
     dashboard_bp,
     kill_switch_bp,
     notifications_bp,
+    two_factor_bp,
 )
 
 

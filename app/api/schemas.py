@@ -495,6 +495,23 @@ class PasswordChange(Body):
     new_password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+SecondFactorCode = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class TwoFactorEnable(Body):
+    """POST /api/2fa/enable: a code from the app, proving it holds the new secret."""
+
+    code: SecondFactorCode
+
+
+class TwoFactorProof(Body):
+    """POST /api/2fa/disable and /api/2fa/backup-codes: the password and a second factor
+    (an app code or a backup code), so a session left open cannot do either alone."""
+
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    code: SecondFactorCode
+
+
 BodyModel = TypeVar("BodyModel", bound=Body)
 
 

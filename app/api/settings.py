@@ -14,7 +14,7 @@ from app.api.serialize import iso
 from app.models import User
 from app.services.market import calendar_feed
 from app.services.notify import settings as channel_settings
-from app.services.setup import auth, settings
+from app.services.setup import auth, settings, two_factor
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -26,6 +26,9 @@ def settings_json(user: User) -> dict:
         **channel_settings.channel_settings_of(user),
         "api_token_created_at": iso(user.api_token_created_at),
         "password_changed_at": iso(user.password_changed_at),
+        "two_factor_enabled": two_factor.is_on(user),
+        "two_factor_enabled_at": iso(user.totp_enabled_at),
+        "backup_codes_left": two_factor.backup_codes_left(user),
     }
 
 

@@ -15,10 +15,12 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from app.errors import Locked, Unauthorized
+from app.errors import InvalidInput, Locked, Unauthorized
 from app.extensions import limiter
+from app.models import User
+from app.routes import login_state
 from app.services.live.sessions import end_owner_sessions
-from app.services.setup import auth
+from app.services.setup import auth, login_sightings, trusted_devices, two_factor
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +48,73 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")[:200]
+        now = datetime.now(UTC)
         try:
-            user = auth.authenticate(username, password, datetime.now(UTC))
+            user = auth.authenticate(username, password, now)
         except Locked as exc:
             error, status = exc.message, 423
         except Unauthorized as exc:
             error, status = exc.message, 401
         else:
-            session.clear()
-            session.permanent = True
-            login_user(user, remember=False)
-            return redirect(_safe_next(request.args.get("next")))
+            if not two_factor.is_on(user):
+                return _complete_login(user, now, None)
+            trusted = request.cookies.get(login_state.TRUSTED_COOKIE)
+            if trusted_devices.recognise(user, trusted, now):
+                return _complete_login(user, now, "trusted device")
+            login_state.begin_pending(user, now)
+            two_factor.second_step_asked(user)
+            return redirect(url_for("auth.second_step", next=request.args.get("next")))
     return render_template("login.html", error=error, username=username), status
+
+
+@bp.route("/login/2fa", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def second_step():
+    """The second step of a login with two-factor on: an app code or a backup code."""
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.dashboard"))
+    now = datetime.now(UTC)
+    had_marker = login_state.has_pending()
+    user = login_state.pending_user(now)
+    if user is None:
+        expired = 1 if had_marker else None
+        return redirect(url_for("auth.login", next=request.args.get("next"), expired=expired))
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            how = two_factor.verify_login(user, request.form.get("code", "")[:64], now)
+        except Locked as exc:
+            error, status = exc.message, 423
+        except InvalidInput as exc:
+            error, status = exc.message, 401
+        else:
+            remember = request.form.get("remember_device") is not None
+            token = trusted_devices.remember(user, _agent(), now) if remember else None
+            response = _complete_login(user, now, how)
+            if token:
+                login_state.set_trusted_cookie(response, token)
+            return response
+    return render_template("login_2fa.html", error=error), status
+
+
+def _agent() -> str:
+    return request.headers.get("User-Agent", "")[:500]
+
+
+def _complete_login(user: User, now: datetime, second_step: str | None):
+    """Log in (a fresh session: no fixation), note the device and address the login came
+    from, and go where the login was asked for."""
+    auth.login_completed(user, now, second_step)
+    device = login_state.device_token(request.cookies.get(login_state.DEVICE_COOKIE))
+    label = trusted_devices.device_label(_agent())
+    login_sightings.record_login(user, device, request.remote_addr, label, now)
+    session.clear()
+    session.permanent = True
+    login_user(user, remember=False)
+    response = redirect(_safe_next(request.args.get("next")))
+    login_state.set_device_cookie(response, device)
+    return response
 
 
 @bp.post("/logout")

@@ -208,3 +208,23 @@ def test_quiet_hours_hold_until_they_end_in_the_owner_s_zone(start, end, local_n
     day = zone_now.date() + (timedelta(days=1) if which == "next day" else timedelta())
     assert found == datetime.fromisoformat(f"{day}T{clock}:00-05:00")
     assert quiet.held_until(NotificationEvent.KILL_SWITCH, zone_now.astimezone(UTC)) is None
+
+
+def test_a_login_from_a_new_device_says_what_is_new_and_is_never_held():
+    payload = {
+        "username": "admin",
+        "device": "Firefox on Windows",
+        "address": "203.0.113.9",
+        "new_device": False,
+        "new_address": True,
+        "at": "2026-12-03T03:10:00+00:00",
+    }
+    told = render("login_new_device", payload, NAMES, NOW)
+    assert told.event_type is NotificationEvent.LOGIN_NEW_DEVICE
+    assert told.message.title == "New login: Firefox on Windows from 203.0.113.9"
+    assert "logged in from a new address: Firefox on Windows at 203.0.113.9" in told.message.text
+    assert told.message.tone is Tone.WARNING
+    assert told.message.occurred_at == datetime(2026, 12, 3, 3, 10, tzinfo=UTC)
+    quiet = prefs(quiet_start=time(22, 0), quiet_end=time(7, 0), symbols=frozenset({"MES"}))
+    assert quiet.held_until(NotificationEvent.LOGIN_NEW_DEVICE, told.message.occurred_at) is None
+    assert quiet.wants(told, NotificationChannel.SMS)  # no filter hides it either

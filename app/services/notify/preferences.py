@@ -24,9 +24,17 @@ logger = logging.getLogger(__name__)
 
 E = NotificationEvent
 OFF_BY_DEFAULT = frozenset({E.SIGNAL_RECEIVED, E.ORDER_FILLED, E.STOP_MOVED})
-# Told at once, whatever the hour: what the trader may have to act on now.
+# Told at once, whatever the hour: what the trader may have to act on now. A login from
+# a new device is one: a stolen password is stopped best before the morning.
 THROUGH_QUIET_HOURS = frozenset(
-    {E.KILL_SWITCH, E.ACCOUNT_HALTED, E.JOB_FAILED, E.BROKER_DISCONNECTED, E.TEST}
+    {
+        E.KILL_SWITCH,
+        E.ACCOUNT_HALTED,
+        E.JOB_FAILED,
+        E.BROKER_DISCONNECTED,
+        E.LOGIN_NEW_DEVICE,
+        E.TEST,
+    }
 )
 # Filters apply to news about trading; an alarm about the whole desk is never filtered.
 UNFILTERED = frozenset(

@@ -309,6 +309,27 @@ def _rule(event_type: NotificationEvent, tone: Tone):
     return render_it
 
 
+def _login_new_device(payload: dict, names: Names, now: datetime) -> Rendered:
+    """A login from a device or an address not seen before: the owner's, or a stolen
+    password's."""
+    new = [kind for kind in ("device", "address") if payload.get(f"new_{kind}")]
+    device, address = payload.get("device") or "unknown browser", payload.get("address") or "-"
+    at = _at(payload, "at", now)
+    return Rendered(
+        NotificationEvent.LOGIN_NEW_DEVICE,
+        Message(
+            "login_new_device",
+            f"New login: {device} from {address}",
+            f"{payload.get('username') or 'The owner'} logged in from a new "
+            f"{' and '.join(new) or 'device'}: {device} at {address}, {at:%Y-%m-%d %H:%M} UTC. "
+            "Not you? Change the password in Settings and revoke trusted devices.",
+            at,
+            Tone.WARNING,
+            (("Device", device), ("Address", address)),
+        ),
+    )
+
+
 def _told(event_type: NotificationEvent, title: str, tone: Tone):
     """A bus event whose payload carries its own `message` (or `reason`)."""
 
@@ -389,6 +410,7 @@ _RENDERERS = {
         NotificationEvent.SESSION_FLATTEN, "Flattened by a guard rail", Tone.WARNING
     ),
     "job_failed": _told(NotificationEvent.JOB_FAILED, "A job is failing", Tone.BAD),
+    "login_new_device": _login_new_device,
     "broker_disconnected": _told(
         NotificationEvent.BROKER_DISCONNECTED, "Broker disconnected", Tone.BAD
     ),

@@ -53,7 +53,8 @@ def authenticate(username: str, password: str, now: datetime) -> User:
     """Return the owner for good credentials; count failures and lock after too many.
 
     Raises Locked while the lock holds (even for the right password) and Unauthorized
-    otherwise, with the same message for an unknown user and a wrong password.
+    otherwise, with the same message for an unknown user and a wrong password. The login
+    itself is recorded by `login_completed`, once any second step is passed too.
     """
     config = current_app.config
     user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
@@ -85,10 +86,18 @@ def authenticate(username: str, password: str, now: datetime) -> User:
         raise Unauthorized("Wrong username or password.")
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
-    audit.record(AuditCategory.AUTH, "login ok", actor=user.username)
     db.session.commit()
     return user
+
+
+def login_completed(user: User, now: datetime, second_step: str | None) -> None:
+    """Record a login that passed every step: the password, and the second step when
+    two-factor login is on (`second_step` says how: a code, a backup code, a trusted
+    device). The password alone is not a login while a second step is owed."""
+    user.last_login_at = now
+    message = f"login ok ({second_step})" if second_step else "login ok"
+    audit.record(AuditCategory.AUTH, message, actor=user.username)
+    db.session.commit()
 
 
 def _lock_message(until: datetime) -> str:
