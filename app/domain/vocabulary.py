@@ -217,3 +217,28 @@ class NotificationEvent(StrEnum):
     ALERT_SILENCE = "alert_silence"
     ORDER_REJECTED_LATE = "order_rejected_late"
     TEST = "test"
+
+
+class Timeframe(StrEnum):
+    """Bar lengths (DESIGN §5.4 /api/bars): 1m is built from prices and stored; the longer
+    ones are rolled up from it on read (1d may also be imported as it is)."""
+
+    M1 = "1m"
+    M5 = "5m"
+    M15 = "15m"
+    H1 = "1h"
+    D1 = "1d"
+
+
+class BarSource(StrEnum):
+    """Where a stored bar came from: built from the prices seen, imported, or the broker's
+    history."""
+
+    PRICES = "prices"
+    IMPORT = "import"
+    BROKER = "broker"
+
+
+class ConditionJoin(StrEnum):
+    AND = "and"
+    OR = "or"

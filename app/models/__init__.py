@@ -7,6 +7,7 @@ from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.calendar_event import CalendarEvent
 from app.models.equity import EquitySnapshot
+from app.models.market import Bar, PriceAlert, PriceAlertTrigger
 from app.models.notification import Notification, NotificationPrefs
 from app.models.order import Fill, Order
 from app.models.position import Position
@@ -21,6 +22,7 @@ __all__ = [
     "AdvancedOrder",
     "Approval",
     "AuditEntry",
+    "Bar",
     "Base",
     "BrokerAccount",
     "CalendarEvent",
@@ -31,6 +33,8 @@ __all__ = [
     "NotificationPrefs",
     "Order",
     "Position",
+    "PriceAlert",
+    "PriceAlertTrigger",
     "RiskLimits",
     "Strategy",
     "SystemState",
