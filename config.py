@@ -1,6 +1,7 @@
 """Configuration read from the environment (DESIGN §5.1), with a test variant."""
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,15 @@ INSTANCE_DIR = Path(os.environ.get("DESKPILOT_INSTANCE_DIR", BASE_DIR / "instanc
 
 def _flag(name: str, default: str) -> bool:
     return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _count(name: str, default: str) -> int:
+    """A whole number 0 or more; anything else stops the start with the variable's name,
+    since a wrong proxy count would trust forged client addresses or distrust real ones."""
+    raw = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"[0-9]+", raw):
+        raise ValueError(f"{name} must be a whole number 0 or more, not {raw!r}")
+    return int(raw)
 
 
 def _database_url() -> str:
@@ -92,6 +102,8 @@ class Config:
     # CA); certificates are verified either way.
     SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE") or None
     TRADINGVIEW_IP_ALLOWLIST = _flag("TRADINGVIEW_IP_ALLOWLIST", "off")
+    # Reverse proxies in front that each append to X-Forwarded-For (app/__init__.py).
+    TRUSTED_PROXIES = _count("TRUSTED_PROXIES", "0")
     SCHEDULER_ENABLED = _flag("SCHEDULER_ENABLED", "1")
     MAX_ORDER_QUANTITY = int(os.environ.get("MAX_ORDER_QUANTITY", "100"))
     WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "120/minute")

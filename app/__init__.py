@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import redaction
 from app.extensions import csrf, db, limiter, login_manager, socketio
@@ -39,6 +40,7 @@ def create_app(config: type[Config] | Config | None = None) -> Flask:
     _mask_server_secrets(app)
     _init_db(app)
     _init_extensions(app)
+    _trust_proxies(app)
     _register_blueprints(app)
     if app.config["AUTO_MIGRATE"]:
         _prepare_database(app)
@@ -178,6 +180,19 @@ def _init_extensions(app: Flask) -> None:
         # ride the owner's cookie onto the live events.
         cors_allowed_origins=None,
     )
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, the client is the address the outermost of
+    them saw: ProxyFix takes that many hops from the right of X-Forwarded-For (what a
+    client forges sits further left) and of X-Forwarded-Proto (HTTPS at the proxy makes
+    cookies Secure). Host is not taken from X-Forwarded-Host: proxies pass Host on, and
+    PUBLIC_URL names the public address. Wrapped last, so Socket.IO's middleware inside
+    sees the client too. With 0, X-Forwarded-For is ignored everywhere: the address is
+    the socket's peer."""
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _register_blueprints(app: Flask) -> None:

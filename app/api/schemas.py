@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.domain.addresses import parse_network
 from app.domain.break_even import parse_break_even
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.errors import DomainValidationError
@@ -330,6 +331,19 @@ def _clock(value: Any) -> time:
 ClockTime = Annotated[time, BeforeValidator(_clock)]
 
 
+def _network(value: Any) -> str:
+    """An address or CIDR range (IPv4 or IPv6, host bits allowed) in its canonical form."""
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    try:
+        return str(parse_network(value))
+    except DomainValidationError as exc:
+        raise ValueError(exc.message) from None
+
+
+NetworkRange = Annotated[str, BeforeValidator(_network)]
+
+
 class SettingsUpdate(Body):
     timezone: TimeZoneName | None = None
     discord_user_id: Annotated[str, StringConstraints(pattern=r"^\d{15,21}$")] | None = None
@@ -348,6 +362,8 @@ class SettingsUpdate(Body):
     sms_to: Annotated[list[PhoneNumber], Field(max_length=5)] | None = None
     textbelt_key: Secret | None = None
     outgoing_webhook_url: HttpUrl | None = None
+    # Who may send alerts (DESIGN §5.2); null or [] leaves it to TRADINGVIEW_IP_ALLOWLIST.
+    webhook_allowlist: Annotated[list[NetworkRange], Field(max_length=50)] | None = None
 
 
 class NotificationFilters(Body):

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from app.api import serialize
 from app.api.schemas import StrategyCreate, StrategyUpdate, parse_body
@@ -31,6 +31,7 @@ def strategy_json(strategy: Strategy) -> dict:
         "webhook_token": token,
         "webhook_url": webhook_url(token),
         "has_passphrase": strategy.passphrase_encrypted is not None,
+        "signed": strategy.signing_secret_encrypted is not None,
         "symbol": strategy.symbol,
         "quantity": strategy.quantity,
         "order_type": strategy.order_type,
@@ -81,6 +82,19 @@ def update_strategy(strategy_id: int):
 @bp.post("/<id:strategy_id>/rotate-token")
 def rotate_token(strategy_id: int):
     return jsonify(strategy_json(strategies.rotate_token(strategy_id)))
+
+
+@bp.post("/<id:strategy_id>/signing-secret")
+def set_signing_secret(strategy_id: int):
+    """Create or rotate the secret senders sign with; the only answer that ever holds it."""
+    _, secret = strategies.set_signing_secret(strategy_id)
+    g.no_store = True  # no cache, proxy's or browser's, keeps a copy
+    return jsonify(signing_secret=secret), 201
+
+
+@bp.delete("/<id:strategy_id>/signing-secret")
+def remove_signing_secret(strategy_id: int):
+    return jsonify(strategy_json(strategies.remove_signing_secret(strategy_id)))
 
 
 @bp.delete("/<id:strategy_id>")

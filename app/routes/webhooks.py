@@ -11,6 +11,7 @@ from app.api.errors import error_response, status_for
 from app.errors import AppError
 from app.extensions import csrf, db, limiter
 from app.services.records import audit
+from app.services.trading import webhook_auth
 from app.services.trading.execution import receive_alert
 
 logger = logging.getLogger(__name__)
@@ -18,7 +19,6 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 MAX_BODY_BYTES = 64 * 1024
-TRADINGVIEW_ADDRESSES = frozenset({"52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"})
 
 
 def _rate_limit() -> str:
@@ -41,30 +41,25 @@ def _limit_key() -> str:
 def receive(token: str):
     now = datetime.now(UTC)
     audit.set_actor("webhook")
-    if current_app.config["TRADINGVIEW_IP_ALLOWLIST"] and (
-        request.remote_addr not in TRADINGVIEW_ADDRESSES
-    ):
-        return error_response(401, "unauthorized", "Source address is not TradingView's.")
+    try:
+        # First, before the body is read: an address outside the allowlist learns nothing.
+        webhook_auth.check_source(request.remote_addr)
+    except AppError as refusal:
+        return error_response(status_for(refusal), refusal.code, refusal.message, refusal.fields)
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        return error_response(
-            413, "payload_too_large", f"Alerts are limited to {MAX_BODY_BYTES} bytes."
-        )
+        return _too_large()
     raw = request.get_data(cache=False)
     if len(raw) > MAX_BODY_BYTES:
-        return error_response(
-            413, "payload_too_large", f"Alerts are limited to {MAX_BODY_BYTES} bytes."
-        )
+        return _too_large()
     try:
-        body = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return error_response(
-            400,
-            "invalid_payload",
-            "The alert body is not UTF-8 text.",
-            {"body": "is not UTF-8 text"},
+        result = receive_alert(
+            token,
+            raw,
+            request.content_type,
+            request.remote_addr,
+            now,
+            signature=request.headers.get("X-Signature"),
         )
-    try:
-        result = receive_alert(token, body, request.content_type, request.remote_addr, now)
     except AppError as refusal:
         return error_response(status_for(refusal), refusal.code, refusal.message, refusal.fields)
     except Exception:
@@ -73,3 +68,9 @@ def receive(token: str):
         db.session.rollback()
         return jsonify(status="failed", orders=[], reason="internal error; see the log"), 200
     return jsonify(result.to_json()), 200
+
+
+def _too_large():
+    return error_response(
+        413, "payload_too_large", f"Alerts are limited to {MAX_BODY_BYTES} bytes."
+    )

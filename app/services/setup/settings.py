@@ -1,5 +1,5 @@
-"""The owner's preferences: time zone, Discord direct messages and the economic calendar's
-URL (fetched by a job, workers/calendar_fetch)."""
+"""The owner's preferences: time zone, Discord direct messages, the economic calendar's
+URL (fetched by a job, workers/calendar_fetch) and the webhook allowlist."""
 
 import logging
 
@@ -16,7 +16,10 @@ CLEARABLE = ("discord_user_id", "calendar_url")  # null turns them off
 
 
 def settings_of(user: User) -> dict:
-    return {field: getattr(user, field) for field in SETTABLE}
+    return {
+        **{field: getattr(user, field) for field in SETTABLE},
+        "webhook_allowlist": list(user.webhook_allowlist or []),
+    }
 
 
 def update_settings(user: User, changes: dict) -> User:
@@ -27,6 +30,8 @@ def update_settings(user: User, changes: dict) -> User:
     for field in CLEARABLE:
         if field in changes and changes[field] is None:
             setattr(user, field, None)
+    if "webhook_allowlist" in changes:  # canonical ranges (the schema's); null empties it
+        user.webhook_allowlist = list(dict.fromkeys(changes["webhook_allowlist"] or []))
     audit.record(
         AuditCategory.SYSTEM,
         "settings changed",

@@ -14,9 +14,11 @@ from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.models import Order, Strategy
 from app.services.records import audit
-from app.services.setup.crypto import decrypt_text, encrypt_text
+from app.services.setup.crypto import SecretUnreadable, decrypt_text, encrypt_text
 
 logger = logging.getLogger(__name__)
+
+SIGNATURE_PREFIX = "sha256="  # X-Signature: sha256=<hex>, as GitHub's webhooks sign
 
 SETTABLE = (
     "name",
@@ -71,11 +73,35 @@ def webhook_token(strategy: Strategy) -> str:
 
 
 def passphrase_matches(strategy: Strategy, given: str | None) -> bool:
-    """True when the strategy needs no passphrase or `given` is it (constant-time)."""
+    """True when the strategy needs no passphrase or `given` is it (constant-time). One this
+    ENCRYPTION_KEY cannot read refuses every alert, as a wrong one does."""
     if strategy.passphrase_encrypted is None:
         return True
-    expected = decrypt_text(strategy.passphrase_encrypted).encode()
-    return given is not None and hmac.compare_digest(expected, given.encode())
+    try:
+        expected = decrypt_text(strategy.passphrase_encrypted).encode()
+    except SecretUnreadable:
+        logger.error("passphrase of strategy %s is unreadable; alerts refused", strategy.id)
+        return False
+    # surrogatepass: JSON may carry a lone surrogate ("\ud800"), which is simply wrong.
+    return given is not None and hmac.compare_digest(
+        expected, given.encode("utf-8", "surrogatepass")
+    )
+
+
+def signature_matches(strategy: Strategy, raw: bytes, header: str | None) -> bool:
+    """True when the strategy has no signing secret, or `header` is ``sha256=<hex>`` of the
+    HMAC-SHA256 of the raw body bytes under it (DESIGN §5.2), compared in constant time.
+    A secret this ENCRYPTION_KEY cannot read refuses every alert: unsigned would fail open."""
+    if strategy.signing_secret_encrypted is None:
+        return True
+    try:
+        secret = decrypt_text(strategy.signing_secret_encrypted)
+    except SecretUnreadable:
+        logger.error("signing secret of strategy %s is unreadable; alerts refused", strategy.id)
+        return False
+    expected = SIGNATURE_PREFIX + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    given = (header or "").strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected.encode(), given)
 
 
 def _ensure_unique_name(name: str, exclude_id: int | None = None) -> None:
@@ -163,6 +189,36 @@ def rotate_token(strategy_id: int) -> Strategy:
     return strategy
 
 
+def set_signing_secret(strategy_id: int) -> tuple[Strategy, str]:
+    """Create or replace the strategy's signing secret; the caller shows it this once. From
+    now on its alerts must carry X-Signature, and the old secret's signatures fail."""
+    strategy = get_strategy(strategy_id)
+    rotated = strategy.signing_secret_encrypted is not None
+    secret = secrets.token_urlsafe(32)
+    strategy.signing_secret_encrypted = encrypt_text(secret)
+    audit.record(
+        AuditCategory.SYSTEM,
+        f"signing secret of strategy {strategy.name!r} {'rotated' if rotated else 'created'}",
+        strategy_id=strategy.id,
+    )
+    db.session.commit()
+    return strategy, secret
+
+
+def remove_signing_secret(strategy_id: int) -> Strategy:
+    """Stop requiring signatures: the strategy accepts unsigned alerts again."""
+    strategy = get_strategy(strategy_id)
+    if strategy.signing_secret_encrypted is not None:
+        strategy.signing_secret_encrypted = None
+        audit.record(
+            AuditCategory.SYSTEM,
+            f"signing secret of strategy {strategy.name!r} removed",
+            strategy_id=strategy.id,
+        )
+        db.session.commit()
+    return strategy
+
+
 def delete_strategy(strategy_id: int) -> None:
     """Delete a strategy that never placed an order (its alert log goes with it)."""
     strategy = get_strategy(strategy_id)
@@ -186,6 +242,7 @@ def strategy_summary(strategy: Strategy) -> dict:
     if strategy.quantity_ratio is not None:  # the audit's JSON holds decimals as text
         summary["quantity_ratio"] = shown(strategy.quantity_ratio)
     summary["has_passphrase"] = strategy.passphrase_encrypted is not None
+    summary["signed"] = strategy.signing_secret_encrypted is not None
     return summary
 
 

@@ -52,15 +52,14 @@ from app.domain.vocabulary import (
     Side,
     StrategyMode,
 )
-from app.errors import AppError, Conflict, InvalidInput, Locked, Unauthorized, Unprocessable
+from app.errors import AppError, Conflict, InvalidInput, Locked, Unprocessable
 from app.extensions import db
 from app.models import Approval, BrokerAccount, Order, Strategy, Trader, WebhookEvent
 from app.models.base import utcnow
 from app.services.market import prices
 from app.services.records import alert_log, audit, events
 from app.services.setup.access import broker_for
-from app.services.setup.strategies import passphrase_matches, strategy_for_token
-from app.services.trading import gate, orders, protections
+from app.services.trading import gate, orders, protections, webhook_auth
 from app.services.trading.locks import account_lock
 from app.services.trading.orders import Attribution, OrderIntent
 from app.services.trading.risk_limits import limits_for, measure_exposure, policy_of
@@ -126,11 +125,18 @@ class TraderOutcome:
 
 
 def receive_alert(
-    token: str, body: str, content_type: str | None, source_ip: str | None, now: datetime
+    token: str,
+    raw: bytes,
+    content_type: str | None,
+    source_ip: str | None,
+    now: datetime,
+    signature: str | None = None,
 ) -> AlertResult:
-    """Turn one webhook call into orders; refusals raise AppError subclasses (4xx)."""
+    """Turn one webhook call (its raw body and X-Signature) into orders; refusals raise
+    AppError subclasses (4xx)."""
     watch = Stopwatch()
-    strategy = _authenticate(token, body, source_ip)
+    body = _text(raw)
+    strategy = webhook_auth.authenticate(token, raw, read_passphrase(body), signature, source_ip)
     watch.lap("auth")
     arrival = Arrival(strategy, body, content_type, source_ip, now)
     try:
@@ -197,30 +203,17 @@ def _hold(strategy, signal: Signal, event, now: datetime, watch: Stopwatch) -> A
     return AlertResult(EventStatus.PENDING_APPROVAL.value, event.id, [], event.reason, summary)
 
 
-def _authenticate(token: str, body: str, source_ip: str | None) -> Strategy:
-    strategy = strategy_for_token(token)
-    if strategy is None:
-        audit.record(
-            AuditCategory.SIGNAL,
-            "webhook refused: unknown token",
-            severity=Severity.WARNING,
-            data={"source_ip": source_ip},
-            actor="webhook",
-        )
-        db.session.commit()
-        raise Unauthorized("Unknown webhook token.")
-    if not passphrase_matches(strategy, read_passphrase(body)):
-        audit.record(
-            AuditCategory.SIGNAL,
-            f"webhook for strategy {strategy.name!r} refused: wrong passphrase",
-            severity=Severity.WARNING,
-            data={"source_ip": source_ip},
-            strategy_id=strategy.id,
-            actor="webhook",
-        )
-        db.session.commit()
-        raise Unauthorized("Wrong or missing passphrase.")
-    return strategy
+def _text(raw: bytes) -> str:
+    """The body as text, refused before any secret is checked, so the answer is the same
+    whatever the token."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            "The alert body is not UTF-8 text.",
+            {"body": "is not UTF-8 text"},
+            code="invalid_payload",
+        ) from None
 
 
 def _defaults(strategy: Strategy) -> SignalDefaults:
