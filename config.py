@@ -110,6 +110,10 @@ class Config:
     # Per caller of /api (API token, session, or address when neither is valid); `off`
     # disables it. Kept in Redis with REDIS_URL, so it holds across processes.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
+    # Bars (services/market/bars): how often each process writes its closed minutes, and
+    # how many days of bars are kept (0: all).
+    BAR_FLUSH_SECONDS = float(os.environ.get("BAR_FLUSH_SECONDS", "2"))
+    BAR_RETENTION_DAYS = int(os.environ.get("BAR_RETENTION_DAYS", "730"))
 
     BCRYPT_ROUNDS = 12
     LOGIN_MAX_FAILURES = 5
@@ -147,4 +151,5 @@ class TestConfig(Config):
     SESSION_GUARD_TRADOVATE = False  # tests run at any hour; the guard's own tests set it
     STOP_MODIFY_MIN_SECONDS = 0.0  # tests tick back to back; the budget's own tests set it
     KILL_SWITCH_RETRY_SECONDS = 0.01
+    BAR_FLUSH_SECONDS = 0  # no writer thread: tests flush bars themselves
     TRADOVATE_USER_SYNC = False  # tests read every tick; the socket's own tests turn it on

@@ -12,7 +12,7 @@ from app import create_app
 from app.domain.contracts import resolve_symbol
 from app.extensions import db
 from app.schema import upgrade_to_head
-from app.services.market import prices
+from app.services.market import bars, prices
 from app.services.setup.auth import issue_api_token, owner
 from config import TestConfig
 from tests.fakes.discord_api import fake_discord  # noqa: F401 - the fake Discord API
@@ -37,10 +37,13 @@ def make_config(tmp_path, **overrides) -> type[TestConfig]:
 
 @pytest.fixture(autouse=True)
 def _fresh_price_cache():
-    """The price cache is process-wide: no test sees another's prices."""
+    """The price cache and the bars built from it are process-wide: no test sees another's
+    prices."""
     prices.clear()
+    bars.book.clear()
     yield
     prices.clear()
+    bars.book.clear()
 
 
 @pytest.fixture(scope="session")
