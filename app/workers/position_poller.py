@@ -4,7 +4,8 @@ Every enabled account (a paper one against its venue) is reconciled (ledger/reco
 in its own try, so one account's failure never stops the others:
 
 - a temporary broker error waits for the next tick; a rate limit also skips the account
-  until the wait the broker asked for has passed;
+  until the wait the broker asked for has passed (a skipped poll is a failed one for
+  `broker_disconnected`);
 - a refused login (BrokerAuthError) is audited and told once — not every tick — until the
   account syncs again; any other broker error (an account no adapter can serve) likewise;
 - anything else is logged with its traceback.
@@ -104,7 +105,10 @@ def poll_accounts(app: Flask, now: datetime, brokers: BrokerFor = broker_for) ->
     for account_id, name in [(a.id, a.name) for a in db.session.scalars(query)]:
         poll = state.accounts.setdefault(account_id, AccountPoll())
         if poll.not_before is not None and now < poll.not_before:
+            # Not read while the broker's wait runs (up to an hour for a 429), which is
+            # as unsynced as a failed read: it counts towards broker_disconnected.
             failures[account_id] = poll.last_error or "rate limited"
+            _tell_connection(poll, account_id, name, failures[account_id], now)
             continue
         poll.last_run = now
         try:

@@ -27,9 +27,12 @@ What it does, as Tradovate does it (section numbers are the reference's):
   Tradovate has not posted them yet.
 - §4 trouble on demand: `penalize_next` (p-ticket/p-time, or p-captcha), `fail_next` with
   an HTTP status (429 with an empty body, 423, 5xx), `timeout=True` (answer after the
-  client gave up, without doing anything) or `drop=True` (do it, then answer too late:
-  an order accepted whose answer is lost), `reject_next` (failureReason/failureText),
-  `revoke_tokens`, `approved_devices` (live's device check: 401 on order calls).
+  client gave up, without doing anything), `drop=True` (do it, then answer too late: an
+  order accepted whose answer is lost) or `reset=True` (do it, then reset the TCP
+  connection instead of answering: "connection reset by peer"); `clear_faults` ends what
+  is still queued. `reject_next` (failureReason/failureText), `revoke_tokens`,
+  `expire_tokens` (401 from now on, as at expirationTime), `approved_devices` (live's
+  device check: 401 on order calls).
 
 Tests read what happened: `calls(path)`, `bodies(path)`, `placed` (orders made per
 clOrdId: the proof that nothing was sent twice), `logins`, `renewals`, `order_for(clOrdId)`,
@@ -40,6 +43,8 @@ waits instant (recorded in `client_sleeps`) and its clock movable (`client_clock
 
 import itertools
 import json
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -96,6 +101,17 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _reset(environ) -> None:
+    """Abort the request's TCP connection with a RST and no FIN (SO_LINGER 0), as a proxy
+    or a crashing server does: the client reads "Connection reset by peer". Werkzeug takes
+    the ConnectionError as a dropped connection and writes no response."""
+    connection = environ["werkzeug.socket"]
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.shutdown(socket.SHUT_RD)  # the handler reads no further request: it ends
+    connection.close()  # the real close (a RST, no FIN) comes when its files are closed
+    raise ConnectionResetError("the fake reset the connection")
+
+
 def _json(value) -> str:
     def default(item):
         if isinstance(item, Decimal):
@@ -132,6 +148,7 @@ class _Fault:
     status: int | None = None
     timeout: bool = False
     drop: bool = False
+    reset: bool = False
     after: int = 0  # calls to `path` that still go through before this one fails
 
 
@@ -274,14 +291,20 @@ class FakeTradovate:
         status: int | None = None,
         timeout: bool = False,
         drop: bool = False,
+        reset: bool = False,
         times: int = 1,
         after: int = 0,
     ) -> None:
         """The next `times` calls to `path` (once `after` more went through) fail: with
-        `status`, by timing out before doing anything, or (`drop`) by doing it and
-        answering after the client gave up."""
+        `status`, by timing out before doing anything, or by doing it and then answering
+        after the client gave up (`drop`) or resetting the connection (`reset`)."""
         for _ in range(times):
-            self._faults.append(_Fault(path.lower(), status, timeout, drop, after))
+            self._faults.append(_Fault(path.lower(), status, timeout, drop, reset, after))
+
+    def clear_faults(self) -> None:
+        """The trouble is over: every fault still queued by `fail_next` is dropped."""
+        with self.lock:
+            self._faults.clear()
 
     def penalize_next(self, path: str, seconds: float = 2, *, captcha: bool = False) -> None:
         """The next call to `path` gets a penalty ticket; a resend carrying it goes through."""
@@ -293,6 +316,13 @@ class FakeTradovate:
     def revoke_tokens(self) -> None:
         with self.lock:
             self.tokens.clear()
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far reaches its expirationTime now, whatever the client's
+        clock says (a clock running behind): the next call with one is answered 401."""
+        with self.lock:
+            for session in self.tokens.values():
+                session["expires"] = _now()
 
     def revoke_token(self, token: str) -> None:
         with self.lock:
@@ -449,6 +479,8 @@ class FakeTradovate:
             self.user_socket.publish()
         if fault is not None and fault.drop:
             time.sleep(self.stall_seconds)
+        if fault is not None and fault.reset:
+            _reset(environ)
         if isinstance(payload, str):
             return Response(payload, status=status)(environ, start_response)
         return Response(_json(payload), status=status, mimetype="application/json")(

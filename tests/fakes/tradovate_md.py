@@ -7,7 +7,8 @@ A symbol marked with `serve_delayed` is subscribed as for a user without a real-
 subscription: the answer is `{"s":200,"i":n,"d":{"mode":"Delayed","subscriptionId":…}}`
 (reference "Delayed market data").
 Tests drive it: `push_quote`, `send_heartbeat` (or `heartbeat_interval` for `h` frames on a
-timer), `send_shutdown`, `send_close`, `drop()`; and read what the client sent from
+timer), `send_shutdown`, `send_close`, `drop()`, `mute()` / `unmute()` (a socket that goes
+silent: connected, but no heartbeat, answer or quote goes out); and read what the client sent from
 `received`. The `heard` fixture collects what the client hands to app.brokers.listeners.
 Prices are written into the JSON text exactly as given, so a client that parses
 through float shows up. Served by Werkzeug's threaded server, each connection upgraded with
@@ -62,11 +63,12 @@ class Connection:
     authorized: bool = False
     subscriptions: set[int | str] = field(default_factory=set)
     dropped: bool = False
+    muted: bool = False  # its server went silent: nothing goes out
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def send(self, text: str) -> bool:
         with self.lock:
-            if self.dropped or not self.ws.connected:
+            if self.dropped or self.muted or not self.ws.connected:
                 return False
             try:
                 self.ws.send(text)
@@ -90,6 +92,7 @@ class FakeMarketDataServer:
         self.connections: list[Connection] = []
         self.refused: dict[int | str, tuple[int, str]] = {}
         self.delayed: set[int | str] = set()
+        self.muted = False
         self._lock = threading.Lock()
         self._server = make_server(
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
@@ -164,6 +167,21 @@ class FakeMarketDataServer:
                 except OSError:
                     pass
 
+    def mute(self) -> None:
+        """Go silent: the connections stay open, but nothing goes out on them (no `h`, no
+        answer, no quote) until `unmute()`; what the client sends is still read. A
+        connection opened meanwhile gets nothing either, not even `o`."""
+        self._set_muted(True)
+
+    def unmute(self) -> None:
+        self._set_muted(False)
+
+    def _set_muted(self, muted: bool) -> None:
+        with self._lock:
+            self.muted = muted
+            for connection in self.connections:
+                connection.muted = muted
+
     def serve_delayed(self, symbol: int | str, delayed: bool = True) -> None:
         """Answer the next subscriptions of `symbol` in Delayed mode (or real-time again)."""
         if delayed:
@@ -218,7 +236,7 @@ class FakeMarketDataServer:
     def _wsgi(self, environ, start_response):
         ws = simple_websocket.Server.accept(environ)
         with self._lock:
-            connection = Connection(len(self.connections) + 1, ws)
+            connection = Connection(len(self.connections) + 1, ws, muted=self.muted)
             self.connections.append(connection)
         try:
             self._serve(connection)

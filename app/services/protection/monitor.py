@@ -45,7 +45,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import aliased
 
 from app.brokers.base import Broker
-from app.brokers.errors import BrokerError
+from app.brokers.errors import BrokerError, RateLimited, TemporaryBrokerError
 from app.domain import break_even
 from app.domain.break_even import BreakEvenAction
 from app.domain.oco import OcoLeg, touched
@@ -85,6 +85,8 @@ from app.services.trading import approvals, orders
 logger = logging.getLogger(__name__)
 
 _EXTENSION = "deskpilot.monitor"
+# Broker failures that say nothing about the stop itself: asked again, not given up.
+_PASSING = (TemporaryBrokerError, RateLimited)
 _LOAD_CHUNK = 500
 
 
@@ -693,8 +695,10 @@ def _move_stops(
 
     A stop the broker refused keeps its old price there; the trail's state moves anyway,
     so a print through the trail's stop exits at the market (advanced_orders.exit_trail),
-    and it is not asked again until the trail tightens further. Each stop sent is stamped
-    `now` for the request budget, whatever the answer.
+    and it is not asked again until the trail tightens further. One that could not be
+    modified for a passing reason (a timeout, a 5xx, a rate limit) stays lagging, so the
+    next allowed modification sends it again: a stop must not stay loose for want of a
+    new high. Each stop sent is stamped `now` for the request budget, whatever the answer.
     """
     moved: list[tuple[Watch, TrailState]] = []
     for account_id, items in tightened.items():
@@ -715,9 +719,9 @@ def _move_stops(
             if not isinstance(exc, BrokerError):
                 logger.exception("account %s: moving %d stops failed", account_id, len(items))
             message = getattr(exc, "message", f"{type(exc).__name__}: {exc}")
-            errors = [BrokerError(message)] * len(items)
+            errors = [exc if isinstance(exc, BrokerError) else BrokerError(message)] * len(items)
         for (watch, state), error in zip(items, errors, strict=True):
-            watch.lagging, watch.modified_at = False, now
+            watch.lagging, watch.modified_at = isinstance(error, _PASSING), now
             if error is None:
                 moved.append((watch, state))
             else:

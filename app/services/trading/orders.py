@@ -510,8 +510,24 @@ def working_rows(
 
 
 def cancel_orphaned_exits(broker: Broker, account_id: int, symbol: str, keep_group: str | None):
-    """Exits of a position that is now flat or reversed must not stay working."""
-    after = {p.symbol: p.qty for p in broker.positions()}.get(symbol, 0)
+    """Exits of a position that is now flat or reversed must not stay working.
+
+    Called after an order was sent and recorded, so a position that cannot be read now
+    (a lockout, a timeout) must not fail the caller: the alert is concluded all the same,
+    and the exits left as they are are audited for the trader to look at."""
+    try:
+        after = {p.symbol: p.qty for p in broker.positions()}.get(symbol, 0)
+    except BrokerError as exc:
+        audit.record(
+            AuditCategory.ORDER,
+            f"{symbol}: the position could not be read after the order ({exc.message}), so "
+            "exits a flat or reversed position left working were not cancelled: check the "
+            "working orders at the broker",
+            severity=Severity.WARNING,
+            account_id=account_id,
+        )
+        db.session.commit()
+        return
     for row in working_rows(account_id, symbol, (OrderRole.TAKE_PROFIT, OrderRole.STOP_LOSS)):
         if keep_group is not None and row.group_id == keep_group:
             continue
