@@ -23,6 +23,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import bindparam, insert, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.brokers.base import BrokerFill, BrokerOrder
 from app.brokers.errors import TemporaryBrokerError
@@ -51,6 +52,7 @@ LIVE = (OrderStatus.WORKING.value, OrderStatus.PENDING.value)
 # session objects that a later read in the same session could return stale.
 ORDERS, FILLS, POSITIONS = PaperOrder.__table__, PaperFill.__table__, PaperPosition.__table__
 REASON_LENGTH = ORDERS.c.reason.type.length
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}  # the databases we run on
 
 TermsLookup = Callable[[str], matching.TermsLike | None]
 
@@ -92,10 +94,15 @@ def version_of(account_id: int) -> int | None:
 
 
 def open_account(account_id: int, starting_cash: Decimal) -> None:
-    """Create the account's book with its starting cash, once (committed by the caller)."""
-    if db.session.get(PaperAccount, account_id) is None:
-        db.session.add(PaperAccount(account_id=account_id, cash=money(starting_cash), version=0))
-        db.session.flush()
+    """Create the account's book with its starting cash unless it exists (committed by the
+    caller). Two processes may open it at the same moment (a web process's first alert, the
+    worker's poll): the later insert waits for the first and then finds its row, where a
+    plain insert would fail on the key and fail the alert with it."""
+    db.session.execute(
+        _insert(PaperAccount)
+        .values(account_id=account_id, cash=money(starting_cash), version=0)
+        .on_conflict_do_nothing(index_elements=[PaperAccount.account_id])
+    )
 
 
 def load_book(account_id: int, terms: TermsLookup) -> Book:
@@ -447,10 +454,18 @@ def quotes(symbols: Iterable[str]) -> dict[str, tuple[Decimal, datetime]]:
 
 
 def write_quote(symbol: str, value: Decimal, time: datetime) -> None:
-    """Keep the last price of `symbol` (not committed here)."""
-    row = db.session.get(PaperQuote, symbol)
-    if row is None:
-        db.session.add(PaperQuote(symbol=symbol, price=price(value), quoted_at=time))
-    else:
-        row.price = price(value)
-        row.quoted_at = time
+    """Keep the last price of `symbol` (not committed here), inserted or replaced in one
+    statement: two processes' first prints of a symbol (two web processes' first alerts)
+    arrive at once, and the loser of a plain insert would leave its alert's session broken."""
+    statement = _insert(PaperQuote).values(symbol=symbol, price=price(value), quoted_at=time)
+    db.session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PaperQuote.symbol],
+            set_={"price": statement.excluded.price, "quoted_at": statement.excluded.quoted_at},
+        )
+    )
+
+
+def _insert(table):
+    """The database's own INSERT, which can say what a conflict on the key does."""
+    return _INSERTS[db.session.get_bind().dialect.name](table)
