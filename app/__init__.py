@@ -175,11 +175,21 @@ def _init_extensions(app: Flask) -> None:
         app,
         async_mode="threading",
         message_queue=app.config.get("REDIS_URL"),
+        channel=socketio_channel(app.config["DATABASE_URL"]),
         # Only the page's own origin (Host, and X-Forwarded-Proto behind the proxy) may open
         # the socket: `[]` would switch the Origin check off, letting another site's page
         # ride the owner's cookie onto the live events.
         cors_allowed_origins=None,
     )
+
+
+def socketio_channel(database_url: str) -> str:
+    """The Redis channel of a deployment's Socket.IO events, named like its leader lease: a
+    Redis server shared by two deployments must not carry one owner's fills to the other's
+    browsers."""
+    from app.workers.leader import deployment_key
+
+    return f"deskpilot:socketio:{deployment_key(database_url)}"
 
 
 def _trust_proxies(app: Flask) -> None:

@@ -2,101 +2,21 @@
 started again. No alert may stay undecided, none may act twice (issue 9)."""
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
+import sqlite3
 import threading
 import time
-from pathlib import Path
+from contextlib import closing
+from decimal import Decimal
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from app import create_app
+from app.extensions import db
+from tests.conftest import make_config
+from tests.integration.processes import Server
+
 CLIENTS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """`run.py serve` on a temp SQLite database, with the scheduler on, as in production."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.env = {
-            **{k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}},
-            "DESKPILOT_INSTANCE_DIR": str(folder),
-            "ADMIN_PASSWORD": "crash-test-password",
-            "PORT": str(free_port()),
-            "WEBHOOK_RATE_LIMIT": "off",
-            "SCHEDULER_ENABLED": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.base = f"http://127.0.0.1:{self.env['PORT']}"
-        self.process: subprocess.Popen | None = None
-        self.headers: dict = {}
-
-    def start(self) -> None:
-        log = open(self.folder / "server.log", "a")  # noqa: SIM115 - the server's lifetime
-        self.process = subprocess.Popen(
-            [sys.executable, "run.py", "serve"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,  # its own process group: gunicorn's master and worker
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"{self.base}/login", timeout=5)
-                return
-            except requests.RequestException:  # not listening yet, or the app still starting
-                assert self.process.poll() is None, (self.folder / "server.log").read_text()
-                time.sleep(0.1)
-        raise AssertionError("the server did not start")
-
-    def login(self) -> None:
-        token = subprocess.run(
-            [sys.executable, "run.py", "token"],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def kill(self) -> None:
-        """SIGKILL to gunicorn's master and its worker at once, as a crash takes both."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def api(self, method: str, path: str, body=None):
-        response = requests.request(
-            method, self.base + path, json=body, headers=self.headers, timeout=30
-        )
-        assert response.status_code < 300, response.text
-        return response.json()
-
-    def every(self, path: str) -> list[dict]:
-        items, url = [], path
-        while url:
-            page = self.api("GET", url)
-            items += page["items"]
-            url = page.get("next")
-        return items
 
 
 @pytest.fixture
@@ -147,14 +67,76 @@ def fire_until_killed(server: Server, token: str) -> dict[str, str]:
     return sent
 
 
+def start_trail(server: Server) -> dict:
+    """A long MNQ position with a trailing stop 50 points behind, on a paper account of its
+    own that the burst never touches; its strategy and advanced order."""
+    account = server.api("POST", "/api/accounts", {"name": "Trail", "broker": "paper"})
+    strategy = server.api("POST", "/api/strategies", {"name": "trail", "symbol": "MNQ1!"})
+    server.api("POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+    alert = {"action": "buy", "quantity": 1, "price": "21000", "trailing_stop": {"points": 50}}
+    url = f"{server.base}/webhook/{strategy['webhook_token']}"
+    assert requests.post(url, json=alert, timeout=30).json()["status"] == "executed"
+    [trail] = server.api("GET", "/api/orders/advanced")["items"]
+    assert (trail["status"], Decimal(trail["stop_price"])) == ("active", Decimal("20950"))
+    return {"strategy": strategy, "account": account, "trail": trail}
+
+
+def assert_the_trail_resumes(server: Server, made: dict) -> None:
+    """A print 300 points up (an alert's price, which the paper feed follows) moves the
+    stop of the trail made before the kill, in our row and at the venue: the restarted
+    monitor took it up where the dead process left it."""
+    url = f"{server.base}/webhook/{made['strategy']['webhook_token']}"
+    jump = {"action": "cancel", "price": "21300", "id": "trail-jump"}
+    assert requests.post(url, json=jump, timeout=30).status_code == 200
+    deadline = time.monotonic() + 20
+    while True:
+        [trail] = server.api("GET", "/api/orders/advanced")["items"]
+        if Decimal(trail["stop_price"]) >= Decimal("21250"):
+            break
+        assert time.monotonic() < deadline, f"the trail did not move after the restart: {trail}"
+        time.sleep(0.2)
+    assert trail["id"] == made["trail"]["id"] and trail["status"] == "active"
+    stop = trail["orders"]["stop"]["client_order_id"]
+    orders = server.every(f"/api/orders?account_id={made['account']['id']}")
+    [at_venue] = [o for o in orders if o["client_order_id"] == stop]
+    assert at_venue["status"] == "working" and Decimal(at_venue["stop_price"]) >= 21250
+
+
+def assert_sqlite_is_crash_safe(server: Server) -> None:
+    """WAL with synchronous=NORMAL (DESIGN: a crash loses no committed row). WAL is the
+    database file's own mode, set by the server's connections (SQLite's default is a
+    rollback journal), so our own connection reads it, and the running server keeps its
+    `-wal` file; synchronous is per connection: read from one opened by create_app's
+    engine on the same file, as every connection of the server is opened."""
+    database = server.folder / "deskpilot.db"
+    with closing(sqlite3.connect(database)) as ours:
+        assert ours.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.with_name("deskpilot.db-wal").exists()
+    config = make_config(
+        server.folder / "reader", DATABASE_URL=f"sqlite:///{database}", AUTO_MIGRATE=False
+    )
+    (server.folder / "reader").mkdir()
+    app = create_app(config)
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        db.engine.dispose()
+
+
 def test_a_kill_mid_burst_leaves_no_alert_undecided_and_nothing_doubled(server):
     server.login()
     [account] = server.api("GET", "/api/accounts")["items"]
     strategy = server.api("POST", "/api/strategies", {"name": "burst", "symbol": "MES1!"})
     trader = {"strategy_id": strategy["id"], "account_id": account["id"]}
     server.api("POST", "/api/traders", trader)
+    trail = start_trail(server)
+    # Notifications on (a webhook nobody answers: the outbox rows are what is checked).
+    server.api("PUT", "/api/settings", {"outgoing_webhook_url": "http://127.0.0.1:9/hook"})
+    server.api("POST", "/api/notifications/webhook-secret")
 
     sent = fire_until_killed(server, strategy["webhook_token"])
+    server.env["MONITOR_INTERVAL_SECONDS"] = "1"  # the trail's check below waits less
     server.start()  # settles what the kill left before it answers anything
 
     events = server.every(f"/api/webhook-events?strategy_id={strategy['id']}")
@@ -182,3 +164,17 @@ def test_a_kill_mid_burst_leaves_no_alert_undecided_and_nothing_doubled(server):
     assert [(o["id"], o["status"]) for o in resent["orders"]] == settled
     assert "pending" not in {status for _, status in settled}
     assert len(server.every(f"/api/orders?account_id={account['id']}")) == len(orders)
+
+    # Every alert settled as refused is told: an expired or failed one is a notification.
+    told = [n["title"] for n in server.every("/api/notifications")]
+    for status in ("expired", "failed"):
+        count = len([e for e in events if e["status"] == status])
+        assert told.count(f"Alert {status}: burst") == count, (status, told)
+    assert any(e["status"] == "expired" for e in stranded), "no alert waited at the kill"
+    # No order at the (paper) venue without its row: each row was committed before the call.
+    with closing(sqlite3.connect(server.folder / "deskpilot.db")) as venue:
+        at_venue = {row[0] for row in venue.execute("SELECT client_order_id FROM paper_orders")}
+    rows = orders + server.every(f"/api/orders?account_id={trail['account']['id']}")
+    assert at_venue <= {o["client_order_id"] for o in rows}
+    assert_the_trail_resumes(server, trail)
+    assert_sqlite_is_crash_safe(server)

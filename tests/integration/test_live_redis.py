@@ -3,17 +3,13 @@ processes on one database emit through the Redis message queue, so a browser con
 one hears what the other did — here an alert the other executed."""
 
 import json
-import queue
-import re
 
 import pytest
 import requests
 import socketio
 
-from tests.integration.test_crash_recovery import Server
+from tests.integration.processes import WAIT_SECONDS, Browser, Server, session_cookie
 from tests.integration.test_leader import redis_url  # noqa: F401 - the fixture
-
-WAIT_SECONDS = 20
 
 
 @pytest.fixture
@@ -38,43 +34,6 @@ def servers(tmp_path, redis_url):  # noqa: F811 - the imported fixture
     yield started
     for server in started:
         server.stop()
-
-
-def session_cookie(server: Server) -> str:
-    """Log in through the form; the `Cookie` header a browser would send."""
-    browser = requests.Session()
-    page = browser.get(f"{server.base}/login", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    answer = browser.post(
-        f"{server.base}/login",
-        data={"username": "admin", "password": "crash-test-password", "csrf_token": token},
-        timeout=10,
-    )
-    assert answer.ok and "/login" not in answer.url, answer.url
-    return "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
-
-
-class Browser:
-    """A python-socketio client connected to `server` with `cookie`, and what it heard."""
-
-    def __init__(self, server: Server, cookie: str | None, origin: str | None = None) -> None:
-        """`origin`: another page's, sent over long-polling (the WebSocket client sends the
-        server's own origin by itself)."""
-        self.client = socketio.Client(reconnection=False)
-        self.inbox: queue.Queue = queue.Queue()
-        self.heard: list[tuple[str, dict]] = []
-        self.client.on("*", lambda name, payload: self.inbox.put((name, payload)))
-        headers = {"Cookie": cookie} if cookie else {}
-        transport = "websocket"
-        if origin is not None:
-            headers["Origin"], transport = origin, "polling"
-        self.client.connect(server.base, headers=headers, transports=[transport], wait_timeout=10)
-
-    def first(self, name: str, match=lambda payload: True) -> dict:
-        """The first `name` heard so far or within WAIT_SECONDS that matches."""
-        while not any(seen == name and match(payload) for seen, payload in self.heard):
-            self.heard.append(self.inbox.get(timeout=WAIT_SECONDS))
-        return next(p for seen, p in self.heard if seen == name and match(p))
 
 
 def test_a_browser_on_one_process_hears_an_alert_the_other_executed(servers):

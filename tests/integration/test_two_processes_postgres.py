@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.integration.conftest import POSTGRES_URL
-from tests.integration.test_crash_recovery import Server
+from tests.integration.processes import Server
 
 pytestmark = pytest.mark.postgres
 

@@ -64,10 +64,12 @@ def _settle(event: WebhookEvent) -> None:
         data={"event_id": event.id, "reason": event.reason},
         actor="system",
     )
+    # Told in the settling commit (the outbox writes its rows inside it): published after
+    # it, a second crash in between would settle the alert and never tell it.
+    summary = {"id": event.id, "strategy_id": event.strategy_id, "status": event.status}
+    events.publish_after_commit(db.session(), "signal", {**summary, "reason": event.reason})
     db.session.commit()
     logger.warning("alert %s settled %s: %s", event.id, status.value, event.reason)
-    summary = {"id": event.id, "strategy_id": event.strategy_id, "status": event.status}
-    events.publish("signal", {**summary, "reason": event.reason})
 
 
 def _reconcile(row: Order) -> tuple[OrderStatus | None, str]:
