@@ -98,6 +98,28 @@ def init(app, reset_password: bool) -> int:
     return 0
 
 
+def reset_two_factor(app) -> int:
+    """Turn two-factor login off for the owner: the way back in after losing the phone and
+    the backup codes. Being at the server's shell is the proof."""
+    from app.services.setup import two_factor
+    from app.services.setup.auth import owner
+
+    with app.app_context():
+        user = owner()
+        if user is None:
+            print("No owner yet: run `python run.py init` first.", file=sys.stderr)
+            return 1
+        was_on = two_factor.is_on(user)
+        forgotten = two_factor.reset_from_shell(user, "cli (run.py init --reset-two-factor)")
+        name = user.username
+    state = "is now off" if was_on else "was already off"
+    print(
+        f"Two-factor login {state} for {name!r}; {_count(forgotten, 'trusted device')} "
+        "removed. Log in with the password alone and turn it on again in Settings."
+    )
+    return 0
+
+
 def token(app) -> int:
     from app.services.setup.auth import issue_api_token, owner
 
@@ -194,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="set the owner's password from ADMIN_PASSWORD (or a generated one)",
     )
+    init_parser.add_argument(
+        "--reset-two-factor",
+        action="store_true",
+        help="turn the owner's two-factor login off and forget trusted devices (a lost "
+        "phone and lost backup codes: shell access to the server is the proof)",
+    )
     commands.add_parser("token", help="print a new API token (the previous one is revoked)")
     commands.add_parser(
         "kill",
@@ -229,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     # One-shot commands must not start the scheduler or take its leader lock.
     app = create_app(type("CommandConfig", (Config,), {"SCHEDULER_ENABLED": False}))
     if args.command == "init":
-        return init(app, args.reset_password)
+        status = init(app, args.reset_password)
+        return reset_two_factor(app) if args.reset_two_factor and status == 0 else status
     if args.command == "token":
         return token(app)
     return kill(app)

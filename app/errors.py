@@ -34,6 +34,12 @@ class Locked(AppError):
     code = "locked"
 
 
+class TooManyRequests(AppError):
+    """Asked again too soon (a texted code): the message says how long to wait."""
+
+    code = "rate_limited"
+
+
 class Unprocessable(AppError):
     """Well-formed but cannot be acted on (unknown symbol, every trader refused by risk)."""
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from flask import Blueprint, jsonify
 
+from app.api import step_up
 from app.api.risk import limits_json
 from app.api.schemas import AccountCreate, AccountUpdate, HaltRequest, parse_body
 from app.api.serialize import iso, money
@@ -45,7 +46,10 @@ def list_accounts():
 
 @bp.post("")
 def create_account():
-    account = accounts.create_account(parse_body(AccountCreate))
+    body = parse_body(AccountCreate)
+    if body.get("environment") == "live":
+        step_up.require("adding a live account")
+    account = accounts.create_account(body)
     return jsonify(account_json(account)), 201
 
 
@@ -57,7 +61,12 @@ def get_account(account_id: int):
 @bp.route("/<id:account_id>", methods=["PUT", "PATCH"])
 def update_account(account_id: int):
     accounts.get_account(account_id)
-    account = accounts.update_account(account_id, parse_body(AccountUpdate))
+    changes = parse_body(AccountUpdate)
+    if changes.get("credentials"):
+        step_up.require("changing an account's credentials")
+    if changes.get("environment") == "live":
+        step_up.require("making an account live")
+    account = accounts.update_account(account_id, changes)
     return jsonify(account_json(account))
 
 

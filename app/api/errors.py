@@ -15,6 +15,7 @@ from app.errors import (
     InvalidInput,
     Locked,
     NotFound,
+    TooManyRequests,
     Unauthorized,
     Unprocessable,
 )
@@ -28,6 +29,7 @@ STATUS_BY_ERROR: dict[type[AppError], int] = {
     Conflict: 409,
     Unprocessable: 422,
     Locked: 423,
+    TooManyRequests: 429,
 }
 
 HTTP_CODES = {

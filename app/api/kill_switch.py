@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify
 from flask_login import current_user
 
 from app.api.serialize import iso
+from app.api.step_up import step_up_required
 from app.services.protection import kill_switch
 
 bp = Blueprint("kill_switch", __name__, url_prefix="/kill-switch")
@@ -52,5 +53,6 @@ def engage():
 
 
 @bp.delete("")
+@step_up_required("re-arming the kill switch")
 def disengage():
     return jsonify(report_json(kill_switch.disengage(datetime.now(UTC), _actor())))

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.api.params import int_arg
 from app.api.schemas import NotificationPreferencesUpdate, parse_body
 from app.api.serialize import iso
+from app.api.step_up import step_up_required
 from app.domain.vocabulary import NotificationChannel, NotificationStatus
 from app.errors import InvalidInput, Unprocessable
 from app.extensions import db
@@ -119,6 +120,7 @@ def queue_test():
 
 
 @bp.post("/webhook-secret")
+@step_up_required("rotating the outgoing webhook's secret")
 def new_webhook_secret():
     """A new signing secret for the outgoing webhook, shown this once; the old one stops
     verifying at once."""

@@ -520,6 +520,12 @@ class TwoFactorEnable(Body):
     code: SecondFactorCode
 
 
+class TwoFactorCode(Body):
+    """POST /api/2fa/step-up and /api/2fa/sms/enable: a second factor's code alone."""
+
+    code: SecondFactorCode
+
+
 class TwoFactorProof(Body):
     """POST /api/2fa/disable and /api/2fa/backup-codes: the password and a second factor
     (an app code or a backup code), so a session left open cannot do either alone."""

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, g, jsonify
 from flask_login import current_user, login_user
 
+from app.api import step_up
 from app.api.schemas import PasswordChange, SettingsUpdate, parse_body
 from app.api.serialize import iso
+from app.errors import Conflict
 from app.models import User
 from app.services.market import calendar_feed
 from app.services.notify import settings as channel_settings
@@ -27,6 +29,7 @@ def settings_json(user: User) -> dict:
         "api_token_created_at": iso(user.api_token_created_at),
         "password_changed_at": iso(user.password_changed_at),
         "two_factor_enabled": two_factor.is_on(user),
+        "two_factor_method": two_factor.method(user),
         "two_factor_enabled_at": iso(user.totp_enabled_at),
         "backup_codes_left": two_factor.backup_codes_left(user),
     }
@@ -40,6 +43,7 @@ def get_settings():
 @bp.route("", methods=["PUT", "PATCH"])
 def update_settings():
     changes = parse_body(SettingsUpdate)
+    _step_up_for_credentials(changes)
     previous_url = current_user.calendar_url
     channel_settings.update_channel_settings(current_user, changes)
     user = settings.update_settings(current_user, changes)
@@ -47,6 +51,27 @@ def update_settings():
     if user.calendar_url and user.calendar_url != previous_url:
         answer["calendar_fetch"] = _fetch_json(calendar_feed.fetch_calendar(user.calendar_url))
     return jsonify(answer)
+
+
+def _step_up_for_credentials(changes: dict) -> None:
+    """A channel's secret is a credential; the SMS numbers, while SMS is the second factor,
+    are where that factor goes: changing either needs a step-up, and neither may be
+    cleared while SMS is the factor (the next login could not be texted a code)."""
+    by_sms = two_factor.method(current_user) == two_factor.SMS
+    if by_sms and (
+        ("sms_to" in changes and not changes["sms_to"])
+        or ("textbelt_key" in changes and not changes["textbelt_key"])
+    ):
+        raise Conflict(
+            "SMS is your second factor: keep a TextBelt key and a number, or turn "
+            "two-factor login off first.",
+            code="sms_second_factor",
+        )
+    secrets = sorted(field for field in channel_settings.SECRETS if field in changes)
+    if secrets:
+        step_up.require(f"changing {', '.join(secrets)}")
+    if by_sms and "sms_to" in changes and changes["sms_to"] != list(current_user.sms_to or []):
+        step_up.require("changing the phone numbers SMS codes go to")
 
 
 def _fetch_json(outcome: calendar_feed.FetchOutcome) -> dict:
@@ -61,6 +86,7 @@ def _fetch_json(outcome: calendar_feed.FetchOutcome) -> dict:
 
 
 @bp.post("/password")
+@step_up.step_up_required("changing the password")
 def change_password():
     body = parse_body(PasswordChange)
     user = current_user._get_current_object()

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from app.api import serialize
 from app.api.schemas import StrategyCreate, StrategyUpdate, parse_body
 from app.api.serialize import decimal, iso
+from app.api.step_up import step_up_required
 from app.models import Strategy
 from app.services.setup import strategies
 from app.services.trading import strategy_preview
@@ -80,11 +81,13 @@ def update_strategy(strategy_id: int):
 
 
 @bp.post("/<id:strategy_id>/rotate-token")
+@step_up_required("rotating a webhook token")
 def rotate_token(strategy_id: int):
     return jsonify(strategy_json(strategies.rotate_token(strategy_id)))
 
 
 @bp.post("/<id:strategy_id>/signing-secret")
+@step_up_required("rotating a signing secret")
 def set_signing_secret(strategy_id: int):
     """Create or rotate the secret senders sign with; the only answer that ever holds it."""
     _, secret = strategies.set_signing_secret(strategy_id)
@@ -93,6 +96,7 @@ def set_signing_secret(strategy_id: int):
 
 
 @bp.delete("/<id:strategy_id>/signing-secret")
+@step_up_required("removing a signing secret")
 def remove_signing_secret(strategy_id: int):
     return jsonify(strategy_json(strategies.remove_signing_secret(strategy_id)))
 

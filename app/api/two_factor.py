@@ -1,4 +1,5 @@
-"""/api/2fa: two-factor login's setup, switch, backup codes and trusted devices (§5.4).
+"""/api/2fa: two-factor login's setup (an app or SMS), switch, backup codes, trusted
+devices, and the step-up before sensitive actions (§5.4).
 
 Answers that carry a secret or backup codes are shown once and marked no-store, so no
 cache along the way keeps them.
@@ -9,9 +10,11 @@ from datetime import UTC, datetime
 from flask import Blueprint, g, jsonify
 from flask_login import current_user
 
-from app.api.schemas import TwoFactorEnable, TwoFactorProof, parse_body
+from app.api import step_up
+from app.api.schemas import TwoFactorCode, TwoFactorEnable, TwoFactorProof, parse_body
 from app.api.serialize import iso
 from app.models import TrustedDevice
+from app.services.notify import login_code
 from app.services.setup import trusted_devices, two_factor
 
 bp = Blueprint("two_factor", __name__, url_prefix="/2fa")
@@ -68,6 +71,42 @@ def backup_codes():
         _owner(), body["password"], body["code"], datetime.now(UTC)
     )
     return jsonify({"backup_codes": codes})
+
+
+@bp.post("/step-up")
+def step_up_session():
+    """A fresh second factor for this browser session: the sensitive actions pass without
+    asking again until `valid_until` (five minutes)."""
+    body = parse_body(TwoFactorCode)
+    until = step_up.prove_for_session(body["code"], datetime.now(UTC))
+    return jsonify({"valid_until": iso(until)})
+
+
+@bp.post("/sms/setup")
+def sms_setup():
+    """Text a code to the first SMS number; /sms/enable with it makes SMS the second factor."""
+    return jsonify(_sent_json(login_code.send_for_setup(_owner(), datetime.now(UTC))))
+
+
+@bp.post("/sms/enable")
+def sms_enable():
+    """Turn the second step on by SMS with the texted code; the backup codes, shown once."""
+    body = parse_body(TwoFactorCode)
+    g.no_store = True
+    codes = two_factor.enable_sms(_owner(), body["code"], datetime.now(UTC))
+    return jsonify({"enabled": True, "backup_codes": codes})
+
+
+@bp.post("/sms/send")
+def sms_send():
+    """Text a code while SMS is the second factor: for a step-up, turning it off or new
+    backup codes."""
+    sent = login_code.send_for_second_factor(_owner(), datetime.now(UTC), "a step-up")
+    return jsonify(_sent_json(sent))
+
+
+def _sent_json(sent: login_code.Sent) -> dict:
+    return {"sent_to": sent.to, "valid_until": iso(sent.valid_until)}
 
 
 @bp.get("/devices")

@@ -15,11 +15,12 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from app.errors import InvalidInput, Locked, Unauthorized
+from app.errors import AppError, InvalidInput, Locked, TooManyRequests, Unauthorized
 from app.extensions import limiter
 from app.models import User
 from app.routes import login_state
 from app.services.live.sessions import end_owner_sessions
+from app.services.notify import login_code
 from app.services.setup import auth, login_sightings, trusted_devices, two_factor
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def login():
 @bp.route("/login/2fa", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def second_step():
-    """The second step of a login with two-factor on: an app code or a backup code."""
+    """The second step of a login with two-factor on: an app code, a texted code ("Text me
+    a code" posts `send_sms`) or a backup code."""
     if current_user.is_authenticated:
         return redirect(url_for("pages.dashboard"))
     now = datetime.now(UTC)
@@ -79,9 +81,11 @@ def second_step():
     if user is None:
         expired = 1 if had_marker else None
         return redirect(url_for("auth.login", next=request.args.get("next"), expired=expired))
-    error = None
+    error = notice = None
     status = 200
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("send_sms") is not None:
+        error, notice, status = _text_a_code(user, now)
+    elif request.method == "POST":
         try:
             how = two_factor.verify_login(user, request.form.get("code", "")[:64], now)
         except Locked as exc:
@@ -95,7 +99,19 @@ def second_step():
             if token:
                 login_state.set_trusted_cookie(response, token)
             return response
-    return render_template("login_2fa.html", error=error), status
+    by_sms = two_factor.method(user) == two_factor.SMS
+    return render_template("login_2fa.html", error=error, notice=notice, by_sms=by_sms), status
+
+
+def _text_a_code(user: User, now: datetime) -> tuple[str | None, str | None, int]:
+    """Text a code for this login: (error, notice, status) for the page."""
+    try:
+        sent = login_code.send_for_second_factor(user, now, "a login")
+    except TooManyRequests as exc:
+        return exc.message, None, 429
+    except AppError as exc:
+        return exc.message, None, 409
+    return None, f"A code was texted to {sent.to}; it works for 5 minutes.", 200
 
 
 def _agent() -> str:

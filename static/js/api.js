@@ -16,7 +16,16 @@ const DeskPilotApi = (() => {
     }
   }
 
-  async function call(method, url, body) {
+  async function refusalOf(response) {
+    try {
+      return (await response.json())?.error || null;
+    } catch {
+      return null;
+    }
+  }
+
+  // `stepped`: the call is a retry after a step-up (static/js/step_up.js), not asked twice.
+  async function call(method, url, body, stepped = false) {
     const init = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -24,6 +33,12 @@ const DeskPilotApi = (() => {
     }
     const response = await fetch(url, init);
     if (response.status === 401) {
+      const refusal = await refusalOf(response);
+      if (refusal?.code === "step_up_required") {
+        if (stepped || typeof DeskPilotStepUp === "undefined") throw new ApiError(401, refusal);
+        await DeskPilotStepUp.prove(refusal.message);
+        return call(method, url, body, true);
+      }
       // Leaving already (the logout form, say): a second navigation would cancel that one.
       if (!leaving) window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
       throw new ApiError(401, { message: "Your session ended; please log in again." });

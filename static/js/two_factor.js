@@ -1,5 +1,6 @@
 // The Settings page's two-factor login: turn it on (the QR code and the key from
-// POST /api/2fa/setup, then a code from the app), the backup codes shown once with an
+// POST /api/2fa/setup, then a code from the app; or by SMS: a code texted by
+// POST /api/2fa/sms/setup, then typed back), the backup codes shown once with an
 // "I saved them" step, turning it off or making new codes with a proof, and the trusted
 // devices with Revoke. Everything from the server goes in as text; the QR code is an <img>
 // of the SVG, so no markup from an answer ever enters the page.
@@ -75,8 +76,57 @@
     }
   });
 
+  // --- or by SMS: a code texted to the first SMS number, typed back -----------------------
+  const smsButton = part("twofa-sms-setup");
+  smsButton?.addEventListener("click", async () => {
+    smsButton.disabled = true;
+    try {
+      const sent = await DeskPilotApi.call("POST", "/api/2fa/sms/setup");
+      part("twofa-sms-sent").textContent = `A code was texted to ${sent.sent_to}; type it here within 5 minutes.`;
+      part("twofa-sms-new").hidden = false;
+      part("twofa-sms-enable").querySelector('input[name="code"]').focus();
+    } catch (error) {
+      window.alert(error.message);
+    } finally {
+      smsButton.disabled = false;
+    }
+  });
+
+  const smsForm = part("twofa-sms-enable");
+  smsForm?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = smsForm.querySelector('button[type="submit"]');
+    button.disabled = true;
+    clearError(smsForm);
+    try {
+      const code = smsForm.elements.code.value.trim();
+      const answer = await DeskPilotApi.call("POST", "/api/2fa/sms/enable", { code });
+      part("twofa-sms-new").hidden = true;
+      setupButton.hidden = true;
+      smsButton.hidden = true;
+      part("twofa-state").textContent = "On by SMS: after the password, a login asks for a texted code.";
+      showCodes(answer.backup_codes);
+    } catch (error) {
+      showError(smsForm, error);
+      button.disabled = false;
+    }
+  });
+
   // --- turning it off, or new backup codes: the password and a code ---------------------
   const proofForm = part("twofa-proof");
+  const textButton = part("twofa-text");
+  textButton?.addEventListener("click", async () => {
+    textButton.disabled = true;
+    clearError(proofForm);
+    try {
+      const sent = await DeskPilotApi.call("POST", "/api/2fa/sms/send");
+      textButton.textContent = `Texted to ${sent.sent_to}`;
+    } catch (error) {
+      showError(proofForm, error);
+    } finally {
+      textButton.disabled = false;
+    }
+  });
   proofForm?.addEventListener("submit", async (event) => {
     event.preventDefault();
     const action = event.submitter?.dataset.action || "backup-codes";

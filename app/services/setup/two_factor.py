@@ -1,10 +1,13 @@
-"""Two-factor login by TOTP (RFC 6238): the secret's setup, turning it on and off, backup
-codes, and checking a second factor under the second step's own lockout (DESIGN §5.3).
+"""Two-factor login by TOTP (RFC 6238) or by a texted code: the setup, turning it on and
+off, backup codes, and checking a second factor — at a login or as a step-up before a
+sensitive action — under the second step's own lockout (DESIGN §5.3).
 
 The secret is Fernet-encrypted at rest and backup codes are bcrypt-hashed, each usable
 once. A TOTP code is accepted for the current 30-second step or one either side (a phone's
 clock drifts and typing takes time), but never for a step at or before the last one
-accepted, so a code seen over a shoulder cannot be replayed.
+accepted, so a code seen over a shoulder cannot be replayed. A texted code (sms_codes)
+is used up by its first acceptance. SMS is the weaker factor (a SIM swap or a number
+ported away hands it to someone else); it is for a trader without an authenticator app.
 """
 
 import hmac
@@ -27,7 +30,7 @@ from app.errors import Conflict, InvalidInput, Locked
 from app.extensions import db
 from app.models import User
 from app.services.records import audit
-from app.services.setup import trusted_devices
+from app.services.setup import sms_codes, trusted_devices
 from app.services.setup.auth import password_matches
 from app.services.setup.crypto import SecretUnreadable, decrypt_text, encrypt_text
 
@@ -43,7 +46,10 @@ BACKUP_CODE_LENGTH = 10  # ~49 bits each
 TOTP_CODE = re.compile(r"\d{6}")
 
 BY_APP = "authenticator code"
+BY_SMS = "SMS code"
 BY_BACKUP = "backup code"
+APP = "app"
+SMS = "sms"
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,25 @@ class Setup:
 
 
 def is_on(user: User) -> bool:
-    return user.totp_enabled_at is not None
+    return method(user) is not None
+
+
+def method(user: User) -> str | None:
+    """Which second factor a login asks for: "app" (TOTP), "sms", or None when it is off."""
+    if user.totp_enabled_at is not None:
+        return APP
+    if user.sms_second_factor:
+        return SMS
+    return None
+
+
+def require_off(user: User) -> None:
+    """Refuse a setup while a second factor is on: moving it needs the current one first."""
+    if is_on(user):
+        raise Conflict(
+            "Two-factor login is already on; turn it off first to change how it asks.",
+            code="already_enabled",
+        )
 
 
 def backup_codes_left(user: User) -> int:
@@ -65,11 +89,7 @@ def begin_setup(user: User) -> Setup:
     """A new secret for the owner's app; the second step is asked only once `enable` has
     seen a code made from it. Refused while two-factor login is on: replacing the secret
     then would move the second factor without proving the current one."""
-    if is_on(user):
-        raise Conflict(
-            "Two-factor login is already on; turn it off first to move it to another app.",
-            code="already_enabled",
-        )
+    require_off(user)
     secret = pyotp.random_base32()
     user.totp_secret_encrypted = encrypt_text(secret)
     user.totp_last_step = None
@@ -106,16 +126,30 @@ def enable(user: User, code: str, now: datetime) -> list[str]:
     return codes
 
 
+def enable_sms(user: User, code: str, now: datetime) -> list[str]:
+    """Turn the second step on by SMS with the code just texted to the phone (proving the
+    number reaches the trader); the new backup codes, shown this once."""
+    require_off(user)
+    if not sms_codes.pending(user, now):
+        raise Conflict("Ask for a code first: none is waiting.", code="not_set_up")
+    _check_lock(user, now)
+    if not sms_codes.check(user, code, now):
+        _fail(user, now, "two-factor by SMS not turned on: wrong code", _wrong_code())
+    user.sms_second_factor = True
+    user.totp_secret_encrypted = None  # an app setup left unfinished
+    _clear_failures(user)
+    codes = _new_backup_codes(user)
+    audit.record(AuditCategory.AUTH, "two-factor login turned on (SMS)", actor=user.username)
+    db.session.commit()
+    return codes
+
+
 def disable(user: User, password: str, code: str, now: datetime) -> None:
     """Turn the second step off (password and a second factor); trusted devices go too, so
     turning it on again asks every browser once more."""
     _require_on(user)
     _prove(user, password, code, now, "turning two-factor login off")
-    user.totp_secret_encrypted = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    user.backup_code_hashes = None
-    forgotten = trusted_devices.forget_all(user)
+    forgotten = _switch_off(user)
     audit.record(
         AuditCategory.AUTH,
         f"two-factor login turned off ({forgotten} trusted devices removed)",
@@ -123,6 +157,34 @@ def disable(user: User, password: str, code: str, now: datetime) -> None:
         actor=user.username,
     )
     db.session.commit()
+
+
+def reset_from_shell(user: User, actor: str) -> int:
+    """Turn two-factor login off without a code, for a lost phone and lost backup codes:
+    only `run.py init --reset-two-factor` calls this, and shell access to the server is
+    the proof. The lock goes too; the trusted devices removed are counted."""
+    was = method(user)
+    forgotten = _switch_off(user)
+    _clear_failures(user)
+    audit.record(
+        AuditCategory.AUTH,
+        f"two-factor login reset from the server's shell (was {was or 'off'}; "
+        f"{forgotten} trusted devices removed)",
+        severity=Severity.WARNING,
+        actor=actor,
+    )
+    db.session.commit()
+    return forgotten
+
+
+def _switch_off(user: User) -> int:
+    user.totp_secret_encrypted = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    user.sms_second_factor = False
+    sms_codes.forget(user)
+    user.backup_code_hashes = None
+    return trusted_devices.forget_all(user)
 
 
 def regenerate_backup_codes(user: User, password: str, code: str, now: datetime) -> list[str]:
@@ -147,6 +209,26 @@ def verify_login(user: User, code: str, now: datetime) -> str:
     _clear_failures(user)
     db.session.commit()
     return how
+
+
+def verify_step_up(user: User, code: str, now: datetime, action: str) -> str:
+    """Check a fresh second factor before a sensitive action (`action` names it for the
+    audit): the login's rules exactly — the same lock, a code never taken twice."""
+    _require_on(user)
+    _check_lock(user, now)
+    how = _accept(user, code, now)
+    if how is None:
+        _fail(user, now, f"step-up refused for {action}: wrong code", _wrong_code())
+    _clear_failures(user)
+    audit.record(AuditCategory.AUTH, f"step-up passed for {action} ({how})", actor=user.username)
+    db.session.commit()
+    return how
+
+
+def step_up_asked(user: User, action: str) -> None:
+    """Record a sensitive action refused for want of a fresh second factor."""
+    audit.record(AuditCategory.AUTH, f"step-up asked for {action}", actor=user.username)
+    db.session.commit()
 
 
 def second_step_asked(user: User) -> None:
@@ -227,9 +309,12 @@ def _clear_failures(user: User) -> None:
 
 
 def _accept(user: User, code: str, now: datetime) -> str | None:
-    """How `code` passes (an app code or a backup code, the latter used up), or None."""
-    if _accept_app_code(user, code, now) is not None:
+    """How `code` passes (the factor that is on, or a backup code; a texted or backup code
+    is used up), or None."""
+    if user.totp_enabled_at is not None and _accept_app_code(user, code, now) is not None:
         return BY_APP
+    if user.sms_second_factor and sms_codes.check(user, code, now):
+        return BY_SMS
     if _use_backup_code(user, code):
         return BY_BACKUP
     return None
