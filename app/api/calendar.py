@@ -2,6 +2,7 @@
 
 from flask import Blueprint, jsonify, request
 
+from app.api.introspect import request_body
 from app.api.params import time_arg
 from app.api.serialize import iso
 from app.errors import InvalidInput
@@ -11,6 +12,19 @@ bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 
 @bp.post("/events")
+@request_body(
+    {
+        "text/calendar": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"ics": {"type": "string"}, "csv": {"type": "string"}},
+                "minProperties": 1,
+            }
+        },
+    }
+)
 def import_events():
     """An iCalendar file (`text/calendar`) or CSV `time,title,impact,currency` (`text/csv`,
     `text/plain`), or JSON `{"ics": "..."}` / `{"csv": "..."}` → `{imported, skipped}`."""
