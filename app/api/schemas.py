@@ -150,6 +150,12 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _no_default(schema: dict) -> None:
+    """For a field that may be left out (unchanged) but not set to null: its None default
+    means "not sent", not a value a client may send, so the JSON schema omits it."""
+    schema.pop("default", None)
+
+
 def _within_quantity_cap(value: int | None, info: ValidationInfo) -> int | None:
     """Quantities stop at MAX_ORDER_QUANTITY, passed in the validation context."""
     cap = (info.context or {}).get("max_quantity", 100)
@@ -190,7 +196,7 @@ class AccountCreate(Body):
 
 
 class AccountUpdate(Body):
-    name: Name | None = None
+    name: Name = Field(None, json_schema_extra=_no_default)  # an account always has a name
     broker: Literal["paper", "tradovate"] | None = None
     environment: Literal["demo", "live"] | None = None
     starting_balance: Amount | None = None
@@ -277,7 +283,7 @@ class StrategyCreate(StrategyFields):
 
 
 class StrategyUpdate(StrategyFields):
-    name: Name | None = None
+    name: Name = Field(None, json_schema_extra=_no_default)  # a strategy always has a name
 
 
 class TraderCreate(Body):
@@ -385,9 +391,12 @@ class QuietHours(Body):
 
 
 class NotificationPreferencesUpdate(Body):
-    events: dict[str, dict[str, StrictBool]] | None = None
-    filters: NotificationFilters | None = None
-    quiet_hours: QuietHours | None = None
+    """A part left out stays as it is; null is refused, since `{}` already clears filters
+    and quiet hours (the service merges these parts as objects)."""
+
+    events: dict[str, dict[str, StrictBool]] = Field(default_factory=dict)
+    filters: NotificationFilters = Field(default_factory=NotificationFilters)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
 
     @field_validator("events")
     @classmethod
@@ -532,6 +541,35 @@ class TwoFactorProof(Body):
 
     password: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     code: SecondFactorCode
+
+
+class PriceAlertFields(Body):
+    """PUT /api/price-alerts/<id>: what a price alert may change. Conditions are checked by
+    the domain (app/domain/price_rules.py), which names `conditions[i].field`."""
+
+    name: Name = Field(None, json_schema_extra=_no_default)
+    symbol: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        None, json_schema_extra=_no_default
+    )
+    conditions: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10)] = Field(
+        None, json_schema_extra=_no_default
+    )
+    join: Literal["and", "or"] = Field(None, json_schema_extra=_no_default)
+    timeframe: Literal["1m", "5m", "15m", "1h", "1d"] = Field(None, json_schema_extra=_no_default)
+    cooldown_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 86400)] = Field(
+        None, json_schema_extra=_no_default
+    )
+    max_triggers_per_day: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
+    one_shot: StrictBool = Field(None, json_schema_extra=_no_default)
+    enabled: StrictBool = Field(None, json_schema_extra=_no_default)
+
+
+class PriceAlertCreate(PriceAlertFields):
+    """POST /api/price-alerts: a name, a symbol and conditions at least."""
+
+    name: Name
+    symbol: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    conditions: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10)]
 
 
 BodyModel = TypeVar("BodyModel", bound=Body)

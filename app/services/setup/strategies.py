@@ -173,6 +173,7 @@ _REQUIRED_DEFAULTS = {
     "max_alert_age_seconds": 60,
     "mode": StrategyMode.ORDERS,
     "enabled": True,
+    "require_approval": False,
 }
 
 
