@@ -241,12 +241,13 @@ def _wire_prices(app: Flask) -> None:
     from app.brokers import listeners
     from app.brokers.paper import broker as paper
     from app.services.ledger.reports import apply_report
-    from app.services.market import bars, prices
+    from app.services.market import bars, price_alerts, prices
 
     listeners.connect(quotes=prices.update, reports=apply_report)
     prices.subscribe(paper.on_price)
     paper.wire_app(app)
     bars.wire(app)  # every price also becomes bars
+    prices.subscribe(price_alerts.on_price)
 
 
 def _wire_protections() -> None:

@@ -14,6 +14,7 @@ from flask_login import current_user
 from app.api.accounts import bp as accounts_bp
 from app.api.advanced_orders import bp as advanced_orders_bp
 from app.api.approvals import bp as approvals_bp
+from app.api.bars import bp as bars_bp
 from app.api.calendar import bp as calendar_bp
 from app.api.contracts import bp as contracts_bp
 from app.api.dashboard import bp as dashboard_bp
@@ -22,6 +23,7 @@ from app.api.logs import bp as logs_bp
 from app.api.notifications import bp as notifications_bp
 from app.api.orders import bp as orders_bp
 from app.api.positions import bp as positions_bp
+from app.api.price_alerts import bp as price_alerts_bp
 from app.api.risk import bp as risk_bp
 from app.api.settings import bp as settings_bp
 from app.api.strategies import bp as strategies_bp
@@ -78,6 +80,8 @@ RESOURCES = (
     kill_switch_bp,
     notifications_bp,
     two_factor_bp,
+    bars_bp,
+    price_alerts_bp,
 )
 
 

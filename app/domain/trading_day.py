@@ -4,7 +4,7 @@ The Globex day opens at 17:00 Chicago time the evening before; the week opens on
 at 17:00. A loss taken Monday at 18:00 Chicago time is Tuesday's.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -18,6 +18,12 @@ def trading_day_start(now: datetime) -> datetime:
     if chicago < opening:
         opening -= timedelta(days=1)
     return opening.astimezone(UTC)
+
+
+def trading_day_of(day: date) -> datetime:
+    """The start of the CME trading day named `day` (it opens the evening before): where
+    a daily bar dated `day` begins, whoever dated it."""
+    return trading_day_start(datetime.combine(day, time(12), CHICAGO))
 
 
 def trading_week_start(now: datetime) -> datetime:

@@ -40,6 +40,7 @@ from app.workers import (
     notify_delivery,
     paper_feed,
     position_poller,
+    price_alerts,
 )
 from app.workers.leader import Elector, lease_for
 
@@ -57,6 +58,7 @@ JOB_REGISTRATIONS = (
     live_status.register,
     notify_delivery.register,
     daily_summary.register,
+    price_alerts.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

@@ -228,3 +228,24 @@ def test_a_login_from_a_new_device_says_what_is_new_and_is_never_held():
     quiet = prefs(quiet_start=time(22, 0), quiet_end=time(7, 0), symbols=frozenset({"MES"}))
     assert quiet.held_until(NotificationEvent.LOGIN_NEW_DEVICE, told.message.occurred_at) is None
     assert quiet.wants(told, NotificationChannel.SMS)  # no filter hides it either
+
+
+def test_a_price_alert_says_which_conditions_were_met_and_what_they_saw():
+    payload = {
+        "price_alert_id": 3, "name": "Breakout", "symbol": "MESZ6", "one_shot": True,
+        "at": "2026-12-03T15:00:05+00:00",
+        "values": {"conditions": [
+            {"condition": 0, "kind": "crosses_above", "seen": "6001", "met": True},
+            {"condition": 1, "kind": "sma_cross_above", "seen": {"fast": "12", "slow": "11"},
+             "met": True},
+            {"condition": 2, "kind": "rsi_below", "seen": "55", "met": False},
+        ]},
+    }  # fmt: skip
+    told = render("price_alert", payload, NAMES, NOW)
+    assert told.event_type is NotificationEvent.PRICE_ALERT
+    assert told.message.title == "Price alert: Breakout (MESZ6)"
+    assert told.message.text == (
+        "Breakout on MESZ6 — crosses above: 6001; sma cross above: fast 12, slow 11. "
+        "It was a one-shot alert and is now off."
+    )
+    assert told.symbol == "MESZ6"

@@ -330,6 +330,37 @@ def _login_new_device(payload: dict, names: Names, now: datetime) -> Rendered:
     )
 
 
+def _price_alert(payload: dict, names: Names, now: datetime) -> Rendered:
+    """A price alert fired: its name, symbol, and what each condition saw."""
+    name, symbol = payload["name"], payload["symbol"]
+    seen = [
+        f"{item['kind'].replace('_', ' ')}: {_seen_text(item.get('seen'))}"
+        for item in (payload.get("values") or {}).get("conditions", [])
+        if item.get("met")
+    ]
+    text = f"{name} on {symbol}" + (f" — {'; '.join(seen)}." if seen else ".")
+    if payload.get("one_shot"):
+        text += " It was a one-shot alert and is now off."
+    return Rendered(
+        NotificationEvent.PRICE_ALERT,
+        Message(
+            "price_alert",
+            f"Price alert: {name} ({symbol})",
+            text,
+            _at(payload, "at", now),
+            Tone.WARNING,
+            (("Alert", name), ("Symbol", symbol)),
+        ),
+        symbol=symbol,
+    )
+
+
+def _seen_text(seen) -> str:
+    if isinstance(seen, dict):
+        return ", ".join(f"{k} {v}" for k, v in seen.items())
+    return str(seen)
+
+
 def _told(event_type: NotificationEvent, title: str, tone: Tone):
     """A bus event whose payload carries its own `message` (or `reason`)."""
 
@@ -403,6 +434,7 @@ _RENDERERS = {
     "kill_switch": _kill_switch,
     "account_halted": _halted,
     "stop_moved": _stop_moved,
+    "price_alert": _price_alert,
     "rule_warning": _rule(NotificationEvent.RULE_WARNING, Tone.WARNING),
     "rule_breached": _rule(NotificationEvent.RULE_BREACHED, Tone.BAD),
     "alert_silence": _told(NotificationEvent.ALERT_SILENCE, "Silence", Tone.WARNING),
