@@ -237,17 +237,19 @@ def _prepare_database(app: Flask) -> None:
 def _wire_prices(app: Flask) -> None:
     """Connect the adapters to the services (the same receivers for every app): prices
     they hear go to the price cache, which hands each to the paper venue; what a venue
-    reports goes to the ledger. Idempotent: one subscription per process."""
+    reports goes to the ledger; the bar history a broker reads goes to the bars.
+    Idempotent: one subscription per process."""
     from app.brokers import listeners
     from app.brokers.paper import broker as paper
     from app.services.ledger.reports import apply_report
-    from app.services.market import bars, price_alerts, prices
+    from app.services.market import bar_history, bars, price_alerts, prices
 
-    listeners.connect(quotes=prices.update, reports=apply_report)
+    listeners.connect(quotes=prices.update, reports=apply_report, bars=bar_history.receive)
     prices.subscribe(paper.on_price)
     paper.wire_app(app)
     bars.wire(app)  # every price also becomes bars
     prices.subscribe(price_alerts.on_price)
+    bar_history.wire(app)
 
 
 def _wire_protections() -> None:

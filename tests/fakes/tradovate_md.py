@@ -6,6 +6,13 @@ with `a[{"i":id,"s":200}]` (or `s:401` and an error string in `d`), answers
 A symbol marked with `serve_delayed` is subscribed as for a user without a real-time
 subscription: the answer is `{"s":200,"i":n,"d":{"mode":"Delayed","subscriptionId":…}}`
 (reference "Delayed market data").
+`md/getChart` is answered as Tradovate does (reference "Chart history over the
+market-data socket"): `{"historicalId", "realtimeId"}`, then `chart` events of the
+historical id carrying the bars `hold_bars` gave for that symbol and underlying type (in
+packets of `chart_packet` bars, the time range applied), a packet under the realtime id
+when `hold_bars` got `realtime` bars, then `{"id": historicalId, "eoh": true}`.
+`withhold_eoh()` sends the bars and never the end; `refuse_chart` answers an error;
+`md/cancelChart` is answered and its ids are in `cancelled_charts()`.
 Tests drive it: `push_quote`, `send_heartbeat` (or `heartbeat_interval` for `h` frames on a
 timer), `send_shutdown`, `send_close`, `drop()`, `mute()` / `unmute()` (a socket that goes
 silent: connected, but no heartbeat, answer or quote goes out); and read what the client sent from
@@ -15,12 +22,14 @@ through float shows up. Served by Werkzeug's threaded server, each connection up
 simple_websocket.Server.
 """
 
+import itertools
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -93,6 +102,12 @@ class FakeMarketDataServer:
         self.refused: dict[int | str, tuple[int, str]] = {}
         self.delayed: set[int | str] = set()
         self.muted = False
+        # (symbol, underlying type) -> (history bars, realtime bars), each a wire bar
+        self.chart_bars: dict[tuple[int | str, str], tuple[list[dict], list[dict]]] = {}
+        self.chart_packet = 100
+        self.charts_refused: dict[int | str, tuple[int, str]] = {}
+        self.eoh_withheld = False
+        self._chart_ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server = make_server(
             "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
@@ -192,6 +207,32 @@ class FakeMarketDataServer:
     def refuse_subscription(self, symbol: int | str, status: int = 404, message: str = "") -> None:
         self.refused[symbol] = (status, message or f"Unknown contract {symbol}")
 
+    def hold_bars(
+        self,
+        symbol: int | str,
+        underlying: str,
+        bars: list[dict],
+        *,
+        realtime: list[dict] | tuple = (),
+    ) -> None:
+        """The history `md/getChart` serves for `symbol` (a contract id or a code) and
+        `underlying` ("MinuteBar", "DailyBar"): wire bars whose numbers are written into
+        the JSON text exactly as given; `realtime` bars follow under the realtime id."""
+        self.chart_bars[(symbol, underlying)] = (list(bars), list(realtime))
+
+    def refuse_chart(self, symbol: int | str, status: int = 404, message: str = "") -> None:
+        self.charts_refused[symbol] = (status, message or f"Unknown contract {symbol}")
+
+    def withhold_eoh(self) -> None:
+        """Send each chart's bars but never its end of history."""
+        self.eoh_withheld = True
+
+    def cancelled_charts(self) -> list[int]:
+        """The subscription ids of every `md/cancelChart` the client sent."""
+        return [
+            json.loads(r.request[3])["subscriptionId"] for r in self.sent(endpoint="md/cancelChart")
+        ]
+
     # Reading what happened.
 
     def live(self) -> list[Connection]:
@@ -282,6 +323,11 @@ class FakeMarketDataServer:
                 status, detail = 401, "Invalid access token"
         elif not connection.authorized:
             status, detail = 401, "Access is denied"
+        elif endpoint == "md/getChart":
+            self._chart(connection, int(request_id), json.loads(body))
+            return
+        elif endpoint == "md/cancelChart":
+            pass
         elif endpoint in ("md/subscribeQuote", "md/unsubscribeQuote"):
             symbol = json.loads(body)["symbol"]
             if symbol in self.refused:
@@ -298,6 +344,56 @@ class FakeMarketDataServer:
         if detail is not None:
             answer["d"] = detail
         connection.send("a" + json.dumps([answer]))
+
+    def _chart(self, connection: Connection, request_id: int, body: dict) -> None:
+        symbol = body["symbol"]
+        if symbol in self.charts_refused:
+            status, message = self.charts_refused[symbol]
+            connection.send("a" + json.dumps([{"s": status, "i": request_id, "d": message}]))
+            return
+        number = next(self._chart_ids)
+        historical, realtime = 1000 + number, 2000 + number
+        answer = {
+            "s": 200,
+            "i": request_id,
+            "d": {"historicalId": historical, "realtimeId": realtime},
+        }
+        connection.send("a" + json.dumps([answer]))
+        kind = body["chartDescription"]["underlyingType"]
+        bars, live = self.chart_bars.get((symbol, kind), ([], []))
+        bars = _in_range(bars, body["timeRange"])
+        for start in range(0, len(bars), self.chart_packet):
+            connection.send(_chart_frame(historical, bars[start : start + self.chart_packet]))
+        if live:
+            connection.send(_chart_frame(realtime, live))
+        if not self.eoh_withheld:
+            connection.send(
+                f'a[{{"e":"chart","d":{{"charts":[{{"id":{historical},"eoh":true}}]}}}}]'
+            )
+
+
+def _in_range(bars: list[dict], time_range: dict) -> list[dict]:
+    """The bars a time range asks for: since `asFarAsTimestamp`, or the last `asMuchAsElements`."""
+    if "asFarAsTimestamp" in time_range:
+        since = datetime.fromisoformat(time_range["asFarAsTimestamp"])
+        bars = [bar for bar in bars if datetime.fromisoformat(bar["timestamp"]) >= since]
+    if "asMuchAsElements" in time_range:
+        bars = bars[-int(time_range["asMuchAsElements"]) :]
+    return bars
+
+
+def _chart_frame(chart_id: int, bars: list[dict]) -> str:
+    """A `chart` event; each bar's values go into the text as given (numbers unquoted)."""
+    items = []
+    for bar in bars:
+        fields = [
+            f'"{name}":{json.dumps(value) if name == "timestamp" else value}'
+            for name, value in bar.items()
+        ]
+        items.append("{" + ",".join(fields) + "}")
+    trade_date = bars[0]["timestamp"][:10].replace("-", "") if bars else "0"
+    item = f'{{"id":{chart_id},"td":{int(trade_date)},"bars":[{",".join(items)}]}}'
+    return f'a[{{"e":"chart","d":{{"charts":[{item}]}}}}]'
 
 
 @pytest.fixture(name="fake_md")

@@ -15,6 +15,11 @@ The client keeps the latest quote of each symbol itself too (`top_of_book(symbol
 Only trades are handed on: the cache holds one price per symbol and every subscriber (the
 paper engine, P&L) reads it as a print, so a bid or an ask must not land there.
 
+`get_chart` reads bar history over the same socket (`md/getChart`, charts.py): the asking
+thread waits while the socket's thread collects the `chart` events of the request's
+historical id until `eoh`, then cancels the chart. Requests and answers are matched by
+request id as every other (stream.py); chart events by the historical id the answer named.
+
 The socket's thread (stream.SocketClient) reconnects, re-authorizes, and this client then
 resubscribes everything. A symbol is stale when nothing arrived for it for `stale_after`
 seconds (TRADOVATE_STALE_SECONDS).
@@ -22,7 +27,8 @@ seconds (TRADOVATE_STALE_SECONDS).
 The module-level registry (`register`, `subscribe(account, symbol)`, `status`) is what
 the Tradovate broker adapter calls: it registers how to get the market-data token and
 how to turn a contract code into Tradovate's contract id; the first subscription starts
-the process-wide client.
+the process-wide client, and each symbol's first subscription in the process asks for its
+bar history (backfill.py).
 """
 
 import logging
@@ -38,7 +44,12 @@ from typing import Any
 from flask import current_app, has_app_context
 
 from app.brokers import listeners
+from app.brokers.errors import BrokerError, TemporaryBrokerError
+from app.brokers.tradovate import charts
+from app.brokers.tradovate.backfill import Backfill
+from app.brokers.tradovate.charts import ChartRequest
 from app.brokers.tradovate.stream import Outgoing, SocketClient, TokenProvider
+from app.domain.bars import Bar
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +58,10 @@ MD_URL = "wss://md.tradovateapi.com/v1/websocket"
 URLS = {"demo": MD_URL, "live": MD_URL}
 SOURCE = "tradovate"
 STALE_SECONDS = 15.0
+# A day of minutes or a year of days arrives in well under a second; this is for a socket
+# that is down or reconnecting when history is asked for.
+CHART_TIMEOUT = 30.0
+_CANCEL = object()  # the tag of md/cancelChart: its answer needs nothing done
 
 QuoteSink = Callable[..., object]  # (symbol, price, time, source, *, delayed)
 ContractIdLookup = Callable[[str], int | None]
@@ -96,10 +111,12 @@ class MarketDataClient(SocketClient):
         *,
         on_quote: QuoteSink = listeners.quote,
         stale_after: float = STALE_SECONDS,
+        chart_timeout: float = CHART_TIMEOUT,
         **session: Any,
     ) -> None:
         super().__init__(url, token_provider, **session)  # SocketClient's timing
         self.stale_after = stale_after
+        self.chart_timeout = chart_timeout
         self._on_quote = on_quote
         # Desired subscriptions survive reconnects; requests wait in the outbox until
         # the session is authorized, and authorizing sends every subscription anyway.
@@ -112,6 +129,10 @@ class MarketDataClient(SocketClient):
         self._sub_errors: dict[str, str] = {}
         self._delayed: set[str] = set()  # answered in Delayed mode
         self._stale_reported: set[str] = set()
+        # Chart requests survive a reconnect until sent; once sent, only their session.
+        self._charts_out: deque[ChartRequest] = deque()
+        self._charts_open: list[ChartRequest] = []
+        self._cancels: deque[int] = deque()  # historical ids to md/cancelChart
 
     # Public API.
 
@@ -141,6 +162,45 @@ class MarketDataClient(SocketClient):
                 return
             self._forget(symbol, contract_id)
             self._queue(_Op("md/unsubscribeQuote", symbol, contract_id))
+
+    def get_chart(
+        self,
+        symbol: str | int,
+        underlying: str,
+        *,
+        as_much_as_elements: int | None = None,
+        as_far_as_timestamp: datetime | None = None,
+    ) -> list[Bar]:
+        """The one-unit bars ("MinuteBar" or "DailyBar") Tradovate holds for `symbol` (a
+        code or a contract id), oldest first: the last `as_much_as_elements`, or those since
+        `as_far_as_timestamp`.
+
+        Blocks the calling thread (never the socket's own) until the end of history, and
+        waits for a connection when there is none. TemporaryBrokerError when no end of
+        history comes within `chart_timeout` (the socket is down or dropped meanwhile);
+        BrokerError when Tradovate refuses the request.
+        """
+        request = ChartRequest(
+            charts.chart_body(
+                symbol,
+                underlying,
+                as_much_as_elements=as_much_as_elements,
+                as_far_as_timestamp=as_far_as_timestamp,
+            )
+        )
+        with self._lock:
+            self._charts_out.append(request)
+            conn = self._conn if self._authorized else None
+        if conn is not None:
+            conn.wake()
+        if not request.done.wait(self.chart_timeout) and self._abandon(request):
+            raise TemporaryBrokerError(
+                f"Tradovate sent no end of the {underlying} history of {symbol} within "
+                f"{self.chart_timeout:g} s ({self.status()['state']})"
+            )
+        if request.error is not None:
+            raise request.error
+        return sorted(request.bars, key=lambda bar: bar.time)
 
     def is_stale(self, symbol: str) -> bool:
         """True when no quote for `symbol` arrived in `stale_after` seconds (or unsubscribed)."""
@@ -176,7 +236,19 @@ class MarketDataClient(SocketClient):
     # The socket's hooks.
 
     def _requests(self) -> list[Outgoing]:
-        return [(op.endpoint, {"symbol": op.contract_id}, op.symbol) for op in self._take_outbox()]
+        outgoing: list[Outgoing] = [
+            (op.endpoint, {"symbol": op.contract_id}, op.symbol) for op in self._take_outbox()
+        ]
+        with self._lock:
+            while self._charts_out:
+                request = self._charts_out.popleft()
+                self._charts_open.append(request)
+                outgoing.append(("md/getChart", request.body, request))
+            while self._cancels:
+                outgoing.append(
+                    ("md/cancelChart", {"subscriptionId": self._cancels.popleft()}, _CANCEL)
+                )
+        return outgoing
 
     def _on_authorized(self) -> None:
         # Everything subscribed so far is sent now; queued requests are covered.
@@ -188,9 +260,21 @@ class MarketDataClient(SocketClient):
 
     def _on_disconnect(self) -> None:
         self._outbox.clear()
+        self._cancels.clear()  # a chart ends with its connection
+        lost, self._charts_open = self._charts_open, []
+        for request in lost:
+            request.fail(
+                TemporaryBrokerError(
+                    "the market-data socket dropped before the end of the history of "
+                    f"{request.body['symbol']}"
+                )
+            )
 
     def _on_answer(self, endpoint: str, tag: object, status: int, detail: object) -> None:
-        if not isinstance(tag, str):
+        if isinstance(tag, ChartRequest):
+            self._on_chart_answer(tag, status, detail)
+            return
+        if not isinstance(tag, str):  # md/cancelChart's: nothing waits on it
             return
         symbol = tag
         ok = 200 <= status < 300
@@ -234,6 +318,43 @@ class MarketDataClient(SocketClient):
             for quote in quotes if isinstance(quotes, list) else []:
                 if isinstance(quote, dict):
                     self._on_quote_message(quote)
+        elif name == "chart" and isinstance(data, dict):
+            items = data.get("charts")
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict):
+                    self._on_chart_item(item)
+
+    def _on_chart_answer(self, request: ChartRequest, status: int, detail: object) -> None:
+        historical_id = charts.historical_id_of(detail)
+        with self._lock:
+            if 200 <= status < 300 and historical_id is not None:
+                request.historical_id = historical_id
+                if request.abandoned:
+                    self._close_chart(request)
+                return
+            if request in self._charts_open:
+                self._charts_open.remove(request)
+        passing = status >= 500 or status == 429
+        symbol = request.body["symbol"]
+        request.fail(
+            (TemporaryBrokerError if passing else BrokerError)(
+                f"Tradovate refused the chart of {symbol}: {status} {detail or ''}".rstrip()
+            )
+        )
+
+    def _on_chart_item(self, item: dict[str, Any]) -> None:
+        """Bars of a chart we wait for; a realtime id's or an abandoned chart's are not."""
+        chart_id = item.get("id")
+        with self._lock:
+            waiting = (r for r in self._charts_open if r.historical_id is not None)
+            request = next((r for r in waiting if r.historical_id == chart_id), None)
+            if request is None:
+                return
+            request.take(item.get("bars"))
+            if item.get("eoh") is not True:
+                return
+            self._close_chart(request)
+        request.finish()
 
     def _on_quote_message(self, quote: dict[str, Any]) -> None:
         try:
@@ -291,6 +412,27 @@ class MarketDataClient(SocketClient):
             ops = list(self._outbox)
             self._outbox.clear()
             return ops
+
+    def _close_chart(self, request: ChartRequest) -> None:
+        """Stop collecting `request` and cancel its chart at Tradovate (the lock is held)."""
+        if request in self._charts_open:
+            self._charts_open.remove(request)
+        if request.historical_id is not None:
+            self._cancels.append(request.historical_id)
+            if self._conn is not None:
+                self._conn.wake()
+
+    def _abandon(self, request: ChartRequest) -> bool:
+        """The asker stops waiting for `request`; False when it finished just now."""
+        with self._lock:
+            if request.done.is_set():
+                return False
+            request.abandoned = True
+            if request in self._charts_out:
+                self._charts_out.remove(request)
+            elif request.historical_id is not None:
+                self._close_chart(request)
+            return True  # sent and unanswered: its answer closes it
 
     def _forget(self, symbol: str, contract_id: int) -> None:
         if self._codes.get(contract_id) == symbol:
@@ -350,6 +492,7 @@ def _timestamp(value: object) -> datetime | None:
 
 _registry_lock = threading.Lock()
 _client: MarketDataClient | None = None
+_backfill: Backfill | None = None
 _token_provider: TokenProvider | None = None
 _contract_id_lookup: ContractIdLookup | None = None
 
@@ -393,7 +536,9 @@ def subscribe(account: object, symbol: str) -> bool:
     if contract_id is None:
         logger.warning("market data: Tradovate knows no contract %s (%s)", symbol, who)
         return False
-    _running_client(getattr(account, "environment", None)).subscribe(symbol, int(contract_id))
+    running = _running_client(getattr(account, "environment", None))
+    running.subscribe(symbol, int(contract_id))
+    _running_backfill(running).request(symbol, int(contract_id))
     return True
 
 
@@ -433,12 +578,15 @@ def status() -> dict[str, Any]:
 
 def shutdown() -> None:
     """Stop the process-wide client and forget the registrations (app teardown, tests)."""
-    global _client, _token_provider, _contract_id_lookup
+    global _client, _backfill, _token_provider, _contract_id_lookup
     with _registry_lock:
         running, _client = _client, None
+        history, _backfill = _backfill, None
         _token_provider = _contract_id_lookup = None
     if running is not None:
-        running.stop()
+        running.stop()  # first: a history being read ends now rather than at its timeout
+    if history is not None:
+        history.stop()
 
 
 def _running_client(environment: str | None) -> MarketDataClient:
@@ -453,6 +601,14 @@ def _running_client(environment: str | None) -> MarketDataClient:
             )
             _client.start()
         return _client
+
+
+def _running_backfill(running: MarketDataClient) -> Backfill:
+    global _backfill
+    with _registry_lock:
+        if _backfill is None:
+            _backfill = Backfill(running.get_chart)
+        return _backfill
 
 
 def _current_token() -> str | None:
