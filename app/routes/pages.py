@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_login import current_user, login_required
 
 from app.api.accounts import account_json
+from app.api.bars import STYLES
 from app.api.kill_switch import state_json
 from app.api.risk import limits_json
 from app.api.settings import settings_json
@@ -13,7 +14,8 @@ from app.api.strategies import strategy_json
 from app.api.traders import figures_json, trader_json
 from app.api.trades import trace_json, trade_json
 from app.api.webhook_events import alert_trace_json
-from app.domain.vocabulary import EventStatus, NotificationChannel, NotificationEvent
+from app.domain.vocabulary import EventStatus, NotificationChannel, NotificationEvent, Timeframe
+from app.services.ledger import positions as ledger_positions
 from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
 from app.services.ledger.trader_pnl import trader_figures
@@ -141,6 +143,24 @@ def trades():
         accounts=accounts.list_accounts(),
         selected_account=account_id,
         **_names(),
+    )
+
+
+@bp.get("/charts")
+def charts():
+    """A symbol's bars in one of five styles, drawn by static/js/charts.js from /api/bars.
+    The controls are a GET form, so the query names the chart: a reload or a bookmark
+    shows the same one. Without a symbol, the first open position's, else MES1!."""
+    held = ledger_positions.open_positions()
+    return render_template(
+        "charts.html",
+        symbol=request.args.get("symbol") or (held[0].row.symbol if held else "MES1!"),
+        timeframe=request.args.get("timeframe") or Timeframe.M1.value,
+        style=request.args.get("style") or STYLES[0],
+        box=request.args.get("box"),
+        reversal=request.args.get("reversal"),
+        timeframes=[t.value for t in Timeframe],
+        styles=STYLES,
     )
 
 

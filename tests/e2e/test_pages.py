@@ -28,6 +28,7 @@ NAV = {
     "Traders": "/traders",
     "Trades": "/trades",
     "Analytics": "/analytics",
+    "Charts": "/charts",
     "Alerts": "/alerts",
     "News": "/news",
     "Options": "/options",

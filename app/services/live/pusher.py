@@ -6,7 +6,9 @@ through the server-level `socketio.emit` (with REDIS_URL, through the Redis queu
 every process's browsers hear every process's events), reads an account again after its
 positions, fills or trades changed, and figures `pnl` (pnl.py) at most once per
 PNL_INTERVAL_SECONDS per account, and only when it changed. A tick costs a dictionary
-look-up: it marks the accounts holding the symbol, never a query.
+look-up: it marks the accounts holding the symbol, never a query. It also marks the
+symbol, whose open 1-minute bar (the bar book's) goes out as `bar` at most once per
+PNL_INTERVAL_SECONDS, so an open chart moves with the price.
 """
 
 import logging
@@ -20,10 +22,12 @@ from decimal import Decimal
 
 from flask import Flask
 
+from app.domain.bars import Bar
+from app.domain.numbers import shown
 from app.domain.trading_day import trading_day_start
 from app.extensions import db, socketio
 from app.services.live import OWNER_ROOM, pnl
-from app.services.market import prices
+from app.services.market import bars, prices
 from app.services.records import events
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,8 @@ class Pusher:
         self._dirty: set[int] = set()  # accounts whose figures may have moved
         self._sent: dict[int, dict] = {}
         self._sent_at: dict[int, float] = {}
+        self._priced: set[str] = set()  # symbols with a price since their last `bar`
+        self._bar_sent_at: dict[str, float] = {}
         self._loaded = False  # every enabled account read once
         self._load_asked = False
         self._status_asked = False
@@ -82,13 +88,11 @@ class Pusher:
 
     def on_price(self, symbol: str, _price: Decimal, _time: datetime) -> None:
         with self._cond:
+            self._priced.add(symbol)
             if not self._loaded:
                 self._load_asked = True
             else:
-                holders = self._holders.get(symbol)
-                if not holders:
-                    return
-                self._dirty |= holders
+                self._dirty |= self._holders.get(symbol, set())
             self._wake()
 
     def send(self, name: str, payload: dict) -> None:
@@ -140,22 +144,36 @@ class Pusher:
             socketio.emit(name, payload, to=OWNER_ROOM)
         self._read_what_changed()
         self._send_pnl(time.monotonic())
+        self._send_bars(time.monotonic())
 
     def _has_work(self) -> bool:
         return bool(
-            self._outbox or self._stale or self._load_asked or self._status_asked or self._due()
+            self._outbox
+            or self._stale
+            or self._load_asked
+            or self._status_asked
+            or self._due()
+            or self._bars_due()
         )
 
     def _due(self) -> set[int]:
         now = time.monotonic()
         return {a for a in self._dirty if now - self._sent_at.get(a, 0.0) >= PNL_INTERVAL_SECONDS}
 
+    def _bars_due(self) -> set[str]:
+        now = time.monotonic()
+        return {
+            s for s in self._priced if now - self._bar_sent_at.get(s, 0.0) >= PNL_INTERVAL_SECONDS
+        }
+
     def _wait_seconds(self) -> float | None:
-        """Until the earliest held-back account may be sent again; forever without one."""
-        if not self._dirty:
+        """Until the earliest held-back account or symbol may be sent again; forever
+        without one."""
+        last_sent = [self._sent_at.get(a, 0.0) for a in self._dirty]
+        last_sent += [self._bar_sent_at.get(s, 0.0) for s in self._priced]
+        if not last_sent:
             return None
-        earliest = min(self._sent_at.get(a, 0.0) for a in self._dirty) + PNL_INTERVAL_SECONDS
-        return max(earliest - time.monotonic(), 0.0)
+        return max(min(last_sent) + PNL_INTERVAL_SECONDS - time.monotonic(), 0.0)
 
     def _read_what_changed(self) -> None:
         with self._cond:
@@ -210,6 +228,33 @@ class Pusher:
                 continue
             socketio.emit("pnl", payload, to=OWNER_ROOM)
             self._sent[account_id], self._sent_at[account_id] = payload, now
+
+    def _send_bars(self, now: float) -> None:
+        """The open minute of each symbol priced since its last `bar` (none when the bar
+        writer closed the minute meanwhile: the next price opens the next one)."""
+        with self._cond:
+            due = self._bars_due()
+            self._priced -= due
+            for symbol in due:
+                self._bar_sent_at[symbol] = now
+        for symbol in sorted(due):
+            bar = bars.book.open_bar(symbol)
+            if bar is not None:
+                socketio.emit("bar", bar_json(symbol, bar), to=OWNER_ROOM)
+
+
+def bar_json(symbol: str, bar: Bar) -> dict:
+    """The `bar` event: a symbol's open 1-minute bar, decimals as strings."""
+    return {
+        "symbol": symbol,
+        "timeframe": "1m",
+        "time": bar.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "open": shown(bar.open),
+        "high": shown(bar.high),
+        "low": shown(bar.low),
+        "close": shown(bar.close),
+        "volume": bar.volume,
+    }
 
 
 _pusher = Pusher()
