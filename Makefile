@@ -23,6 +23,7 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	./scripts/ensure-chromium.sh
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -r app run.py config.py
 	$(BIN)/python -m pytest -n 2 --durations=10
 
 lint: $(VENV)/.dev

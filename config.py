@@ -140,10 +140,10 @@ class TestConfig(Config):
 
     TESTING = True
     DATABASE_URL = "sqlite://"
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # nosec B105 # the test suite's throwaway key
     ENCRYPTION_KEY = "B4AaAyZYRTkk-Y-Foozx4swH6YAv_pMpbBSKmh5NIHw="
     ADMIN_USERNAME = "owner"
-    ADMIN_PASSWORD = "correct horse battery staple"
+    ADMIN_PASSWORD = "correct horse battery staple"  # nosec B105 # the test owner's
     SEED_PAPER_ACCOUNT = False
     BCRYPT_ROUNDS = 4
     SCHEDULER_ENABLED = False

@@ -132,7 +132,7 @@ class SimulatedFeed(PriceFeed):
             raise FeedError("volatility_ticks", "must be a whole number of ticks")
         if volatility_ticks < 0:
             raise FeedError("volatility_ticks", "must be 0 or more")
-        self._random = random.Random(seed)  # nosec B311: a simulated market, not a secret
+        self._random = random.Random(seed)  # nosec B311 # a simulated market, not a secret
         self._tick_sizes = dict(tick_sizes)
         self._start_prices = {**DEFAULT_START_PRICES, **(start_prices or {})}
         self._volatility = volatility_ticks

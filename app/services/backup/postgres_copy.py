@@ -7,7 +7,7 @@ the password travels in PGPASSWORD, never on a command line other users can read
 import logging
 import re
 import shutil
-import subprocess  # nosec B404: pg_dump/pg_restore, argument lists only, never a shell
+import subprocess  # nosec B404 # pg_dump/pg_restore, argument lists only, never a shell
 from pathlib import Path
 
 from sqlalchemy import text
@@ -92,7 +92,7 @@ def _run(tool: str, *arguments: str, environment: dict[str, str] | None = None) 
             f"{tool} is not on PATH: install the PostgreSQL client tools "
             "(Debian: apt install postgresql-client) of the server's version or newer."
         )
-    result = subprocess.run(  # nosec B603: the tool found on PATH, our own arguments
+    result = subprocess.run(  # nosec B603 # the tool found on PATH, our own arguments
         [executable, *arguments], env=environment, capture_output=True, text=True, check=False
     )
     if result.returncode != 0:

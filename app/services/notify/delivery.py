@@ -77,7 +77,7 @@ def deliver_due(
     channels: Mapping[NotificationChannel, Channel],
     rng: random.Random | None = None,
 ) -> DeliveryReport:
-    rng = rng or random.Random()  # nosec B311: retry jitter, not a secret
+    rng = rng or random.Random()  # nosec B311 # retry jitter, not a secret
     report = DeliveryReport()
     due = list(
         db.session.scalars(

@@ -28,7 +28,7 @@ PLAIN = (
     "outgoing_webhook_url",
 )
 # API field -> encrypted column; null clears the secret.
-SECRETS = {  # nosec B105: the settings fields and their columns, no secret values
+SECRETS = {  # nosec B105 # the settings fields and their columns, no secret values
     "smtp_password": "smtp_password_encrypted",
     "textbelt_key": "textbelt_key_encrypted",
     "discord_bot_token": "discord_bot_token_encrypted",

@@ -124,14 +124,14 @@ def _flagged_sql(order_scope: str = "", position_scope: str = "", changes: bool 
             "orders o CROSS JOIN advanced_orders a" if changes else "advanced_orders a, orders o"
         )
         parts.append(
-            f"SELECT a.id FROM {tables} WHERE a.{column} = o.id"  # nosec B608: constants
+            f"SELECT a.id FROM {tables} WHERE a.{column} = o.id"  # nosec B608 # constants
             f" AND {watched} AND {_SETTLED}{condition}{order_scope}"
         )
     tables = (
         "positions p CROSS JOIN advanced_orders a" if changes else "advanced_orders a, positions p"
     )
     parts.append(
-        f"SELECT a.id FROM {tables} WHERE a.position_id = p.id"  # nosec B608: constants
+        f"SELECT a.id FROM {tables} WHERE a.position_id = p.id"  # nosec B608 # constants
         f" AND {watched} AND {_POSITION_GONE}{position_scope}"
     )
     return "\nUNION ".join(parts)

@@ -119,7 +119,10 @@ def _record_failure(username: str, why: str, severity: Severity = Severity.INFO)
 def change_password(user: User, current: str, new: str, now: datetime) -> None:
     """Change the owner's password; every other session is logged out."""
     if not password_matches(current, user.password_hash):
-        raise InvalidInput("Current password is wrong.", {"current_password": "is wrong"})
+        raise InvalidInput(
+            "Current password is wrong.",
+            {"current_password": "is wrong"},  # nosec B105 # words, not a password
+        )
     check_password_policy(new)
     user.password_hash = hash_password(new)
     user.session_nonce = new_session_nonce()

@@ -32,7 +32,7 @@ API_KEY_HINT = (
     "Check the API key fields: cid is the key's number, sec its secret (shown once when the "
     "key was made on Tradovate's site), app id the application name given with the key."
 )
-PASSWORD_HINT = (  # nosec B105: advice, not a password
+PASSWORD_HINT = (  # nosec B105 # advice, not a password
     "Check the username and password: they are those of your Tradovate login."
 )
 

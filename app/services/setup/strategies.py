@@ -251,7 +251,7 @@ def example_alert_message(strategy: Strategy) -> str:
     """A TradingView alert message ready to paste, using TradingView's placeholders."""
     message: dict = {}
     if strategy.passphrase_encrypted:
-        message["passphrase"] = "<your passphrase>"
+        message["passphrase"] = "<your passphrase>"  # nosec B105 # a placeholder shown
     if strategy.mode == StrategyMode.POSITION_SYNC:
         message["market_position"] = "{{strategy.market_position}}"
         message["position_size"] = "{{strategy.position_size}}"

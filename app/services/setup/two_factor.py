@@ -247,7 +247,9 @@ def _prove(user: User, password: str, code: str, now: datetime, action: str) -> 
     _check_lock(user, now)
     if not password_matches(password, user.password_hash):
         wrong = InvalidInput(
-            "Password is wrong.", {"password": "is wrong"}, code="invalid_password"
+            "Password is wrong.",
+            {"password": "is wrong"},  # nosec B105 # words, not a password
+            code="invalid_password",
         )
         _fail(user, now, f"{action} refused: wrong password", wrong)
     if _accept(user, code, now) is None:

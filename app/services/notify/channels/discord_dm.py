@@ -41,7 +41,7 @@ GRACE_SECONDS = 1.0  # the caller waits this much past the loop's own deadline
 
 CANNOT_DM = 50007
 UNKNOWN_USER = {10013, 50033}  # "Unknown User", "Invalid Recipient(s)"
-TOKEN_REFUSED = "Discord refused the bot token (401): check DISCORD_BOT_TOKEN on the server."  # nosec B105: words, not a token
+TOKEN_REFUSED = "Discord refused the bot token (401): check DISCORD_BOT_TOKEN on the server."  # nosec B105 # words, not a token
 DMS_CLOSED = (
     "Discord refused the DM: the bot shares no server with you, or your DMs from server "
     "members are off — join the bot's server / allow DMs, then send a test."
