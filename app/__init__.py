@@ -157,6 +157,12 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def rate_limit_storage(redis_url: str | None) -> str:
+    """Limits are counted in Redis when there is one, so a limit holds across the processes
+    of a scale-out (else each process would allow the whole limit)."""
+    return redis_url or "memory://"
+
+
 def _init_extensions(app: Flask) -> None:
     from app.services.setup.auth import load_session_user
 
@@ -167,9 +173,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_session_user)
     csrf.init_app(app)
-    # Counted in Redis when there is one, so a limit holds across the processes of a
-    # scale-out (else each process would allow the whole limit).
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", rate_limit_storage(app.config.get("REDIS_URL")))
     limiter.init_app(app)
     socketio.init_app(
         app,

@@ -119,24 +119,32 @@ def test_https_answers_carry_hsts_and_plain_http_does_not(client):
 
 
 def test_with_redis_the_count_lives_in_redis(tmp_path, migrated_schema):
-    """Behind a load balancer each web process must not allow the whole limit again: the
-    count is kept in Redis, where every process reads it."""
+    """Behind a load balancer each web process must not allow the whole limit again: with
+    REDIS_URL the count is kept in Redis, where every process reads it. (The app is given
+    the storage, not REDIS_URL itself, which would also put this process's Socket.IO on
+    Redis for every later test.)"""
     import hashlib
     import shutil
     import uuid
 
     redis = pytest.importorskip("redis")
-    from app import create_app
+    from app import create_app, rate_limit_storage
     from tests.conftest import make_config
 
     url = "redis://127.0.0.1:6379/0"
+    assert rate_limit_storage(url) == url and rate_limit_storage(None) == "memory://"
     store = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         store.ping()
     except (redis.RedisError, OSError) as exc:
         pytest.skip(f"Redis unreachable at 127.0.0.1:6379: {exc}")
     shutil.copyfile(migrated_schema, tmp_path / "test.db")
-    config = make_config(tmp_path, RATELIMIT_ENABLED=True, API_RATE_LIMIT="3/minute", REDIS_URL=url)
+    config = make_config(
+        tmp_path,
+        RATELIMIT_ENABLED=True,
+        API_RATE_LIMIT="3/minute",
+        RATELIMIT_STORAGE_URI=rate_limit_storage(url),
+    )
     client = create_app(config).test_client()
     header = f"Bearer dp_{uuid.uuid4().hex}"  # its own count
     codes = [

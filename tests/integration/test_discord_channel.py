@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -240,7 +241,11 @@ def test_the_fake_answers_discord_py_s_own_client_in_shapes_it_parses(fake_disco
             sent = await user.send(embed=discord.Embed(title="hello"))
             return client.user.name, user.name, sent.embeds[0].title
 
-    assert asyncio.run(dm_through_the_client()) == ("deskpilot-bot", "trader", "hello")
+    # On a thread of its own: a browser test's Playwright keeps an event loop running on
+    # the main thread of the same test worker, and asyncio.run refuses to nest in it.
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(asyncio.run, dm_through_the_client()).result(timeout=30)
+    assert answer == ("deskpilot-bot", "trader", "hello")
     assert [call.route for call in fake_discord.recorded] == [
         "me",
         "application",
