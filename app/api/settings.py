@@ -70,6 +70,10 @@ def _step_up_for_credentials(changes: dict) -> None:
     secrets = sorted(field for field in channel_settings.SECRETS if field in changes)
     if secrets:
         step_up.require(f"changing {', '.join(secrets)}")
+    if "webhook_allowlist" in changes and list(changes["webhook_allowlist"] or []) != list(
+        current_user.webhook_allowlist or []
+    ):
+        step_up.require("changing the webhook allowlist")  # a defence, loosened or not
     if by_sms and "sms_to" in changes and changes["sms_to"] != list(current_user.sms_to or []):
         step_up.require("changing the phone numbers SMS codes go to")
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from app.api import serialize
+from app.api import serialize, step_up
 from app.api.schemas import StrategyCreate, StrategyUpdate, parse_body
 from app.api.serialize import decimal, iso
 from app.api.step_up import step_up_required
@@ -74,10 +74,13 @@ def get_strategy(strategy_id: int):
 
 @bp.route("/<id:strategy_id>", methods=["PUT", "PATCH"])
 def update_strategy(strategy_id: int):
+    """A changed passphrase is a webhook credential: with two-factor on, it needs a
+    step-up like a rotated token."""
     strategies.get_strategy(strategy_id)
-    return jsonify(
-        strategy_json(strategies.update_strategy(strategy_id, parse_body(StrategyUpdate)))
-    )
+    changes = parse_body(StrategyUpdate)
+    if "passphrase" in changes:
+        step_up.require("changing a webhook passphrase")
+    return jsonify(strategy_json(strategies.update_strategy(strategy_id, changes)))
 
 
 @bp.post("/<id:strategy_id>/rotate-token")

@@ -75,6 +75,8 @@ GUARDED = [
     ("POST", "/api/settings/password", {"current_password": PASSWORD, "new_password": "x" * 16}),
     ("PUT", "/api/settings", {"smtp_password": "mail-secret"}),
     ("POST", "/api/notifications/webhook-secret", None),
+    ("PUT", "/api/strategies/{strategy}", {"passphrase": "a new passphrase"}),
+    ("PUT", "/api/settings", {"webhook_allowlist": ["203.0.113.0/24"]}),
 ]
 
 
