@@ -1,4 +1,5 @@
-"""Market-data benchmark: chart styles and indicators over N one-minute bars (DESIGN §7).
+"""Market-data benchmark (DESIGN §7): ticks into bars, chart styles and indicators over N
+one-minute bars, and price alert rules on a new bar.
 
 The bars are a seeded random walk of an MES-like contract (tick 0.25, price near 5000,
 closes up to 4 ticks apart, wicks up to 3 ticks), built before any timing. Each measure
@@ -7,7 +8,7 @@ sets one (any chart style over 100,000 bars ≤ 200 ms). Each section is a funct
 takes the bars and the arguments and yields rows; add a section (ticks into bars, price
 rules) by writing one and listing it in SECTIONS.
 
-    .venv/bin/python bench/market.py [--bars 100000] [--repeat 7] [--only styles indicators]
+    .venv/bin/python bench/market.py [--bars 100000] [--repeat 7] [--only ticks rules ...]
 """
 
 import argparse
@@ -24,11 +25,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain import chart_styles, indicators  # noqa: E402
+from app.domain import chart_styles, indicators, price_rules  # noqa: E402
+from app.domain.bar_building import MinuteBars  # noqa: E402
 from app.domain.bars import Bar  # noqa: E402
+from app.domain.vocabulary import ConditionJoin  # noqa: E402
 
 TICK = Decimal("0.25")
 STYLE_TARGET_MS = 200.0
+TICKS = 1_000_000
+TICKS_TARGET_MS = 1000.0
+RULES = 1000
+RULES_TARGET_MS = 100.0
 
 
 def random_walk(count: int, seed: int) -> list[Bar]:
@@ -104,7 +111,83 @@ def indicator_rows(
         yield name, median, best, cpu, f"{size:,} values", "no target"
 
 
-SECTIONS = {"styles": styles, "indicators": indicator_rows}
+def tick_rows(_bars: list[Bar], repeat: int) -> Iterator[tuple[str, float, float, float, str, str]]:
+    """A million prices into 1-minute bars: the bar builder's inner loop (a price every
+    60 ms of one contract, so about 1,000 minutes), and the same through the service's
+    book (its lock and the time's conversion), as the price cache calls it."""
+    from app.services.market.bars import BarBook  # the service: flask and sqlalchemy
+
+    rng = random.Random(11)
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC).timestamp()
+    steps, ticks = [Decimal(n) * TICK for n in range(-2, 3)], []
+    price = Decimal(5000)
+    for n in range(TICKS):
+        price += steps[rng.randrange(5)]
+        ticks.append((price, start + n * 0.06))
+
+    def build() -> list:
+        book, closed = MinuteBars(), []
+        for price, at in ticks:
+            done = book.add("MESZ6", price, at)
+            if done is not None:
+                closed.append(done)
+        return closed
+
+    times = [datetime.fromtimestamp(at, UTC) for _, at in ticks]
+
+    def through_the_service() -> list:
+        book = BarBook()
+        for (price, _), at in zip(ticks, times, strict=True):
+            book.on_price("MESZ6", price, at)
+        return book.closed
+
+    target = f"≤ {TICKS_TARGET_MS:.0f} ms"
+    runs = {
+        "1,000,000 ticks → 1m bars": build,
+        "the same through BarBook.on_price": through_the_service,
+    }
+    for name, run in runs.items():
+        median, best, cpu, size = timed(run, repeat)
+        verdict = "met" if median <= TICKS_TARGET_MS else "NOT MET"
+        yield name, median, best, cpu, f"{size:,} bars", f"{target}: {verdict}"
+
+
+def rule_rows(bars: list[Bar], repeat: int) -> Iterator[tuple[str, float, float, float, str, str]]:
+    """1,000 price alert rules looked at on a new bar: five kinds of rule in turn (a price
+    crossing, RSI, an SMA cross, a volume spike, a change over an hour), each given the
+    bars it needs (the service reads them once per symbol and timeframe)."""
+    kinds = [
+        [{"kind": "crosses_above", "value": "5000"}],
+        [{"kind": "rsi_above", "value": 70, "period": 14}],
+        [{"kind": "sma_cross_above", "fast": 5, "slow": 20}],
+        [{"kind": "volume_spike", "value": 2, "period": 20}],
+        [{"kind": "change_pct", "value": 1, "window_minutes": 60},
+         {"kind": "price_above", "value": "4000"}],
+    ]  # fmt: skip
+    rules = [price_rules.parse_conditions(kinds[n % len(kinds)]) for n in range(RULES)]
+    recent = bars[-max(c.bars_needed for rule in rules for c in rule) :]
+    states = [{} for _ in rules]
+
+    def look_all() -> list:
+        return [
+            price_rules.look(rule, ConditionJoin.AND, recent, None, state, 1)
+            for rule, state in zip(rules, states, strict=True)
+        ]
+
+    median, best, cpu, size = timed(look_all, repeat)
+    verdict = "met" if median <= RULES_TARGET_MS else "NOT MET"
+    yield (
+        f"{RULES:,} rules on a new bar ({len(recent)} bars each)",
+        median, best, cpu, f"{size:,} looks", f"≤ {RULES_TARGET_MS:.0f} ms: {verdict}",
+    )  # fmt: skip
+
+
+SECTIONS = {
+    "styles": styles,
+    "indicators": indicator_rows,
+    "ticks": tick_rows,
+    "rules": rule_rows,
+}
 
 
 def main() -> None:

@@ -175,8 +175,11 @@ def watch(now: datetime) -> int:
         if rule is not None:
             rule.state = {**(rule.state or {}), **state}
             kept += _fire(rule, at, values)
+    groups: dict[tuple[str, Timeframe], list[PriceAlert]] = {}
     for rule in _bar_rules():
-        kept += _look_at_bars(rule, now)
+        groups.setdefault((rule.symbol, rule.timeframe), []).append(rule)
+    for (symbol, timeframe), rules in groups.items():
+        kept += _look_at_bars(symbol, timeframe, rules, now)
     db.session.commit()
     _reload_price_rules()
     return kept
@@ -187,30 +190,35 @@ def _bar_rules() -> list[PriceAlert]:
     return [r for r in rules if not price_rules.is_price_only(_conditions(r))]
 
 
-def _look_at_bars(rule: PriceAlert, now: datetime) -> int:
-    """Look once per newly closed bar of the rule's timeframe."""
-    timeframe = rule.timeframe
+def _look_at_bars(symbol: str, timeframe: Timeframe, rules: list[PriceAlert], now: datetime):
+    """Look at the rules of one symbol and timeframe once per newly closed bar, the bars
+    read once for all of them."""
     current = period_start(now, timeframe)
     closed = period_start(current - timedelta(seconds=1), timeframe)
-    if (rule.state or {}).get("last_bar") == closed.isoformat():
+    due = [r for r in rules if (r.state or {}).get("last_bar") != closed.isoformat()]
+    if not due:
         return 0
-    conditions = _conditions(rule)
-    needed = max(c.bars_needed for c in conditions)
+    looks = [(rule, _conditions(rule)) for rule in due]
+    needed = max(c.bars_needed for _, conditions in looks for c in conditions)
     length = (
         timedelta(days=1)
         if timeframe is Timeframe.D1
         else timedelta(seconds=PERIOD_SECONDS[timeframe])
     )
-    found = [b for b in bars.read(rule.symbol, timeframe, closed - length * needed, closed)
+    found = [b for b in bars.read(symbol, timeframe, closed - length * needed, closed)
              if b.time <= closed]  # fmt: skip
-    state = {**(rule.state or {}), "last_bar": closed.isoformat()}
-    if not found or found[-1].time != closed:
-        rule.state = state  # no bar closed in that period (a gap): nothing to look at
-        return 0
-    minutes = int(length.total_seconds() // 60)
-    seen = price_rules.look(conditions, rule.joined_by, found, None, state, minutes)
-    rule.state = {**state, **seen.state}
-    return _fire(rule, closed + length, seen.values) if seen.met else 0
+    kept = 0
+    for rule, conditions in looks:
+        state = {**(rule.state or {}), "last_bar": closed.isoformat()}
+        if not found or found[-1].time != closed:
+            rule.state = state  # no bar closed in that period (a gap): nothing to look at
+            continue
+        minutes = int(length.total_seconds() // 60)
+        seen = price_rules.look(conditions, rule.joined_by, found, None, state, minutes)
+        rule.state = {**state, **seen.state}
+        if seen.met:
+            kept += _fire(rule, closed + length, seen.values)
+    return kept
 
 
 def _fire(rule: PriceAlert, at: datetime, values: dict) -> int:
