@@ -14,11 +14,13 @@ from app.api.strategies import strategy_json
 from app.api.traders import figures_json, trader_json
 from app.api.trades import trace_json, trade_json
 from app.api.webhook_events import alert_trace_json
+from app.domain import price_rules
 from app.domain.vocabulary import EventStatus, NotificationChannel, NotificationEvent, Timeframe
 from app.services.ledger import positions as ledger_positions
 from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
 from app.services.ledger.trader_pnl import trader_figures
+from app.services.market import price_alerts
 from app.services.notify import preferences
 from app.services.protection import halts, kill_switch
 from app.services.records import alert_log, audit
@@ -117,6 +119,8 @@ def traders_page():
 
 @bp.get("/alerts")
 def alerts():
+    """The trader's price alerts (static/js/price_alerts.js adds their form and firings)
+    and the webhook alert log; both are live regions read again on their events."""
     strategy_id = request.args.get("strategy_id", type=int)
     status = request.args.get("status") or None
     if status not in {s.value for s in EventStatus}:
@@ -124,6 +128,13 @@ def alerts():
     return render_template(
         "alerts.html",
         alerts=alert_log.recent_alerts(strategy_id, status),
+        price_alerts=[price_alerts.rule_json(rule) for rule in price_alerts.list_rules()],
+        timeframes=[t.value for t in Timeframe],
+        rule_limits={
+            "max_conditions": price_rules.MAX_CONDITIONS,
+            "rsi_period": price_rules.DEFAULT_RSI_PERIOD,
+            "volume_period": price_rules.DEFAULT_VOLUME_PERIOD,
+        },
         strategies=strategies.list_strategies(),
         statuses=[s.value for s in EventStatus],
         selected_strategy=strategy_id,

@@ -3,12 +3,17 @@
 "use strict";
 
 const DeskPilotExits = (() => {
-  // A value at a dotted path: "break_even.trigger" nests as {"break_even": {"trigger": …}}.
+  // A value at a dotted path: "break_even.trigger" nests as {"break_even": {"trigger": …}};
+  // an indexed name is a list's item: "conditions[1].value" → {"conditions": [, {"value": …}]}.
   function assignPath(body, path, value) {
     const names = path.split(".");
     const last = names.pop();
     let place = body;
-    names.forEach((name) => { place = place[name] ??= {}; });
+    names.forEach((name) => {
+      const item = /^(.+)\[(\d+)\]$/.exec(name);
+      if (item) place = (place[item[1]] ??= [])[Number(item[2])] ??= {};
+      else place = place[name] ??= {};
+    });
     place[last] = value;
   }
 

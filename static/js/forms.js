@@ -222,7 +222,7 @@
         await DeskPilotApi.call(toggle.dataset.method || "PUT", toggle.dataset.api,
           { [toggle.dataset.field]: toggle.checked });
         if (toggle.dataset.field === "enabled") {
-          toggle.closest("[data-account-id], [data-strategy-id], [data-trader-id]")
+          toggle.closest("[data-account-id], [data-strategy-id], [data-trader-id], [data-price-alert-id]")
             ?.classList.toggle("disabled", !toggle.checked);
         }
       } catch (error) {

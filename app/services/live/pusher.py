@@ -33,7 +33,7 @@ from app.services.records import events
 logger = logging.getLogger(__name__)
 
 PNL_INTERVAL_SECONDS = 1.0
-FORWARDED = ("order", "fill", "position", "trade", "signal", "log")
+FORWARDED = ("order", "fill", "position", "trade", "signal", "log", "price_alert")
 RE_READ = ("position", "fill", "trade")  # an account's P&L copy is read again
 STATUS_CHANGES = ("kill_switch",)  # the status is figured again and sent
 
