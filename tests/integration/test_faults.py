@@ -29,19 +29,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from app.brokers.tradovate import broker as tradovate_broker
 from app.brokers.tradovate import market_data, user_sync
 from app.extensions import db
-from app.models import User
 from app.services.market import prices
 from app.services.protection import monitor
-from app.services.setup.crypto import encrypt_text
 from app.workers.position_poller import BROKER_DOWN_AFTER, poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front
 from tests.fakes.tradovate_md import FakeMarketDataServer
-from tests.fakes.webhook_receiver import WEBHOOK_SECRET
 
 MD_TOKEN = "md-token"
 wait_for = FakeMarketDataServer.wait_for
@@ -213,16 +209,6 @@ TRADOVATE_ACCOUNT = 720001  # the fake's first account: the one an empty account
 
 def _refused_with_reason(order: dict) -> bool:
     return order["status"] in ("failed", "rejected") and bool(order["reason"])
-
-
-@pytest.fixture
-def hooked(app, webhook_receiver):
-    """The owner's outgoing webhook is set up, so every notification is an outbox row."""
-    with app.app_context():
-        user = db.session.scalar(select(User))
-        user.outgoing_webhook_url = webhook_receiver.url
-        user.outgoing_webhook_secret_encrypted = encrypt_text(WEBHOOK_SECRET)
-        db.session.commit()
 
 
 @pytest.fixture

@@ -17,24 +17,11 @@ from app.extensions import db
 from app.models import Notification, User
 from app.services.market import prices
 from app.services.notify import delivery, outbox, summary
-from app.services.setup.crypto import encrypt_text
 from app.workers.jobs import run_job
 from app.workers.live_status import status_of
 from app.workers.position_poller import BROKER_DOWN_AFTER, poll_accounts
 from tests.conftest import TRADOVATE_CREDENTIALS, front, make_config
 from tests.fakes.discord_api import TRADER_ID
-from tests.fakes.webhook_receiver import WEBHOOK_SECRET
-
-
-@pytest.fixture
-def hooked(app, webhook_receiver):
-    """The owner's outgoing webhook pointed at the receiver, with its secret."""
-    with app.app_context():
-        user = db.session.scalar(select(User))
-        user.outgoing_webhook_url = webhook_receiver.url
-        user.outgoing_webhook_secret_encrypted = encrypt_text(WEBHOOK_SECRET)
-        db.session.commit()
-    return webhook_receiver
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Notification, User
+from app.models import Notification
 from app.services.market import bars, price_alerts, prices
-from app.services.setup.crypto import encrypt_text
 from tests.conftest import front
-from tests.fakes.webhook_receiver import WEBHOOK_SECRET
 
 T0 = datetime(2026, 12, 4, 14, 30, tzinfo=UTC)
 
@@ -23,16 +21,6 @@ def fresh_memory():
     price_alerts.forget()
     yield
     price_alerts.forget()
-
-
-@pytest.fixture
-def hooked(app, webhook_receiver):
-    with app.app_context():
-        user = db.session.scalar(select(User))
-        user.outgoing_webhook_url = webhook_receiver.url
-        user.outgoing_webhook_secret_encrypted = encrypt_text(WEBHOOK_SECRET)
-        db.session.commit()
-    return webhook_receiver
 
 
 def rule(api, **fields) -> dict:
