@@ -470,3 +470,21 @@ def test_a_rule_running_low_then_out_is_told_once_each(app, api, hooked, make_ac
     tick_at(app, "6010")  # +$100: reached
     told = [r.event_type for r in rows(app) if r.event_type.startswith("rule_")]
     assert told == ["rule_warning", "rule_breached"]
+
+
+def test_an_event_whose_payload_cannot_be_built_never_undoes_its_commit(app, hooked):
+    """The news is not the trade: a failing payload builder is logged, and the rows its
+    transaction wrote are kept."""
+    from app.models import AuditEntry
+    from app.services.records import events as bus
+
+    def broken() -> dict:
+        raise RuntimeError("a payload that cannot be built")
+
+    with app.app_context():
+        db.session.add(AuditEntry(category="system", severity="info", message="kept"))
+        bus.publish_after_commit(db.session(), "kill_switch", broken)
+        db.session.commit()
+        kept = db.session.scalar(select(AuditEntry).where(AuditEntry.message == "kept"))
+        assert kept is not None
+    assert rows(app) == []

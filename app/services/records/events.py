@@ -93,18 +93,33 @@ def _record_durably(session: Session) -> None:
     if not pending or len(pending) == recorded or not _durable:
         return
     session.flush()
-    built = [(name, payload() if callable(payload) else payload) for name, payload in pending]
+    built = [(name, _built(name, payload)) for name, payload in pending]
     session.info[_PENDING] = built
     session.info[_RECORDED] = len(built)
     for name, payload in built[recorded:]:
-        _call_durable(session, name, payload)
+        if payload is not None:
+            _call_durable(session, name, payload)
+
+
+def _built(name: str, payload: dict | Callable[[], dict]) -> dict | None:
+    """The payload, built if it is a callable. A builder that fails is logged and its event
+    dropped: news must never undo, or fail, the commit of what it describes."""
+    if not callable(payload):
+        return payload
+    try:
+        return payload()
+    except Exception:
+        logger.exception("building the %s event failed; it is not published", name)
+        return None
 
 
 @event.listens_for(Session, "after_commit")
 def _publish_committed(session: Session) -> None:
     recorded = session.info.pop(_RECORDED, 0)
     for index, (name, payload) in enumerate(session.info.pop(_PENDING, [])):
-        payload = payload() if callable(payload) else payload
+        payload = _built(name, payload)
+        if payload is None:
+            continue
         _call_subscribers(name, payload)
         if index >= recorded:
             _call_durable(None, name, payload)
