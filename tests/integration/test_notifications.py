@@ -488,3 +488,32 @@ def test_an_event_whose_payload_cannot_be_built_never_undoes_its_commit(app, hoo
         kept = db.session.scalar(select(AuditEntry).where(AuditEntry.message == "kept"))
         assert kept is not None
     assert rows(app) == []
+
+
+def test_the_owner_is_read_once_per_commit_however_much_news_it_makes(
+    app, api, client, hooked, trading
+):
+    """A fill and the position it opens are told from one ledger commit: the settings,
+    names and preferences are read once for both, inside the ledger's write."""
+    from sqlalchemy import event as sa_event
+
+    _, strategy = trading
+    api.put("/api/notifications/preferences", {"events": {"order_filled": {"webhook": True}}})
+    reads = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "FROM users" in statement:
+            reads.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        alert(client, strategy, "buy", "6000")
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    told = sorted(r.event_type for r in rows(app))
+    assert told == ["order_filled", "position_opened"]  # two pieces of news, one commit
+    # One read per commit that carries news: the fill and the position it opens share the
+    # ledger's (read apart, they made four).
+    assert len(reads) == 3, reads

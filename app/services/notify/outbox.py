@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, has_app_context
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -75,21 +76,15 @@ def _write(session: Session | None, name: str, payload: dict, now: datetime) -> 
 def enqueue(session: Session, channels: Mapping[NotificationChannel, Channel], make, now):
     """Write the rows for one notification (`make(names)` renders it) in `session`; the
     rows written. The owner's settings decide which channels can send, their preferences
-    which of those want it."""
-    user = session.scalar(select(User).order_by(User.id).limit(1))
-    if user is None:
+    which of those want it. What they say is read once per transaction: a fill, its
+    position and its trade are told from one commit, inside the ledger's write."""
+    context = _context(session, channels)
+    if context is None:
         return []
-    settings = notify_settings(user)
-    ready = [name for name, channel in channels.items() if channel.unready(settings) is None]
-    if not ready:
-        return []
-    rendered: Rendered | None = make(_names(session))
+    ready, names, prefs = context
+    rendered: Rendered | None = make(names)
     if rendered is None:
         return []
-    prefs_row = session.scalar(
-        select(NotificationPrefs).where(NotificationPrefs.user_id == user.id)
-    )
-    prefs = preferences.prefs_of(user, prefs_row)
     due = prefs.held_until(rendered.event_type, now) or now
     message = rendered.message
     rows = [
@@ -113,6 +108,34 @@ def enqueue(session: Session, channels: Mapping[NotificationChannel, Channel], m
     ]
     session.add_all(rows)
     return rows
+
+
+_CONTEXT = "deskpilot.outbox_context"
+
+
+def _context(session: Session, channels: Mapping[NotificationChannel, Channel]):
+    """(channels ready, names, preferences) for this transaction, or None when no channel
+    can send; kept on the session until its transaction ends."""
+    if _CONTEXT in session.info:
+        return session.info[_CONTEXT]
+    context = None
+    user = session.scalar(select(User).order_by(User.id).limit(1))
+    if user is not None:
+        settings = notify_settings(user)
+        ready = [name for name, ch in channels.items() if ch.unready(settings) is None]
+        if ready:
+            prefs_row = session.scalar(
+                select(NotificationPrefs).where(NotificationPrefs.user_id == user.id)
+            )
+            context = (ready, _names(session), preferences.prefs_of(user, prefs_row))
+    session.info[_CONTEXT] = context
+    return context
+
+
+@sa_event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_rollback")
+def _forget_context(session: Session) -> None:
+    session.info.pop(_CONTEXT, None)
 
 
 def _names(session: Session) -> Names:
