@@ -22,6 +22,8 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	./scripts/ensure-chromium.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/bandit -q -r app run.py config.py
 	$(BIN)/python -m pytest -n 2 --durations=10
