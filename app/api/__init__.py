@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from app.api.accounts import bp as accounts_bp
 from app.api.advanced_orders import bp as advanced_orders_bp
+from app.api.analytics import bp as analytics_bp
 from app.api.approvals import bp as approvals_bp
 from app.api.bars import bp as bars_bp
 from app.api.calendar import bp as calendar_bp
@@ -82,6 +83,7 @@ RESOURCES = (
     two_factor_bp,
     bars_bp,
     price_alerts_bp,
+    analytics_bp,
 )
 
 

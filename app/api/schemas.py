@@ -543,6 +543,21 @@ class TwoFactorProof(Body):
     code: SecondFactorCode
 
 
+class ProjectionRequest(Body):
+    """POST /api/analytics/projection (DESIGN §5.4): whose trades, how, and how far."""
+
+    account_id: RowId | None = None
+    strategy_id: RowId | None = None
+    risk_mode: Literal["conservative", "moderate", "aggressive"] | None = None
+    starting_balance: Amount
+    trades: Annotated[StrictInt, Field(ge=1, le=5000)]
+    runs: Annotated[StrictInt, Field(ge=1, le=20000)] = Field(2000, json_schema_extra=_no_default)
+    seed: Annotated[StrictInt, Field(ge=0, le=2**63 - 1)] | None = None
+    ruin_pct: Annotated[Decimal, BeforeValidator(_no_bool), Field(gt=0, lt=100)] = Field(
+        Decimal(50), json_schema_extra=_no_default
+    )
+
+
 class PriceAlertFields(Body):
     """PUT /api/price-alerts/<id>: what a price alert may change. Conditions are checked by
     the domain (app/domain/price_rules.py), which names `conditions[i].field`."""
