@@ -75,3 +75,18 @@ def test_a_strategy_without_trades_has_nothing_to_project(api, make_strategy):
     response = api.post("/api/analytics/projection", body)
     assert response.status_code == 400
     assert response.get_json()["error"]["fields"] == {"strategy_id": "has no closed trades"}
+
+
+def test_the_analytics_of_a_strategy_s_trades(api, traded, make_account):
+    answer = api.get(f"/api/analytics?strategy_id={traded['id']}").get_json()
+    # Two trades: +20 and −10 on a 10,000 account.
+    assert (answer["trades"], answer["wins"], answer["losses"]) == (2, 1, 1)
+    assert answer["win_rate"] == 50.0 and answer["profit_factor"] == 2.0  # percent; ratio
+    assert (answer["net_pnl"], answer["avg_win"], answer["avg_loss"]) == ("10", "20", "-10")
+    assert answer["max_drawdown"] == "10"
+    assert [equity for _, equity in answer["equity_curve"]][-1] == "10010"
+    by_symbol = api.get("/api/analytics?symbol=MES1!").get_json()
+    assert by_symbol["trades"] == 2
+    assert api.get("/api/analytics?symbol=MNQ1!").get_json()["trades"] == 0
+    refused = api.get("/api/analytics?symbol=NOPE1!")
+    assert refused.status_code == 400 and "symbol" in refused.get_json()["error"]["fields"]
