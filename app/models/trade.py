@@ -36,6 +36,8 @@ class Trade(Base):
     exit_reason: Mapped[ExitReason] = mapped_column(enum_of(ExitReason, 16))
     notes: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list | None] = mapped_column(JSON)
+    # The trader's 1-5 rating of the trade in the journal; null: not rated.
+    rating: Mapped[int | None] = mapped_column(Integer)
 
 
 class TradeExit(Base):
