@@ -7,7 +7,7 @@ from app.api.params import int_arg, time_arg
 from app.api.schemas import ProjectionRequest, parse_body
 from app.api.serialize import decimal, iso
 from app.errors import InvalidInput
-from app.services.insight.analytics import analytics_of
+from app.services.insight.analytics import analytics_of, breakdown
 from app.services.insight.projection import projection_of
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
@@ -55,6 +55,21 @@ def summary():
             for time, equity in zip(found.curve_times, found.curve_equity, strict=True)
         ],
     )
+
+
+@bp.get("/breakdown")
+def breakdowns():
+    """The filtered trades grouped `by` day, weekday, hour, strategy or symbol: items
+    `{key, trades, win_rate, net_pnl, profit_factor}`."""
+    items = breakdown(
+        request.args.get("by") or "",
+        int_arg("account_id"),
+        int_arg("strategy_id"),
+        request_symbol(),
+        time_arg("start"),
+        time_arg("end"),
+    )
+    return jsonify(items=[{**item, "net_pnl": decimal(item["net_pnl"])} for item in items])
 
 
 def request_symbol() -> str | None:

@@ -90,3 +90,18 @@ def test_the_analytics_of_a_strategy_s_trades(api, traded, make_account):
     assert api.get("/api/analytics?symbol=MNQ1!").get_json()["trades"] == 0
     refused = api.get("/api/analytics?symbol=NOPE1!")
     assert refused.status_code == 400 and "symbol" in refused.get_json()["error"]["fields"]
+
+
+def test_breakdowns_group_the_trades_by_what_was_asked(api, traded):
+    by_strategy = api.get("/api/analytics/breakdown?by=strategy").get_json()["items"]
+    assert by_strategy == [
+        {"key": "Trend", "trades": 2, "win_rate": 50.0, "net_pnl": "10", "profit_factor": 2.0}
+    ]
+    by_symbol = api.get("/api/analytics/breakdown?by=symbol").get_json()["items"]
+    assert [item["key"] for item in by_symbol] == ["MES"]
+    [day] = api.get("/api/analytics/breakdown?by=day").get_json()["items"]
+    assert day["trades"] == 2 and len(day["key"]) == 10  # the trading day, YYYY-MM-DD
+    hours = api.get("/api/analytics/breakdown?by=hour").get_json()["items"]
+    assert sum(item["trades"] for item in hours) == 2
+    refused = api.get("/api/analytics/breakdown?by=moon")
+    assert refused.status_code == 400 and "by" in refused.get_json()["error"]["fields"]

@@ -7,16 +7,21 @@ it is refused naming `account_id`. The alert's price and time are not joined to 
 trade here yet: execution quality comes from the trade trace (`GET /api/trades/<id>`).
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.domain.analytics import Metrics, TradeRecord, metrics
+from app.domain.analytics import Metrics, TradeRecord, metrics, trading_day_name
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.errors import InvalidInput
 from app.extensions import db
-from app.models import BrokerAccount, Trade
+from app.models import BrokerAccount, Strategy, Trade, User
+
+BREAKDOWNS = ("day", "weekday", "hour", "strategy", "symbol")
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def analytics_of(
@@ -26,6 +31,88 @@ def analytics_of(
     start: datetime | None,
     end: datetime | None,
 ) -> Metrics:
+    rows = _trades(account_id, strategy_id, symbol, start, end)
+    records = [_record(row) for row in rows]
+    return metrics(records, _balance_for(account_id, rows))
+
+
+def breakdown(
+    by: str,
+    account_id: int | None,
+    strategy_id: int | None,
+    symbol: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[dict]:
+    """The trades grouped `by` day (the CME trading day they closed in), weekday (of that
+    day), hour (of the exit, in the owner's time zone), strategy or symbol (the product);
+    each group's trades, win rate, net P&L and profit factor. Days, weekdays and hours are
+    in their order; strategies and symbols ranked by net P&L, best first."""
+    if by not in BREAKDOWNS:
+        raise InvalidInput(f"by must be one of {', '.join(BREAKDOWNS)}.", {"by": "is unknown"})
+    rows = _trades(account_id, strategy_id, symbol, start, end)
+    balance = _balance_for(account_id, rows)
+    key_of = _grouping(by)
+    groups: dict[object, list[TradeRecord]] = {}
+    for row in rows:
+        groups.setdefault(key_of(row), []).append(_record(row))
+    items = []
+    for key, records in groups.items():
+        found = metrics(records, balance)
+        items.append(
+            {
+                "key": key,
+                "trades": found.trades,
+                "win_rate": found.win_rate,
+                "net_pnl": found.net_pnl,
+                "profit_factor": found.profit_factor,
+            }
+        )
+    if by in ("strategy", "symbol"):
+        return sorted(items, key=lambda item: item["net_pnl"], reverse=True)
+    order = WEEKDAYS.index if by == "weekday" else (lambda key: key)
+    return sorted(items, key=lambda item: order(item["key"]))
+
+
+def _grouping(by: str) -> Callable[[Trade], object]:
+    if by == "day":
+        return lambda row: trading_day_name(row.exit_time).isoformat()
+    if by == "weekday":
+        return lambda row: WEEKDAYS[trading_day_name(row.exit_time).weekday()]
+    if by == "hour":
+        owner = db.session.scalar(select(User).order_by(User.id).limit(1))
+        zone = ZoneInfo(owner.timezone if owner else "UTC")
+        return lambda row: row.exit_time.astimezone(zone).hour
+    if by == "strategy":
+        names = dict(db.session.execute(select(Strategy.id, Strategy.name)).all())
+        return lambda row: names.get(row.strategy_id, "manual")
+    return lambda row: _product(row.symbol)
+
+
+def _product(code: str) -> str:
+    try:
+        return resolve_symbol(code, datetime.now().date()).spec.root
+    except UnknownSymbol:
+        return code
+
+
+def _balance_for(account_id: int | None, rows: list[Trade]) -> Decimal:
+    balance = _starting_balance(account_id, {row.account_id for row in rows})
+    if balance <= 0:
+        raise InvalidInput(
+            "The analytics need a starting balance above 0 (the account's).",
+            {"account_id": "has no starting balance"},
+        )
+    return balance
+
+
+def _trades(
+    account_id: int | None,
+    strategy_id: int | None,
+    symbol: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[Trade]:
     query = select(Trade).order_by(Trade.exit_time, Trade.id)
     if account_id is not None:
         query = query.where(Trade.account_id == account_id)
@@ -37,15 +124,7 @@ def analytics_of(
         query = query.where(Trade.exit_time >= start)
     if end is not None:
         query = query.where(Trade.exit_time <= end)
-    rows = db.session.scalars(query).all()
-    records = [_record(row) for row in rows]
-    balance = _starting_balance(account_id, {row.account_id for row in rows})
-    if balance <= 0:
-        raise InvalidInput(
-            "The analytics need a starting balance above 0 (the account's).",
-            {"account_id": "has no starting balance"},
-        )
-    return metrics(records, balance)
+    return list(db.session.scalars(query).all())
 
 
 def _root(symbol: str) -> str:
