@@ -587,6 +587,33 @@ class PriceAlertCreate(PriceAlertFields):
     conditions: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=10)]
 
 
+def _distinct_tags(tags: list[str] | None) -> list[str] | None:
+    """The tags once each, in the order given; none at all is stored as null."""
+    return list(dict.fromkeys(tags)) if tags else None
+
+
+# A tag is one cell of the export's `;`-joined column, so it cannot hold a `;`.
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[^;]+$")
+]
+
+
+class TradeJournal(Body):
+    """PATCH /api/trades/<id>: the trader's notes, tags and 1-5 rating of a trade; null (or
+    an empty text or list) clears one."""
+
+    notes: Annotated[
+        Annotated[str, StringConstraints(max_length=5000)] | None,
+        AfterValidator(lambda text: text or None),
+    ] = Field(None, json_schema_extra=_no_default)
+    tags: Annotated[
+        Annotated[list[Tag], Field(max_length=20)] | None, AfterValidator(_distinct_tags)
+    ] = Field(None, json_schema_extra=_no_default)
+    rating: Annotated[StrictInt, Field(ge=1, le=5)] | None = Field(
+        None, json_schema_extra=_no_default
+    )
+
+
 BodyModel = TypeVar("BodyModel", bound=Body)
 
 

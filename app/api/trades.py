@@ -1,14 +1,23 @@
-"""/api/trades: closed round trips with exact P&L (net of commission)."""
+"""/api/trades: closed round trips with exact P&L (net of commission), their journal
+(notes, tags, rating) and the streamed export."""
 
-from flask import Blueprint, jsonify, request, url_for
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context, url_for
 from sqlalchemy import select
 
 from app.api.params import int_arg, time_arg
+from app.api.schemas import TradeJournal, parse_body
 from app.api.serialize import decimal, iso, money
 from app.api.traces import alert_json, fill_step_json, order_step_json, slippage_json, stage_json
-from app.errors import NotFound
+from app.api.trade_csv import csv_lines
+from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Trade
+from app.services.insight import journal
+from app.services.insight.trade_export import ExportRow, exported
+from app.services.insight.trade_filters import TradeFilters
 from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
 
@@ -48,7 +57,8 @@ def trade_json(trade: Trade, exits: list[ledger_trades.ExitShare]) -> dict:
         "entry_time": iso(trade.entry_time),
         "exit_time": iso(trade.exit_time),
         "notes": trade.notes,
-        "tags": trade.tags,
+        "tags": trade.tags or [],
+        "rating": trade.rating,
         "exits": [exit_json(share) for share in exits],
     }
 
@@ -98,3 +108,53 @@ def get_trade(trade_id: int):
     if trace is None:
         raise NotFound(f"No trade with id {trade_id}.")
     return jsonify(trace_json(trace))
+
+
+@bp.patch("/<id:trade_id>")
+def annotate_trade(trade_id: int):
+    """The journal: notes, tags and a 1-5 rating; a field left out stays, null clears it."""
+    trade = journal.annotate(trade_id, parse_body(TradeJournal))
+    return jsonify(trade_json(trade, ledger_trades.exits_of([trade])[trade.id]))
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+@bp.get("/export")
+def export_trades():
+    """The selected trades streamed as CSV or as a JSON array of `GET /api/trades` items;
+    the filters are checked before the first byte, so a bad one is still a 400."""
+    kind = request.args.get("format", "csv")
+    if kind not in EXPORT_TYPES:
+        raise InvalidInput("format must be csv or json.", {"format": "must be csv or json"})
+    pages = exported(export_filters())
+    body = csv_lines(pages) if kind == "csv" else json_array(pages)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        stream_with_context(body),
+        mimetype=EXPORT_TYPES[kind],
+        headers={"Content-Disposition": f"attachment; filename=trades-{stamp}.{kind}"},
+    )
+
+
+def export_filters() -> TradeFilters:
+    tag = (request.args.get("tag") or "").strip() or None
+    return TradeFilters(
+        account_id=int_arg("account_id"),
+        strategy_id=int_arg("strategy_id"),
+        symbol=(request.args.get("symbol") or "").strip() or None,
+        start=time_arg("start"),
+        end=time_arg("end"),
+        tag=tag,
+    )
+
+
+def json_array(pages: Iterable[list[ExportRow]]) -> Iterator[str]:
+    """`[`, the items a page at a time, `]`: valid JSON whether or not any trade matched."""
+    yield "["
+    separator = ""
+    for page in pages:
+        for row in page:
+            yield separator + current_app.json.dumps(trade_json(row.trade, row.exits))
+            separator = ","
+    yield "]"
