@@ -19,6 +19,7 @@ from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.errors import InvalidInput
 from app.extensions import db
 from app.models import BrokerAccount, Strategy, Trade, User
+from app.services.insight.trade_filters import product_root
 
 BREAKDOWNS = ("day", "weekday", "hour", "strategy", "symbol")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -119,20 +120,12 @@ def _trades(
     if strategy_id is not None:
         query = query.where(Trade.strategy_id == strategy_id)
     if symbol:
-        query = query.where(Trade.symbol.like(f"{_root(symbol)}%"))
+        query = query.where(Trade.symbol.like(f"{product_root(symbol)}%"))
     if start is not None:
         query = query.where(Trade.exit_time >= start)
     if end is not None:
         query = query.where(Trade.exit_time <= end)
     return list(db.session.scalars(query).all())
-
-
-def _root(symbol: str) -> str:
-    """`MES1!`, `MESZ6` and `MES` name one product: its trades are `MES…`."""
-    try:
-        return resolve_symbol(symbol, datetime.now().date()).spec.root
-    except UnknownSymbol as exc:
-        raise InvalidInput(exc.message, {"symbol": exc.message}) from None
 
 
 def _record(row: Trade) -> TradeRecord:
