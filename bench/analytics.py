@@ -16,16 +16,16 @@ writing one and listing it in SECTIONS.
 import argparse
 import os
 import random
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import timed  # noqa: E402 (bench/timing.py, beside this file)
 
 from app.domain import analytics  # noqa: E402
 from app.domain.analytics import TradeRecord  # noqa: E402
@@ -77,24 +77,10 @@ def synthetic_trades(count: int, seed: int) -> list[TradeRecord]:
     return trades
 
 
-def timed(work: Callable[[], object], repeat: int) -> tuple[float, float, float]:
-    """Median and best wall time and median CPU time in ms over `repeat` runs.
-
-    CPU time is printed beside the wall time because the machine may be shared: under
-    other load the wall time grows, the process's own CPU time much less."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, used = time.perf_counter(), time.process_time()
-        work()
-        cpu.append((time.process_time() - used) * 1000)
-        wall.append((time.perf_counter() - started) * 1000)
-    return statistics.median(wall), min(wall), statistics.median(cpu)
-
-
 def metric_rows(trades: list[TradeRecord], repeat: int) -> Iterator[Row]:
     """Every metric over all the trades, as `/api/analytics` asks for them."""
     found = analytics.metrics(trades, STARTING_BALANCE)
-    median, best, cpu = timed(lambda: analytics.metrics(trades, STARTING_BALANCE), repeat)
+    median, best, cpu, _ = timed(lambda: analytics.metrics(trades, STARTING_BALANCE), repeat)
     verdict = "met" if median <= METRICS_TARGET_MS else "NOT MET"
     answer = f"net {found.net_pnl}, Sharpe {found.sharpe}, {len(found.equity_curve):,} points"
     target = f"≤ {METRICS_TARGET_MS:.0f} ms: {verdict}"

@@ -14,16 +14,16 @@ rules) by writing one and listing it in SECTIONS.
 import argparse
 import os
 import random
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import timed  # noqa: E402 (bench/timing.py, beside this file)
 
 from app.domain import chart_styles, indicators, price_rules  # noqa: E402
 from app.domain.bar_building import MinuteBars  # noqa: E402
@@ -54,24 +54,6 @@ def random_walk(count: int, seed: int) -> list[Bar]:
     return bars
 
 
-def timed(work: Callable[[], list], repeat: int) -> tuple[float, float, float, int]:
-    """Median and best wall time and median CPU time in ms over `repeat` runs, and how many
-    items came out.
-
-    CPU time is printed beside the wall time because the machine may be shared: under
-    other load the wall time grows, the process's own CPU time much less. Each run's answer
-    is dropped before the next starts, so the garbage collector does not walk the previous
-    100,000 items (a server answering one request would not).
-    """
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, used = time.perf_counter(), time.process_time()
-        size = len(work())
-        cpu.append((time.process_time() - used) * 1000)
-        wall.append((time.perf_counter() - started) * 1000)
-    return statistics.median(wall), min(wall), statistics.median(cpu), size
-
-
 def styles(bars: list[Bar], repeat: int) -> Iterator[tuple[str, float, float, float, str, str]]:
     """Each chart style over every bar, parameters as a trader might pick them."""
     runs = {
@@ -85,7 +67,8 @@ def styles(bars: list[Bar], repeat: int) -> Iterator[tuple[str, float, float, fl
         ),
     }
     for name, run in runs.items():
-        median, best, cpu, size = timed(run, repeat)
+        median, best, cpu, answer = timed(run, repeat)
+        size = len(answer)
         verdict = "met" if median <= STYLE_TARGET_MS else "NOT MET"
         yield name, median, best, cpu, f"{size:,} items", f"≤ {STYLE_TARGET_MS:.0f} ms: {verdict}"
 
@@ -107,7 +90,8 @@ def indicator_rows(
         "volume spike over 20": lambda: indicators.volume_spike(volumes, 20),
     }
     for name, run in runs.items():
-        median, best, cpu, size = timed(run, repeat)
+        median, best, cpu, answer = timed(run, repeat)
+        size = len(answer)
         yield name, median, best, cpu, f"{size:,} values", "no target"
 
 
@@ -147,7 +131,8 @@ def tick_rows(_bars: list[Bar], repeat: int) -> Iterator[tuple[str, float, float
         "the same through BarBook.on_price": through_the_service,
     }
     for name, run in runs.items():
-        median, best, cpu, size = timed(run, repeat)
+        median, best, cpu, answer = timed(run, repeat)
+        size = len(answer)
         verdict = "met" if median <= TICKS_TARGET_MS else "NOT MET"
         yield name, median, best, cpu, f"{size:,} bars", f"{target}: {verdict}"
 
@@ -174,7 +159,8 @@ def rule_rows(bars: list[Bar], repeat: int) -> Iterator[tuple[str, float, float,
             for rule, state in zip(rules, states, strict=True)
         ]
 
-    median, best, cpu, size = timed(look_all, repeat)
+    median, best, cpu, answer = timed(look_all, repeat)
+    size = len(answer)
     verdict = "met" if median <= RULES_TARGET_MS else "NOT MET"
     yield (
         f"{RULES:,} rules on a new bar ({len(recent)} bars each)",

@@ -12,16 +12,16 @@ the target of 500 ms, with the answer's median final balance and risk of ruin.
 import argparse
 import os
 import random
-import statistics
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain.projection import Projection, TradeResult, project  # noqa: E402
+from timing import timed  # noqa: E402 (bench/timing.py, beside this file)
+
+from app.domain.projection import TradeResult, project  # noqa: E402
 from app.domain.vocabulary import RiskMode  # noqa: E402
 
 TARGET_MS = 500.0
@@ -38,18 +38,6 @@ def record(seed: int) -> list[TradeResult]:
         pnl = (r * STOP + Decimal(rng.randint(-20, 20))).quantize(Decimal("0.01"))
         found.append(TradeResult(pnl, None if rng.random() < 0.1 else STOP))
     return found
-
-
-def timed(work, repeat: int) -> tuple[float, float, float, Projection]:
-    """Median and best wall time and median CPU time in ms over `repeat` runs, and the last
-    answer (CPU time beside wall time because the machine may be shared)."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        started, used = time.perf_counter(), time.process_time()
-        answer = work()
-        cpu.append((time.process_time() - used) * 1000)
-        wall.append((time.perf_counter() - started) * 1000)
-    return statistics.median(wall), min(wall), statistics.median(cpu), answer
 
 
 def main() -> None:
