@@ -34,9 +34,12 @@ bp = Blueprint("pages", __name__)
 # click, so that no stray tap flattens every account.
 KILL_WORD = "FLATTEN"
 
+
+# The query the analytics page keeps its filters in; /api/analytics reads the same names.
+ANALYTICS_FILTERS = ("account_id", "strategy_id", "symbol", "start", "end")
+
 # Pages that later work builds; the navigation shows them all from the start.
 COMING_SOON = {
-    "analytics": ("/analytics", "Analytics"),
     "news": ("/news", "News"),
     "options": ("/options", "Options"),
 }
@@ -172,6 +175,19 @@ def charts():
         reversal=request.args.get("reversal"),
         timeframes=[t.value for t in Timeframe],
         styles=STYLES,
+    )
+
+
+@bp.get("/analytics")
+def analytics():
+    """The metrics, curve, breakdown and projection of the closed trades that pass the
+    filters, read by static/js/analytics.js from /api/analytics. The filters are a GET
+    form, so the query names the view: a reload or a bookmark shows the same one."""
+    return render_template(
+        "analytics.html",
+        accounts=[account_json(a) for a in accounts.list_accounts()],
+        strategies=strategies.list_strategies(),
+        filters={name: request.args.get(name) or "" for name in ANALYTICS_FILTERS},
     )
 
 

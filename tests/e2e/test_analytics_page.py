@@ -1,0 +1,71 @@
+"""The analytics page in a real browser: two closed trades (+20 and −10) show as cards, an
+equity curve, a breakdown row for their strategy and, on a click, a projection's bands."""
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from playwright.sync_api import Page, expect
+
+from app.services.market import prices
+from tests.conftest import front
+from tests.e2e.helpers import add_paper_account, add_strategy, api, send_alert
+
+
+def close_two_trades(page: Page) -> dict:
+    """A strategy whose trader closes +$20 and −$10 on paper (MES, $5 a point)."""
+    account = add_paper_account(page, balance="10000")
+    strategy = add_strategy(page, "Trend", symbol="MES1!", quantity=1)
+    api(page, "POST", "/api/traders", {"strategy_id": strategy["id"], "account_id": account["id"]})
+    path = [("buy", "6000"), ("sell", "6004"), ("buy", "6000"), ("sell", "5998")]
+    for n, (action, price) in enumerate(path):
+        prices.update(front("MES"), Decimal(price), datetime.now(UTC), "test")
+        send_alert(page, strategy["webhook_token"], symbol="MES1!", action=action, price=price,
+                   id=f"alert-{n}")  # fmt: skip
+    return strategy
+
+
+def test_the_page_shows_the_metrics_curve_breakdown_and_a_projection(
+    logged_in_page: Page, console_errors, shoot
+):
+    page = logged_in_page
+    strategy = close_two_trades(page)
+
+    page.goto(f"/analytics?strategy_id={strategy['id']}")
+
+    summary = page.get_by_test_id("analytics-summary")
+    expect(summary.locator('[data-field="trades"]')).to_have_text("2")
+    expect(summary.locator('[data-field="win_rate"]')).to_have_text("50 %")
+    expect(summary.locator('[data-field="net_pnl"]')).to_have_text("+10.00")
+    expect(summary.locator('[data-field="profit_factor"]')).to_have_text("2")
+    expect(summary.locator('[data-field="expectancy"]')).to_have_text("+5.00")
+    expect(summary.locator('[data-field="max_drawdown"]')).to_contain_text("10.00")
+    win_rate_card = summary.locator(".kpi", has_text="Win rate")
+    expect(win_rate_card).to_have_attribute("title", re.compile("wins / trades", re.I))
+    # The filter stays in the form, so a reload or a bookmark shows the same view.
+    expect(page.locator('select[name="strategy_id"]')).to_have_value(str(strategy["id"]))
+
+    chart = page.get_by_test_id("equity-chart")
+    expect(chart).not_to_have_attribute("data-points", "0")  # start, then two exits
+    expect(chart.locator("canvas").first).to_be_visible()
+
+    row = page.get_by_test_id("breakdown").locator('tr[data-key="Trend"]')
+    expect(row).to_contain_text("2")
+    expect(row).to_contain_text("+10.00")
+    page.locator('[data-role="breakdown-by"]').select_option("symbol")
+    expect(page.get_by_test_id("breakdown").locator('tr[data-key="MES"]')).to_have_count(1)
+
+    projection = page.get_by_test_id("projection")
+    expect(projection.get_by_label("Starting balance")).to_have_value("10000.00")
+    projection.get_by_label("Horizon (trades)").fill("5")
+    projection.get_by_label("Runs").fill("200")
+    projection.get_by_label("Seed").fill("7")
+    projection.get_by_role("button", name="Project").click()
+
+    expect(page.get_by_test_id("projection-chart")).to_have_attribute("data-points", "5")
+    result = projection.locator('[data-role="projection-result"]')
+    expect(result).to_contain_text("After 5 trades: p5 ")
+    expect(result).to_contain_text("Risk of ruin 0")
+    expect(result).to_contain_text("drawn from 2 trades")
+    shoot(page, "analytics", screens=("1366", "phone"))
+    assert console_errors == []
