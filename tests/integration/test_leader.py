@@ -141,7 +141,9 @@ def test_with_redis_one_process_runs_the_jobs_and_a_standby_takes_over(tmp_path,
     first = scheduled(tmp_path, "a", database)
     second = scheduled(tmp_path, "b", database)
     for app in (first, second):
-        app.config.update(REDIS_URL=redis_url, LEADER_LEASE_SECONDS=0.6)
+        # A lease long enough that a busy machine renews it in time (0.6 s lapsed once
+        # under the full suite); shutting the leader down releases it at once anyway.
+        app.config.update(REDIS_URL=redis_url, LEADER_LEASE_SECONDS=2.0)
     try:
         leader = init_scheduler(first, allow_testing=True)
         standby = init_scheduler(second, allow_testing=True)
