@@ -12,7 +12,7 @@ def int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # "³" is a digit to Python
         raise InvalidInput(f"{name} must be a whole number.", {name: "must be a whole number"})
     return int(value)
 

@@ -45,3 +45,10 @@ def test_a_trusted_device_id_beyond_a_database_integer_is_not_found(api):
     response = api.delete(f"/api/2fa/devices/{2**64}")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_unicode_digit_in_an_id_filter_is_a_400_not_a_500(api):
+    """Found by the fuzz run: "³" passes str.isdigit() but not int()."""
+    response = api.get("/api/orders/advanced?account_id=%C2%B3")
+    assert response.status_code == 400
+    assert "account_id" in response.get_json()["error"]["fields"]
