@@ -242,3 +242,26 @@ class BarSource(StrEnum):
 class ConditionJoin(StrEnum):
     AND = "and"
     OR = "or"
+
+
+class OptionModel(StrEnum):
+    """Black-76 prices options on futures (the trader's instruments); Black-Scholes-Merton
+    with a continuous dividend yield prices options on a spot index or stock."""
+
+    BLACK76 = "black76"
+    BSM = "bsm"
+
+
+class OptionType(StrEnum):
+    CALL = "call"
+    PUT = "put"
+
+
+class SentimentLabel(StrEnum):
+    """The five bands of a news article's sentiment score (−1…+1), most negative first."""
+
+    VERY_NEGATIVE = "very_negative"
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+    VERY_POSITIVE = "very_positive"

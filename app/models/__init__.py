@@ -11,6 +11,7 @@ from app.models.market import Bar, PriceAlert, PriceAlertTrigger
 from app.models.notification import Notification, NotificationPrefs
 from app.models.order import Fill, Order
 from app.models.position import Position
+from app.models.research import NewsArticle, NewsSource, OptionChain, OptionContract
 from app.models.security import LoginSighting, TrustedDevice
 from app.models.strategy import Strategy, Trader
 from app.models.system import SystemState
@@ -29,8 +30,12 @@ __all__ = [
     "EquitySnapshot",
     "Fill",
     "LoginSighting",
+    "NewsArticle",
+    "NewsSource",
     "Notification",
     "NotificationPrefs",
+    "OptionChain",
+    "OptionContract",
     "Order",
     "Position",
     "PriceAlert",

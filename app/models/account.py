@@ -58,7 +58,11 @@ class RiskLimits(Base):
     window_start: Mapped[str | None] = mapped_column(String(5))
     window_end: Mapped[str | None] = mapped_column(String(5))
     window_timezone: Mapped[str | None] = mapped_column(String(64))
-    risk_mode: Mapped[RiskMode] = mapped_column(enum_of(RiskMode, 16), default=RiskMode.MODERATE)
+    # Σ |qty| × price × point value over the account's positions, checked before each order.
+    max_exposure: Mapped[Decimal | None] = mapped_column(Money())
+    # Sizing by dollar risk and a confidence threshold (domain.sizing); null: none, the
+    # strategies' own quantities.
+    risk_mode: Mapped[RiskMode | None] = mapped_column(enum_of(RiskMode, 16))
     halted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Who halted it decides what lifts it; the reason is for people (services.protection.halts).
     halted_by: Mapped[HaltKind | None] = mapped_column(enum_of(HaltKind, 16))

@@ -38,6 +38,10 @@ class Trade(Base):
     tags: Mapped[list | None] = mapped_column(JSON)
     # The trader's 1-5 rating of the trade in the journal; null: not rated.
     rating: Mapped[int | None] = mapped_column(Integer)
+    # Maximum adverse and favourable excursion in money over the trade's quantity, from the
+    # bars it was open across (services.insight.excursions); null until those bars are in.
+    mae: Mapped[Decimal | None] = mapped_column(Money())
+    mfe: Mapped[Decimal | None] = mapped_column(Money())
 
 
 class TradeExit(Base):

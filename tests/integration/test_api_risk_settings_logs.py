@@ -14,7 +14,7 @@ def test_new_account_has_no_limits_and_is_not_halted(api, make_account):
     limits = api.get(f"/api/risk/{account['id']}").get_json()
     assert limits["max_daily_loss"] is None
     assert limits["halted"] is False
-    assert limits["risk_mode"] == "moderate"
+    assert limits["risk_mode"] is None  # no mode: the strategies' own quantities
 
 
 def test_risk_limits_are_set_and_cleared(api, make_account):
