@@ -25,6 +25,7 @@ def limits_json(limits: RiskLimits) -> dict:
         "max_contracts_per_order": limits.max_contracts_per_order,
         "max_position": limits.max_position,
         "max_open_positions": limits.max_open_positions,
+        "max_exposure": money(limits.max_exposure),
         "max_daily_loss": money(limits.max_daily_loss),
         "max_trades_per_day": limits.max_trades_per_day,
         "trading_window": window,

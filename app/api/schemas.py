@@ -232,6 +232,7 @@ class RiskUpdate(Body):
     max_contracts_per_order: Count | None = None
     max_position: Count | None = None
     max_open_positions: Count | None = None
+    max_exposure: Amount | None = None  # dollars: Σ |qty| × price × point value
     max_daily_loss: Amount | None = None
     max_trades_per_day: Count | None = None
     trading_window: TradingWindow | None = None

@@ -25,13 +25,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 
 from app.domain.errors import DomainValidationError
+from app.domain.risk_modes import MODE_RULES
 from app.domain.vocabulary import RiskMode
 
-RISK_PER_TRADE = {
-    RiskMode.CONSERVATIVE: Decimal("0.01"),
-    RiskMode.MODERATE: Decimal("0.02"),
-    RiskMode.AGGRESSIVE: Decimal("0.04"),
-}
 PERCENTILES = {"p5": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95}
 MAX_RUNS = 20_000
 MAX_TRADES = 5_000
@@ -76,7 +72,7 @@ def project(
         pnl = np.array([float(r.pnl) for r in results])
         balances = start + np.cumsum(pnl[picks], axis=1)
     else:
-        share = RISK_PER_TRADE[risk_mode]
+        share = MODE_RULES[risk_mode].risk_share
         factors = np.array([float(1 + r * share) for r in r_multiples(results)])
         balances = start * np.cumprod(factors[picks], axis=1)
     level = start * float((100 - ruin_pct) / 100)

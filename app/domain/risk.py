@@ -39,6 +39,7 @@ class RiskPolicy:
     safety_buffer: Decimal = Decimal(0)  # limits in dollars act this much early
     has_rules: bool = False  # funded-account rules to measure (domain.account_rules)
     news_blackout: bool = False  # no entries around high-impact news (domain.news)
+    max_exposure: Decimal | None = None  # Σ |qty| × price × point value, in dollars
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Exposure:
     unrealized: Decimal = Decimal(0)
     entries_today: int = 0
     rule_breaches: tuple[str, ...] = ()  # funded-account rules breached, as sentences
+    # Under an exposure limit: a price and the point value of every symbol held or ordered.
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    point_values: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ def check_order(
             f"{exposure.entries_today} entries today reach the limit of "
             f"{policy.max_trades_per_day} per day"
         )
+    if policy.max_exposure is not None:
+        problems.extend(_exposure_problem(policy, exposure, order))
     problems.extend(exposure.rule_breaches)
     if policy.window is not None and not policy.window.contains(now):
         window = policy.window
@@ -116,3 +122,38 @@ def check_order(
             f"outside the trading window {window.start:%H:%M}-{window.end:%H:%M} {window.timezone}"
         )
     return problems
+
+
+def total_exposure(
+    positions: dict[str, int], marks: dict[str, Decimal], point_values: dict[str, Decimal]
+) -> Decimal:
+    """Σ |qty| × price × point value over the open positions: the notional the account
+    carries, in dollars. Raises KeyError naming a held symbol without a price."""
+    return sum(
+        (
+            abs(qty) * marks[symbol] * point_values[symbol]
+            for symbol, qty in positions.items()
+            if qty
+        ),
+        Decimal(0),
+    )
+
+
+def _exposure_problem(policy: RiskPolicy, exposure: Exposure, order: ProposedOrder) -> list[str]:
+    """The exposure limit, measured on the positions as they would be after the order.
+    A symbol without a price refuses the order: an exposure that cannot be measured is
+    not known to be within the limit."""
+    after = dict(exposure.positions)
+    after[order.symbol] = after.get(order.symbol, 0) + order.signed_qty
+    limit = policy.max_exposure - policy.safety_buffer
+    try:
+        total = total_exposure(after, exposure.marks, exposure.point_values)
+    except KeyError as missing:
+        return [f"max_exposure: no price for {missing.args[0]} to measure the total exposure"]
+    if total <= limit:
+        return []
+    buffer = f" less its {policy.safety_buffer} buffer" if policy.safety_buffer else ""
+    return [
+        f"max_exposure: total exposure would be {total.quantize(Decimal('0.01'))}, beyond "
+        f"the limit of {policy.max_exposure}{buffer}"
+    ]

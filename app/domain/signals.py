@@ -151,6 +151,7 @@ class Signal:
     break_even: BreakEvenSpec | None = None
     targets: tuple[Target, ...] | None = None  # scale-out take profits (take_profit None)
     charted: Charted | None = None  # the alert's own contract and counts, when mapped
+    confidence: Decimal | None = None  # 0-100, read by an account's risk mode
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (DESIGN §5.4: decimals as strings, times ISO 8601 UTC)."""
@@ -173,6 +174,7 @@ class Signal:
             "comment": self.comment,
             "body_format": self.body_format,
             "charted": None if self.charted is None else self.charted.to_json(),
+            "confidence": None if self.confidence is None else format(self.confidence, "f"),
         }
 
     @classmethod
@@ -202,6 +204,7 @@ class Signal:
             break_even=parse_break_even(data["break_even"]) if data.get("break_even") else None,
             targets=parse_targets(data["targets"], "take_profit") if data.get("targets") else None,
             charted=Charted(**data["charted"]) if data.get("charted") else None,
+            confidence=Decimal(data["confidence"]) if data.get("confidence") is not None else None,
         )
 
 
@@ -352,6 +355,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id",),
     "time": ("time", "date", "timenow"),
     "comment": ("comment",),
+    "confidence": ("confidence",),
 }
 # PickMyTrade's "none" for these is 0.
 _ZERO_MEANS_ABSENT = frozenset({"tp", "sl", "trail", "trail_trigger"})
@@ -502,6 +506,7 @@ def _build(
         body_format=body_format,
         break_even=break_even,
         targets=targets,
+        confidence=_confidence(payload.get("confidence")),
     )
 
 
@@ -791,6 +796,17 @@ def _alert_id(value: Any) -> str | None:
     if len(alert_id) > MAX_ID_LENGTH:
         raise SignalError("id", f"is longer than {MAX_ID_LENGTH} characters")
     return alert_id or None
+
+
+def _confidence(value: Any) -> Decimal | None:
+    """How sure the alert says it is, 0-100; an account's risk mode refuses one below
+    its threshold (domain.risk_modes)."""
+    if value is None:
+        return None
+    confidence = parse_decimal(value, "confidence")
+    if not 0 <= confidence <= 100:
+        raise SignalError("confidence", "must be between 0 and 100")
+    return confidence
 
 
 def _comment(value: Any) -> str | None:

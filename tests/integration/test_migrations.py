@@ -235,6 +235,9 @@ def carry_over_round_trip(engine) -> None:
         codes = connection.execute(text("SELECT reject_code FROM orders ORDER BY id")).scalars()
         assert list(kinds) == [kind for _, _, kind in OLD_HALTS]
         assert list(codes) == [code for _, _, code in OLD_ORDERS]
+        # Every account said 'moderate' and nothing read it: no mode now, so no resizing.
+        modes = connection.execute(text("SELECT DISTINCT risk_mode FROM risk_limits")).scalars()
+        assert list(modes) == [None]
     with engine.begin() as connection:  # a trader's own halt, worded like the kill switch's
         connection.execute(
             text(
@@ -254,6 +257,8 @@ def carry_over_round_trip(engine) -> None:
             OLD_HALTS[1][1],
             "halted: kill switch: my words",  # no longer mistaken for the kill switch's
         ]
+        modes = connection.execute(text("SELECT DISTINCT risk_mode FROM risk_limits")).scalars()
+        assert list(modes) == ["moderate"]  # the column is required again below
     columns = {c["name"] for c in inspect(engine).get_columns("risk_limits")}
     assert "halted_by" not in columns
     assert "reject_code" not in {c["name"] for c in inspect(engine).get_columns("orders")}

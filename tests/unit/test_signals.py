@@ -103,6 +103,7 @@ def test_to_json_is_json_safe_and_never_carries_the_passphrase():
             "break_even": {"trigger": {"ticks": 8}},
             "time": "2026-11-21T09:30:00-05:00",
             "comment": "short entry",
+            "confidence": 82.5,
         }
     )
     data = signal.to_json()
@@ -125,6 +126,7 @@ def test_to_json_is_json_safe_and_never_carries_the_passphrase():
         "comment": "short entry",
         "body_format": "json",
         "charted": None,
+        "confidence": "82.5",
     }
     assert "hunter2" not in json.dumps(data)
     assert "hunter2" not in repr(signal)

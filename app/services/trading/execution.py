@@ -63,6 +63,7 @@ from app.services.trading import gate, orders, protections, webhook_auth
 from app.services.trading.locks import account_lock
 from app.services.trading.orders import Attribution, OrderIntent
 from app.services.trading.risk_limits import limits_for, measure_exposure, policy_of
+from app.services.trading.risk_sizing import apply_risk_mode
 
 logger = logging.getLogger(__name__)
 
@@ -427,13 +428,18 @@ def _trade_for(
         if delta == 0:
             outcome.skipped = f"position already {current:+d} {contract.code}; nothing to order"
             return outcome
+        limits = trader.account.risk_limits or limits_for(trader.account_id)
+        mode = apply_risk_mode(limits, broker, signal, contract, current, delta, strategy.id)
+        delta = mode.delta
         intent = _intent(trader, signal, contract, current, delta, _entry_deadline(strategy, now))
         cap = current_app.config["MAX_ORDER_QUANTITY"]
         if abs(delta) > cap:
             outcome.refusal = f"{abs(delta)} contracts exceed MAX_ORDER_QUANTITY {cap}"
+        elif mode.refusal and not limits.halted:  # a halt is told as the halt
+            outcome.refusal = mode.refusal
         else:
             outcome.refusal, outcome.halted = _risk_refusal(
-                trader, broker, held, contract, delta, now
+                trader, broker, held, contract, delta, signal.price, now
             )
         if outcome.refusal:
             code = RejectCode.HALTED if outcome.halted else RejectCode.RISK
@@ -544,7 +550,9 @@ def _cancel_quietly(broker: Broker, row: Order, event) -> Order:
         return row
 
 
-def _risk_refusal(trader, broker: Broker, held, contract, delta, now) -> tuple[str | None, bool]:
+def _risk_refusal(
+    trader, broker: Broker, held, contract, delta, reference, now
+) -> tuple[str | None, bool]:
     limits = trader.account.risk_limits or limits_for(trader.account_id)
     policy = policy_of(limits)
     if policy.halted:
@@ -557,6 +565,7 @@ def _risk_refusal(trader, broker: Broker, held, contract, delta, now) -> tuple[s
             lambda: broker.account_state().unrealized_pnl,
             now,
             contract.code,
+            reference,
         )
     except BrokerError as exc:
         return f"cannot measure open P&L for the risk check: {exc.message}", False

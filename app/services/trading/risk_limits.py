@@ -8,12 +8,14 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import Numeric, func, select
 
+from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.risk import Exposure, RiskPolicy, TradingWindow
+from app.domain.risk_modes import open_positions_limit
 from app.domain.trading_day import in_tradovate_maintenance, trading_day_start
 from app.domain.vocabulary import AuditCategory, BrokerKind, OrderRole, OrderStatus, Severity
 from app.extensions import db
 from app.models import Order, RiskLimits, Trade
-from app.services.market import economic_calendar, sessions
+from app.services.market import economic_calendar, prices, sessions
 from app.services.records import audit
 from app.services.setup.accounts import get_account
 from app.services.trading import guard_rails
@@ -28,6 +30,7 @@ LOOSER_HIGHER = (
     "max_contracts_per_order",
     "max_position",
     "max_open_positions",
+    "max_exposure",
     "max_daily_loss",
     "max_trades_per_day",
     "trailing_drawdown",
@@ -41,11 +44,12 @@ LOOSER_HIGHER = (
 # Limits that loosen as they fall (or are removed).
 LOOSER_LOWER = ("loss_cooldown_minutes", "safety_buffer")
 # Settings a null leaves as they are.
-SETTINGS = ("risk_mode", "trailing_drawdown_mode", "trailing_stops_at_start", "breach_action")
+SETTINGS = ("trailing_drawdown_mode", "trailing_stops_at_start", "breach_action")
 # Guards whose removal loosens the rules.
 FLAT_BY = ("flatten_at", "flatten_before_close_minutes", "news_blackout")
-# Settings whose null means "the default" (set as given).
-DEFAULTED = ("session_guard",)
+# Settings whose null means "the default" (set as given): no risk mode is the strategies'
+# own quantities.
+DEFAULTED = ("session_guard", "risk_mode")
 LIMIT_FIELDS = (*LOOSER_HIGHER, *LOOSER_LOWER, *SETTINGS, *FLAT_BY, *DEFAULTED)
 # The amounts, kept as text in the audit's record of a change.
 DECIMAL_FIELDS = frozenset(
@@ -137,7 +141,8 @@ def policy_of(limits: RiskLimits) -> RiskPolicy:
     return RiskPolicy(
         max_contracts_per_order=limits.max_contracts_per_order,
         max_position=limits.max_position,
-        max_open_positions=limits.max_open_positions,
+        max_open_positions=open_positions_limit(limits.max_open_positions, limits.risk_mode),
+        max_exposure=limits.max_exposure,
         max_daily_loss=limits.max_daily_loss,
         max_trades_per_day=limits.max_trades_per_day,
         window=window,
@@ -156,10 +161,12 @@ def measure_exposure(
     unrealized: Callable[[], Decimal],
     now: datetime,
     symbol: str | None = None,
+    reference: Decimal | None = None,
 ) -> Exposure:
     """What the policy's limits need to know, and nothing more: the daily figures cost
     queries (and open P&L a broker call), so they are measured only under a limit.
-    `symbol`: the contract an order is for, which the session guard checks."""
+    `symbol`: the contract an order is for, which the session guard checks; `reference`:
+    its price when no quote has been seen (the alert's), for the exposure limit."""
     since = trading_day_start(now)
     realized = Decimal(0)
     open_pnl = Decimal(0)
@@ -190,13 +197,38 @@ def measure_exposure(
                 Order.created_at >= since,
             )
         )
+    marks: dict[str, Decimal] = {}
+    point_values: dict[str, Decimal] = {}
+    if policy.max_exposure is not None:
+        marks, point_values = _marks(positions, symbol, reference, now)
     return Exposure(
         positions=positions,
         realized_today=realized,
         unrealized=open_pnl,
         entries_today=entries,
         rule_breaches=breaches,
+        marks=marks,
+        point_values=point_values,
     )
+
+
+def _marks(
+    positions: dict[str, int], symbol: str | None, reference: Decimal | None, now: datetime
+) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """The last price and point value of each symbol held and of the one ordered; a
+    symbol without a quote is left out, and the exposure check refuses on it."""
+    marks: dict[str, Decimal] = {}
+    point_values: dict[str, Decimal] = {}
+    for code in {*positions, *([symbol] if symbol else [])}:
+        quote = prices.last(code)
+        price = quote.price if quote else (reference if code == symbol else None)
+        if price is not None:
+            marks[code] = price
+        try:
+            point_values[code] = resolve_symbol(code, now.date()).spec.point_value
+        except UnknownSymbol:
+            continue
+    return marks, point_values
 
 
 def _news_blackout(limits: RiskLimits, now: datetime) -> tuple[str, ...]:
