@@ -270,6 +270,33 @@ def test_risk_limits_saved_from_the_form_persist_after_reload(logged_in_page: Pa
     }
 
 
+def test_risk_mode_and_exposure_limit_are_set_and_cleared_from_the_form(logged_in_page: Page):
+    page = logged_in_page
+    account = add_paper_account(page)
+    page.goto("/accounts")
+    risk_row = page.locator(f'tr[data-risk-for="{account["id"]}"]')
+    risk_row.get_by_text("Risk limits").click()
+    form = risk_row.get_by_test_id("risk-form")
+    expect(form.get_by_label("Risk mode")).to_have_value("")  # none: the strategies' sizes
+    form.get_by_label("Risk mode").select_option("moderate")
+    form.get_by_label("Max exposure (USD)").fill("60000")
+    form.get_by_role("button", name="Save limits").click()
+
+    summary = risk_row.get_by_test_id("risk-summary")
+    expect(summary).to_contain_text("risk mode moderate")
+    expect(summary).to_contain_text("exposure 60,000.00")
+    limits = api(page, "GET", f"/api/risk/{account['id']}")
+    assert (limits["risk_mode"], limits["max_exposure"]) == ("moderate", "60000.00")
+
+    risk_row.get_by_text("Risk limits").click()  # the page reloaded with it folded
+    form.get_by_label("Risk mode").select_option("none")
+    form.get_by_label("Max exposure (USD)").fill("")
+    form.get_by_role("button", name="Save limits").click()
+    expect(summary).to_contain_text("none set")
+    limits = api(page, "GET", f"/api/risk/{account['id']}")
+    assert (limits["risk_mode"], limits["max_exposure"]) == (None, None)
+
+
 def test_clearing_the_trading_window_removes_it(logged_in_page: Page):
     page = logged_in_page
     account = add_paper_account(page)
