@@ -21,6 +21,7 @@ from app.api.contracts import bp as contracts_bp
 from app.api.dashboard import bp as dashboard_bp
 from app.api.kill_switch import bp as kill_switch_bp
 from app.api.logs import bp as logs_bp
+from app.api.monthly_review import bp as monthly_review_bp
 from app.api.notifications import bp as notifications_bp
 from app.api.orders import bp as orders_bp
 from app.api.positions import bp as positions_bp
@@ -84,6 +85,7 @@ RESOURCES = (
     bars_bp,
     price_alerts_bp,
     analytics_bp,
+    monthly_review_bp,
 )
 
 

@@ -37,6 +37,7 @@ from app.workers import (
     equity_snapshots,
     live_status,
     monitor,
+    monthly_review,
     notify_delivery,
     paper_feed,
     position_poller,
@@ -58,6 +59,7 @@ JOB_REGISTRATIONS = (
     live_status.register,
     notify_delivery.register,
     daily_summary.register,
+    monthly_review.register,
     price_alerts.register,
 )
 _EXTENSION = "deskpilot.scheduler"

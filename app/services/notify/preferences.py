@@ -2,9 +2,10 @@
 
 Defaults: what a trader away from the desk must know is on for every channel — openings,
 closes, refusals, halts, the kill switch, guard rails, silences, failures, approvals, the
-daily summary; the chatty ones (every alert taken, every fill, every stop move) are off
-until asked for. Filters narrow the trading news (not the alarms) to some strategies,
-accounts, symbols or a direction. Quiet hours hold all but the alarms below until they end.
+daily summary and the monthly review; the chatty ones (every alert taken, every fill,
+every stop move) are off until asked for. Filters narrow the trading news (not the
+alarms) to some strategies, accounts, symbols or a direction. Quiet hours hold all but the
+alarms below until they end.
 """
 
 import logging

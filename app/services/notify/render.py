@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app.domain.monthly_review import Month, Review
 from app.domain.numbers import shown
 from app.domain.vocabulary import EventStatus, NotificationEvent, Tone
 from app.services.notify.channels.base import Message
@@ -416,6 +417,51 @@ def daily_summary(
             )[:24],
         ),
     )
+
+
+def monthly_review(month: Month, reviews: list[Review], now: datetime) -> Rendered:
+    """The month just ended against the one before: `reviews` as the insight service makes
+    them, all strategies together first, then each strategy (one line apiece)."""
+    overall, strategies = reviews[0], reviews[1:]
+    this, then = overall.current, overall.previous
+    before = month.previous().name.split()[0]
+    if this.trades:
+        headline = (
+            f"{this.trades} trade{'s' if this.trades != 1 else ''}, {this.win_rate:g} % won, "
+            f"net {_signed(shown(this.net_pnl))} ({before}: {_signed(shown(then.net_pnl))})"
+        )
+    else:
+        headline = f"no trades closed ({before}: {then.trades})"
+    lines = [_review_line(one) for one in strategies]
+    lines += [shift.text for shift in overall.shifts]
+    return Rendered(
+        NotificationEvent.MONTHLY_REVIEW,
+        Message(
+            "monthly_review",
+            f"Monthly review, {month.name}: {headline}",
+            "\n".join(lines) if lines else f"No trades closed in {month.name} or {before}.",
+            now,
+            Tone.GOOD if this.net_pnl > 0 else Tone.BAD if this.net_pnl < 0 else Tone.INFO,
+            tuple((one.name, _signed(shown(one.current.net_pnl))) for one in strategies)[:24],
+        ),
+    )
+
+
+def _review_line(one: Review) -> str:
+    now, then = one.current, one.previous
+    parts = [f"{now.trades} trade{'s' if now.trades != 1 else ''} (was {then.trades})"]
+    if now.trades:
+        parts.append(f"{now.win_rate:g} % won")
+    parts.append(f"net {_signed(shown(now.net_pnl))} (was {_signed(shown(then.net_pnl))})")
+    if one.best is not None:
+        parts.append(f"best {_signed(shown(one.best.pnl))}")
+    if one.worst is not None:
+        parts.append(f"worst {_signed(shown(one.worst.pnl))}")
+    if one.changes:
+        count = len(one.changes)
+        parts.append(f"{count} settings change{'s' if count != 1 else ''}")
+    shifts = " ".join(shift.text for shift in one.shifts)
+    return f"{one.name}: {', '.join(parts)}." + (f" {shifts}" if shifts else "")
 
 
 def channel_test(now: datetime | None = None) -> Rendered:
