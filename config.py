@@ -62,6 +62,9 @@ class Config:
     POLL_INTERVAL_SECONDS = float(os.environ.get("POLL_INTERVAL_SECONDS", "5"))
     # How often the scheduler fetches the economic calendar at the `calendar_url` setting.
     CALENDAR_FETCH_MINUTES = float(os.environ.get("CALENDAR_FETCH_MINUTES", "60"))
+    # How often the scheduler fetches the news sources, and how long one may take to answer.
+    NEWS_FETCH_MINUTES = float(os.environ.get("NEWS_FETCH_MINUTES", "15"))
+    NEWS_FETCH_TIMEOUT_SECONDS = float(os.environ.get("NEWS_FETCH_TIMEOUT_SECONDS", "10"))
     PAPER_FEED = os.environ.get("PAPER_FEED", "simulated")
     PAPER_TICK_SECONDS = float(os.environ.get("PAPER_TICK_SECONDS", "1"))
     PAPER_FEED_SEED = int(os.environ.get("PAPER_FEED_SEED", "7"))

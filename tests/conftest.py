@@ -16,6 +16,7 @@ from app.services.market import bars, prices
 from app.services.setup.auth import issue_api_token, owner
 from config import TestConfig
 from tests.fakes.discord_api import fake_discord  # noqa: F401 - the fake Discord API
+from tests.fakes.rss_feed import feed_server  # noqa: F401 - news feeds on 127.0.0.1
 from tests.fakes.smtp_sink import smtp_sink, tls_certificate  # noqa: F401 - the SMTP sink
 from tests.fakes.textbelt import fake_textbelt  # noqa: F401 - the fake TextBelt server
 from tests.fakes.tradovate import fake_tradovate  # noqa: F401 - the fake Tradovate server

@@ -22,7 +22,10 @@ from app.api.dashboard import bp as dashboard_bp
 from app.api.kill_switch import bp as kill_switch_bp
 from app.api.logs import bp as logs_bp
 from app.api.monthly_review import bp as monthly_review_bp
+from app.api.news import bp as news_bp
+from app.api.news import sentiment_bp
 from app.api.notifications import bp as notifications_bp
+from app.api.options import bp as options_bp
 from app.api.orders import bp as orders_bp
 from app.api.positions import bp as positions_bp
 from app.api.price_alerts import bp as price_alerts_bp
@@ -84,6 +87,9 @@ RESOURCES = (
     two_factor_bp,
     bars_bp,
     price_alerts_bp,
+    options_bp,
+    news_bp,
+    sentiment_bp,
     analytics_bp,
     monthly_review_bp,
 )

@@ -236,7 +236,7 @@ class RiskUpdate(Body):
     max_daily_loss: Amount | None = None
     max_trades_per_day: Count | None = None
     trading_window: TradingWindow | None = None
-    risk_mode: Literal["conservative", "moderate", "aggressive"] | None = None
+    risk_mode: Literal["conservative", "moderate", "aggressive"] | None = None  # null: none
     # Funded-account rules (domain.account_rules); a null turns one off.
     trailing_drawdown: Amount | None = None
     trailing_drawdown_mode: Literal["eod", "realtime"] | None = None
@@ -613,6 +613,74 @@ class TradeJournal(Body):
     rating: Annotated[StrictInt, Field(ge=1, le=5)] | None = Field(
         None, json_schema_extra=_no_default
     )
+
+
+OptionNumber = Annotated[
+    Decimal, BeforeValidator(_no_bool), Field(gt=0, le=10**12, allow_inf_nan=False)
+]
+OptionRate = Annotated[Decimal, BeforeValidator(_no_bool), Field(ge=-1, le=1, allow_inf_nan=False)]
+
+
+class OptionTerms(Body):
+    """An option as the calculator takes it (DESIGN §5.4 /api/options). Rates, yields and
+    volatilities are decimal fractions a year (0.05 is 5 %); time is `years` or an
+    `expiry` date (its end, 24:00 UTC), one of the two."""
+
+    model: Literal["black76", "bsm"]
+    option_type: Literal["call", "put"]
+    underlying: OptionNumber
+    strike: OptionNumber
+    years: Annotated[Decimal, BeforeValidator(_no_bool), Field(gt=0, le=100)] | None = None
+    expiry: date | None = None
+    rate: OptionRate
+    dividend_yield: OptionRate | None = None
+
+
+class OptionGreeksRequest(OptionTerms):
+    """POST /api/options/greeks: the option and its volatility."""
+
+    volatility: Annotated[
+        Decimal, BeforeValidator(_no_bool), Field(ge=Decimal("0.0001"), le=10, allow_inf_nan=False)
+    ]
+
+
+class ImpliedVolatilityRequest(OptionTerms):
+    """POST /api/options/implied-volatility: the option and its price."""
+
+    price: OptionNumber
+
+
+NewsUrl = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_calendar_url)
+]
+SourceWeight = Annotated[
+    Decimal,
+    BeforeValidator(_no_bool),
+    Field(ge=0, le=100, allow_inf_nan=False, decimal_places=3),
+]
+
+
+class NewsSourceFields(Body):
+    """PUT /api/news/sources/<id>: what a news source may change. `weight` is how much its
+    articles count in a symbol's sentiment (0 mutes it)."""
+
+    name: Name = Field(None, json_schema_extra=_no_default)
+    url: NewsUrl = Field(None, json_schema_extra=_no_default)
+    enabled: StrictBool = Field(None, json_schema_extra=_no_default)
+    weight: SourceWeight = Field(None, json_schema_extra=_no_default)
+
+
+class NewsSourceCreate(NewsSourceFields):
+    """POST /api/news/sources: an RSS or Atom feed's name and http(s) URL."""
+
+    name: Name
+    url: NewsUrl
+
+
+class NewsFetch(Body):
+    """POST /api/news/fetch: one source at once (whatever its backoff), else all due."""
+
+    source_id: RowId | None = None
 
 
 BodyModel = TypeVar("BodyModel", bound=Body)

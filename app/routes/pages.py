@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app.api.accounts import account_json
 from app.api.bars import STYLES
 from app.api.kill_switch import state_json
+from app.api.news import source_json
 from app.api.risk import limits_json
 from app.api.settings import settings_json
 from app.api.strategies import strategy_json
@@ -15,7 +16,15 @@ from app.api.traders import figures_json, trader_json
 from app.api.trades import trace_json, trade_json
 from app.api.webhook_events import alert_trace_json
 from app.domain import price_rules
-from app.domain.vocabulary import EventStatus, NotificationChannel, NotificationEvent, Timeframe
+from app.domain.sentiment import BUCKETS
+from app.domain.vocabulary import (
+    EventStatus,
+    NotificationChannel,
+    NotificationEvent,
+    SentimentLabel,
+    Timeframe,
+)
+from app.services.insight import news as news_sources
 from app.services.ledger import positions as ledger_positions
 from app.services.ledger import trace as ledger_trace
 from app.services.ledger import trades as ledger_trades
@@ -37,12 +46,6 @@ KILL_WORD = "FLATTEN"
 
 # The query the analytics page keeps its filters in; /api/analytics reads the same names.
 ANALYTICS_FILTERS = ("account_id", "strategy_id", "symbol", "start", "end")
-
-# Pages that later work builds; the navigation shows them all from the start.
-COMING_SOON = {
-    "news": ("/news", "News"),
-    "options": ("/options", "Options"),
-}
 
 
 @bp.before_request
@@ -191,6 +194,32 @@ def analytics():
     )
 
 
+# The query the news page keeps its filters in; /api/news and /api/sentiment read the same.
+NEWS_FILTERS = ("symbol", "label", "bucket")
+
+
+@bp.get("/news", endpoint="news")
+def news_page():
+    """The trader's feeds (managed through /api/news/sources), the articles and a symbol's
+    sentiment series, read by static/js/news.js. The filters are a GET form, so the query
+    names the view: a reload or a bookmark shows the same one."""
+    return render_template(
+        "news.html",
+        sources=[source_json(s) for s in news_sources.list_sources()],
+        labels=[label.value for label in SentimentLabel],
+        buckets=list(BUCKETS),
+        fetch_minutes=current_app.config["NEWS_FETCH_MINUTES"],
+        filters={name: request.args.get(name) or "" for name in NEWS_FILTERS},
+    )
+
+
+@bp.get("/options")
+def options():
+    """The option calculator and the uploaded chains with their smile, surface and table,
+    read by static/js/options.js from /api/options; `?chain_id=` opens that chain."""
+    return render_template("options.html", chain_id=request.args.get("chain_id", type=int))
+
+
 @bp.get("/trades/<id:trade_id>")
 def trade_trace(trade_id: int):
     trace = ledger_trace.trade_trace(trade_id)
@@ -228,14 +257,3 @@ def settings_page():
         discord_token_on_server=bool(current_app.config.get("DISCORD_BOT_TOKEN")),
         **_names(),
     )
-
-
-def _coming_soon_view(title: str):
-    def view():
-        return render_template("coming_soon.html", title=title)
-
-    return view
-
-
-for endpoint, (path, title) in COMING_SOON.items():
-    bp.add_url_rule(path, endpoint, _coming_soon_view(title))

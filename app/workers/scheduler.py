@@ -38,6 +38,7 @@ from app.workers import (
     live_status,
     monitor,
     monthly_review,
+    news_fetch,
     notify_delivery,
     paper_feed,
     position_poller,
@@ -61,6 +62,7 @@ JOB_REGISTRATIONS = (
     daily_summary.register,
     monthly_review.register,
     price_alerts.register,
+    news_fetch.register,
 )
 _EXTENSION = "deskpilot.scheduler"
 

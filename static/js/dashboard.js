@@ -95,6 +95,10 @@
     });
     row.children[0].textContent = accountName(accountId);
     row.children[1].textContent = symbol;
+    const badge = tag("", "sentiment");
+    badge.dataset.role = "sentiment";
+    badge.hidden = true;
+    row.children[1].append(" ", badge);
     return row;
   }
 
@@ -137,6 +141,42 @@
     if (!positionsBody.querySelector("tr[data-symbol]")) {
       placeholder(positionsBody, COLUMNS.length, "No open positions.");
     }
+    refreshSentiment();
+  }
+
+  // --- the news sentiment beside each position: /api/sentiment's `latest` (the last 24 h),
+  // read again at most every five minutes per symbol, since `pnl` events come every tick.
+
+  const SENTIMENT_MAX_AGE_MS = 5 * 60 * 1000;
+  const sentiments = new Map(); // symbol → {at, latest, pending}
+
+  function showSentiment(row) {
+    const latest = sentiments.get(row.dataset.symbol)?.latest;
+    const badge = $('[data-role="sentiment"]', row);
+    if (!badge) return;
+    badge.hidden = !latest;
+    if (!latest) return;
+    badge.className = `tag sentiment sentiment-${latest.label}`;
+    badge.textContent = `${words(latest.label)} ${latest.score}`;
+    badge.title = `News sentiment of the last 24 h: mean score ${latest.score} over `
+      + `${latest.articles} article${latest.articles === 1 ? "" : "s"}`;
+  }
+
+  function refreshSentiment() {
+    const rows = $$("tr[data-symbol]", positionsBody);
+    const now = Date.now();
+    for (const symbol of new Set(rows.map((row) => row.dataset.symbol))) {
+      const held = sentiments.get(symbol);
+      if (held && (held.pending || now - held.at < SENTIMENT_MAX_AGE_MS)) continue;
+      sentiments.set(symbol, { ...held, at: now, pending: true });
+      const query = new URLSearchParams({ symbol, bucket: "1d" });
+      DeskPilotApi.call("GET", `/api/sentiment?${query}`)
+        .then((data) => sentiments.set(symbol, { at: Date.now(), latest: data.latest }))
+        .catch(() => sentiments.set(symbol, { at: Date.now(), latest: null }))
+        .finally(() => $$(`tr[data-symbol="${CSS.escape(symbol)}"]`, positionsBody)
+          .forEach(showSentiment));
+    }
+    rows.forEach(showSentiment);
   }
 
   async function refreshPositions() {

@@ -11,10 +11,16 @@ Two paths meet in `watch` (a job on the jobs' process, every few seconds):
   the trader changed.
 A firing is kept only if the rule allows it then: enabled, past its cooldown, under its
 daily cap (the CME trading day); a one-shot rule turns itself off.
+
+Sentiment conditions compare the news score of the rule's product (`sentiment_of`, given
+by the job: news lives in services/insight, which this package does not import) over the
+longest `window_minutes` of the rule's sentiment conditions, 60 by default; with no
+article in that window they are not met.
 """
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,6 +41,9 @@ from app.services.records import audit, events
 logger = logging.getLogger(__name__)
 
 MAX_RULES = 1000
+DEFAULT_SENTIMENT_MINUTES = 60
+# (contract code, window, now) → the mean news score, None without articles
+SentimentOf = Callable[[str, timedelta, datetime], float | None]
 
 
 @dataclass
@@ -164,9 +173,9 @@ def on_price(symbol: str, price: Decimal, time: datetime) -> None:
                 _memory.met.append((rule.id, time, seen.values, seen.state))
 
 
-def watch(now: datetime) -> int:
+def watch(now: datetime, sentiment_of: SentimentOf | None = None) -> int:
     """Write the firings queued by prices, look at the bar rules, reload the rules; the
-    number of firings kept."""
+    number of firings kept. Without `sentiment_of`, sentiment conditions are not met."""
     with _memory.lock:
         queued, _memory.met = _memory.met, []
     kept = 0
@@ -179,7 +188,7 @@ def watch(now: datetime) -> int:
     for rule in _bar_rules():
         groups.setdefault((rule.symbol, rule.timeframe), []).append(rule)
     for (symbol, timeframe), rules in groups.items():
-        kept += _look_at_bars(symbol, timeframe, rules, now)
+        kept += _look_at_bars(symbol, timeframe, rules, now, sentiment_of)
     db.session.commit()
     _reload_price_rules()
     return kept
@@ -190,7 +199,13 @@ def _bar_rules() -> list[PriceAlert]:
     return [r for r in rules if not price_rules.is_price_only(_conditions(r))]
 
 
-def _look_at_bars(symbol: str, timeframe: Timeframe, rules: list[PriceAlert], now: datetime):
+def _look_at_bars(
+    symbol: str,
+    timeframe: Timeframe,
+    rules: list[PriceAlert],
+    now: datetime,
+    sentiment_of: SentimentOf | None,
+):
     """Look at the rules of one symbol and timeframe once per newly closed bar, the bars
     read once for all of them."""
     current = period_start(now, timeframe)
@@ -214,11 +229,26 @@ def _look_at_bars(symbol: str, timeframe: Timeframe, rules: list[PriceAlert], no
             rule.state = state  # no bar closed in that period (a gap): nothing to look at
             continue
         minutes = int(length.total_seconds() // 60)
-        seen = price_rules.look(conditions, rule.joined_by, found, None, state, minutes)
+        news = _sentiment(symbol, conditions, now, sentiment_of)
+        seen = price_rules.look(conditions, rule.joined_by, found, None, state, minutes, news)
         rule.state = {**state, **seen.state}
         if seen.met:
             kept += _fire(rule, closed + length, seen.values)
     return kept
+
+
+def _sentiment(
+    symbol: str, conditions: list[Condition], now: datetime, sentiment_of: SentimentOf | None
+) -> float | None:
+    """The news score the rule's sentiment conditions compare, when it has any."""
+    windows = [
+        c.window_minutes or DEFAULT_SENTIMENT_MINUTES
+        for c in conditions
+        if c.kind in ("sentiment_above", "sentiment_below")
+    ]
+    if not windows or sentiment_of is None:
+        return None
+    return sentiment_of(symbol, timedelta(minutes=max(windows)), now)
 
 
 def _fire(rule: PriceAlert, at: datetime, values: dict) -> int:
