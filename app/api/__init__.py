@@ -29,6 +29,7 @@ from app.api.options import bp as options_bp
 from app.api.orders import bp as orders_bp
 from app.api.positions import bp as positions_bp
 from app.api.price_alerts import bp as price_alerts_bp
+from app.api.replay import bp as replay_bp
 from app.api.risk import bp as risk_bp
 from app.api.settings import bp as settings_bp
 from app.api.strategies import bp as strategies_bp
@@ -91,6 +92,7 @@ RESOURCES = (
     news_bp,
     sentiment_bp,
     analytics_bp,
+    replay_bp,
     monthly_review_bp,
 )
 

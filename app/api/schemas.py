@@ -1,7 +1,7 @@
 """Request bodies of the setup resources, validated by pydantic before any service runs."""
 
 import re
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -557,6 +557,47 @@ class ProjectionRequest(Body):
     ruin_pct: Annotated[Decimal, BeforeValidator(_no_bool), Field(gt=0, lt=100)] = Field(
         Decimal(50), json_schema_extra=_no_default
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone is UTC (as the query strings' `start` and `end` are)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class ReplayOverrides(Body):
+    """What a replay changes (DESIGN §5.4 POST /api/replay): exits as §5.2 writes them
+    (null removes one), a fixed quantity per alert, the replay account's risk limits."""
+
+    take_profit: TakeProfitField = None
+    stop_loss: ExitSpecField = None
+    trailing_stop: TrailingField = None
+    break_even: BreakEvenField = None
+    quantity: StrictInt | None = None
+    max_contracts_per_order: Count | None = None
+    max_position: Count | None = None
+    max_open_positions: Count | None = None
+    max_daily_loss: Amount | None = None
+    max_trades_per_day: Count | None = None
+
+    _quantity_in_range = field_validator("quantity")(_within_quantity_cap)
+
+
+class ReplayRequest(Body):
+    """POST /api/replay: whose alerts, over which period (received times), changed how."""
+
+    strategy_id: RowId
+    start: UtcTime | None = None
+    end: UtcTime | None = None
+    overrides: ReplayOverrides | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> "ReplayRequest":
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError("start must not be after end")
+        return self
 
 
 class PriceAlertFields(Body):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from app.domain.analytics import DayPnl, Metrics
 from app.domain.exit_preview import ExitPreview
 
 CENT = Decimal("0.01")
@@ -45,3 +46,53 @@ def exit_preview(found: ExitPreview) -> dict:
         "trailing_stop_price": decimal(found.trailing_stop_price),
         "break_even": break_even,
     }
+
+
+def metrics_json(found: Metrics) -> dict:
+    """The analytics fields (DESIGN §5.4 `GET /api/analytics`) of a set of trades: counts
+    and rates, money as decimal strings, ratios as numbers (null where undefined), the
+    execution quality and the equity curve. `POST /api/replay` answers both its sides in
+    this shape."""
+    drawdown, execution = found.drawdown, found.execution
+    return {
+        "trades": found.trades,
+        "wins": found.wins,
+        "losses": found.losses,
+        "win_rate": found.win_rate,
+        "avg_win": decimal(found.avg_win),
+        "avg_loss": decimal(found.avg_loss),
+        "payoff_ratio": found.payoff_ratio,
+        "profit_factor": found.profit_factor,
+        "expectancy": decimal(found.expectancy),
+        "gross_pnl": decimal(found.gross_pnl),
+        "commission": decimal(found.commission),
+        "net_pnl": decimal(found.net_pnl),
+        "max_drawdown": decimal(found.max_drawdown),
+        "max_drawdown_pct": found.max_drawdown_pct,
+        "max_drawdown_duration_seconds": drawdown.duration.total_seconds() if drawdown else None,
+        "sharpe": found.sharpe,
+        "sortino": found.sortino,
+        "calmar": found.calmar,
+        "annual_return_pct": found.annual_return_pct,
+        "longest_win_streak": found.longest_win_streak,
+        "longest_loss_streak": found.longest_loss_streak,
+        "avg_hold_seconds": found.avg_hold_seconds,
+        "best_day": _day(found.best_day),
+        "worst_day": _day(found.worst_day),
+        "execution_trades": execution.trades,
+        "avg_slippage_ticks": execution.avg_slippage_ticks,
+        "slippage": decimal(execution.slippage),
+        "avg_fill_delay_ms": execution.avg_fill_delay_ms,
+        "max_fill_delay_ms": execution.max_fill_delay_ms,
+        "excursion_trades": execution.excursion_trades,
+        "avg_mae": decimal(execution.avg_mae),
+        "avg_mfe": decimal(execution.avg_mfe),
+        "equity_curve": [
+            [iso(time), decimal(equity)]
+            for time, equity in zip(found.curve_times, found.curve_equity, strict=True)
+        ],
+    }
+
+
+def _day(day: DayPnl | None) -> dict | None:
+    return {"day": day.day.isoformat(), "pnl": decimal(day.pnl)} if day else None

@@ -59,6 +59,9 @@ def trade_json(trade: Trade, exits: list[ledger_trades.ExitShare]) -> dict:
         "notes": trade.notes,
         "tags": trade.tags or [],
         "rating": trade.rating,
+        # From the bars once they are in (services/insight/excursions); null until then.
+        "mae": money(trade.mae),
+        "mfe": money(trade.mfe),
         "exits": [exit_json(share) for share in exits],
     }
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from itertools import accumulate, compress
-from operator import attrgetter, mul, sub, truediv
+from itertools import accumulate, compress, islice
+from operator import attrgetter, le, mul, sub, truediv
 
 import numpy as np
 
@@ -37,11 +37,12 @@ SATURDAY = 5
 DAY_OPENS = time(17)  # Chicago: see app.domain.trading_day
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TradeRecord:
     """One closed round trip as the metrics read it: a `trades` row plus what its entry
-    order knew (the alert's price and time, the first fill's time) and its contract's
-    tick. Times are timezone-aware; `pnl` is net of `commission`."""
+    order knew (the alert's price and time, the first fill's time), its contract's tick and
+    its excursions (None until its bars gave them). Times are timezone-aware; `pnl` is net
+    of `commission`."""
 
     entry_time: datetime
     exit_time: datetime
@@ -59,6 +60,8 @@ class TradeRecord:
     first_fill_time: datetime | None = None
     tick_size: Decimal | None = None
     tick_value: Decimal | None = None
+    mae: Decimal | None = None
+    mfe: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -101,13 +104,18 @@ class Execution:
     positive is worse for the trader (a long filled above the alert, a short below it):
     `avg_slippage_ticks` is the mean over those trades of the distance per contract in
     ticks; `slippage` is the total in money (ticks × tick value × contracts), exact.
-    Delay is alert → first fill in milliseconds, over trades that know both times."""
+    Delay is alert → first fill in milliseconds, over trades that know both times.
+    `avg_mae` / `avg_mfe` are the mean maximum adverse / favourable excursion in money
+    over the trades whose bars gave one (`excursion_trades`; see domain/excursions)."""
 
     trades: int
     avg_slippage_ticks: float | None
     slippage: Decimal
     avg_fill_delay_ms: float | None
     max_fill_delay_ms: float | None
+    excursion_trades: int = 0
+    avg_mae: Decimal | None = None
+    avg_mfe: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -170,10 +178,12 @@ def metrics(
     """
     if starting_balance <= 0:
         raise DomainValidationError("starting_balance", "must be above 0")
-    trades = sorted(trades, key=attrgetter("exit_time"))
+    exits = list(map(attrgetter("exit_time"), trades))
+    if not all(map(le, exits, islice(exits, 1, None))):  # the ledger reads them in order
+        trades = sorted(trades, key=attrgetter("exit_time"))
+        exits = list(map(attrgetter("exit_time"), trades))
     pnls = list(map(attrgetter("pnl"), trades))
     equity = list(accumulate(pnls, initial=starting_balance))
-    exits = list(map(attrgetter("exit_time"), trades))
     entries = list(map(attrgetter("entry_time"), trades))
     times = [min(entries, default=None), *exits]
     outcome = _outcomes(pnls)
@@ -185,7 +195,7 @@ def metrics(
     if ratios.annual_return_pct is not None and drawdown:
         exact_pct = float(drawdown.amount / drawdown.peak * 100)
         calmar = round(ratios.annual_return_pct / exact_pct, RATIO_DIGITS)
-    traded = [DayPnl(day.day, day.pnl) for day in days if day.trades]
+    traded = [day for day in days if day.trades]
     hold = sum(map(sub, exits, entries), timedelta())
     return Metrics(
         **outcome,
@@ -199,13 +209,17 @@ def metrics(
         sortino=ratios.sortino,
         annual_return_pct=ratios.annual_return_pct,
         calmar=calmar,
-        best_day=max(traded, key=attrgetter("pnl"), default=None),
-        worst_day=min(traded, key=attrgetter("pnl"), default=None),
+        best_day=_day_pnl(max(traded, key=attrgetter("pnl"), default=None)),
+        worst_day=_day_pnl(min(traded, key=attrgetter("pnl"), default=None)),
         avg_hold_seconds=round(hold.total_seconds() / len(trades), 1) if trades else None,
         execution=execution(trades),
         curve_times=times if trades else [],
         curve_equity=equity if trades else [],
     )
+
+
+def _day_pnl(day: TradingDay | None) -> DayPnl | None:
+    return DayPnl(day.day, day.pnl) if day else None
 
 
 def _money(value: Decimal) -> Decimal:
@@ -250,7 +264,10 @@ def _drawdown(times: list[datetime], equity: list[Decimal]) -> Drawdown | None:
     # The last point at the high before the trough: the fall starts there.
     start = trough - equity[trough::-1].index(peak)
     # Back at the high is the first point after the trough that falls nothing.
-    back = falls.index(ZERO, trough + 1) if ZERO in falls[trough + 1 :] else None
+    try:
+        back = falls.index(ZERO, trough + 1)
+    except ValueError:  # still below the high
+        back = None
     return Drawdown(
         amount=amount,
         pct=round(float(amount / peak * 100), PERCENT_DIGITS),
@@ -352,8 +369,9 @@ def _column(trades: list[TradeRecord], name: str) -> Iterator:
 
 
 def execution(trades: Sequence[TradeRecord]) -> Execution:
-    """Slippage and fill delay (see `Execution`), column by column: the work runs in C
-    and makes no tuple per trade (which would wake the garbage collector over 100,000)."""
+    """Slippage, fill delay and excursions (see `Execution`), column by column: the work
+    runs in C and makes no tuple per trade (which would wake the garbage collector over
+    100,000)."""
     priced = [t for t in trades if t.alert_price is not None and t.tick_size and t.tick_value]
     points = map(sub, _column(priced, "entry_price"), _column(priced, "alert_price"))
     signed = map(mul, points, map(_WORSE_SIGN.__getitem__, _column(priced, "side")))
@@ -362,6 +380,7 @@ def execution(trades: Sequence[TradeRecord]) -> Execution:
     money = sum(map(mul, per_contract, _column(priced, "qty")), ZERO)
     timed = [t for t in trades if t.alert_time is not None and t.first_fill_time is not None]
     delays = list(map(sub, _column(timed, "first_fill_time"), _column(timed, "alert_time")))
+    measured = [t for t in trades if t.mae is not None and t.mfe is not None]
     return Execution(
         trades=len(priced),
         avg_slippage_ticks=round(float(sum(ticks, ZERO) / len(ticks)), 2) if ticks else None,
@@ -370,4 +389,11 @@ def execution(trades: Sequence[TradeRecord]) -> Execution:
         if delays
         else None,
         max_fill_delay_ms=round(max(delays) / _MS, 1) if delays else None,
+        excursion_trades=len(measured),
+        avg_mae=_mean(list(_column(measured, "mae"))),
+        avg_mfe=_mean(list(_column(measured, "mfe"))),
     )
+
+
+def _mean(amounts: list[Decimal]) -> Decimal | None:
+    return _money(sum(amounts, ZERO) / len(amounts)) if amounts else None

@@ -1,5 +1,8 @@
 """The analytics page in a real browser: two closed trades (+20 and −10) show as cards, an
-equity curve, a breakdown row for their strategy and, on a click, a projection's bands."""
+equity curve, execution quality, a heat map cell for their day, bars by hour and weekday,
+a P&L histogram, a strategy comparison row with its score, a breakdown row for their
+strategy, on a click a projection's bands, and a replay panel that says so when the replay
+API answers 404."""
 
 import re
 from datetime import UTC, datetime
@@ -49,6 +52,37 @@ def test_the_page_shows_the_metrics_curve_breakdown_and_a_projection(
     expect(chart).not_to_have_attribute("data-points", "0")  # start, then two exits
     expect(chart.locator("canvas").first).to_be_visible()
 
+    execution = page.get_by_test_id("execution")
+    expect(execution.locator('[data-field="avg_slippage_ticks"]')).to_have_text("0")
+    expect(execution.locator('[data-field="slippage"]')).to_have_text("0.00")
+    expect(execution.locator('[data-field="fill_delay"]')).to_have_text(
+        re.compile(r"^[\d.]+ / [\d.]+ ms$")
+    )
+    expect(execution.locator('[data-field="avg_mae"]')).to_have_text("—")  # bars not in yet
+    expect(execution.locator('[data-field="execution_trades"]')).to_have_text("2 / 0 of 2")
+    mae_card = execution.locator(".kpi", has_text="Avg MAE")
+    expect(mae_card).to_have_attribute("title", re.compile("maximum adverse excursion", re.I))
+
+    calendar = page.get_by_test_id("pnl-calendar")
+    traded = calendar.locator(".heat-cell.traded")
+    expect(traded).to_have_count(1)  # both trades closed on one trading day
+    expect(traded).to_have_class(re.compile(r"\bup\b"))
+    expect(traded).to_have_attribute("title", re.compile(r"\+10\.00, 2 trade"))
+    expect(calendar.locator(".heat-cell")).not_to_have_count(0)
+    expect(page.get_by_test_id("weekday-bars")).to_have_attribute("data-bars", "1")
+    expect(page.get_by_test_id("hour-bars")).not_to_have_attribute("data-bars", "0")
+    histogram = page.get_by_test_id("pnl-histogram")
+    expect(histogram).to_have_attribute("data-bars", "12")  # −10 … +20 in 12 bins
+    expect(histogram.locator(".bar.down")).to_have_count(1)  # the −10 trade
+    expect(histogram.locator(".bar-column").first).to_have_attribute(
+        "title", re.compile("^1 trade")
+    )
+
+    compared = page.get_by_test_id("strategy-comparison")
+    expect(compared.locator('tr[data-key="Trend"] td').last).to_have_text("7.07")  # 10 / √2
+    score_header = compared.locator("th", has_text="Score")
+    expect(score_header).to_have_attribute("title", re.compile(r"expectancy × √trades"))
+
     row = page.get_by_test_id("breakdown").locator('tr[data-key="Trend"]')
     expect(row).to_contain_text("2")
     expect(row).to_contain_text("+10.00")
@@ -69,3 +103,42 @@ def test_the_page_shows_the_metrics_curve_breakdown_and_a_projection(
     expect(result).to_contain_text("drawn from 2 trades")
     shoot(page, "analytics", screens=("1366", "phone"))
     assert console_errors == []
+
+
+def test_the_replay_panel_says_so_when_the_replay_api_answers_404(logged_in_page: Page):
+    """The replay API may be missing on a server (it came after the page): a 404 is said in
+    the panel, and nothing else on the page breaks. The browser's fetch is answered here,
+    so the test does not depend on that API's state."""
+    page = logged_in_page
+    strategy = close_two_trades(page)
+    page.route(
+        "**/api/replay",
+        lambda route: route.fulfill(
+            status=404,
+            json={"error": {"code": "not_found", "message": "Not Found", "fields": {}}},
+        ),
+    )
+    page.goto(f"/analytics?strategy_id={strategy['id']}")
+
+    replay = page.get_by_test_id("replay")
+    replay.get_by_label("Take profit (ticks)").fill("8")
+    replay.get_by_role("button", name="Replay").click()
+
+    error = replay.locator('[data-role="replay-error"]')
+    expect(error).to_be_visible()
+    expect(error).to_have_text("Replay is not available: Not Found")
+    expect(page.get_by_test_id("replay-compare")).to_be_hidden()
+    expect(page.get_by_test_id("analytics-summary").locator('[data-field="trades"]')).to_have_text(
+        "2"
+    )
+
+
+def test_the_replay_panel_needs_a_strategy(logged_in_page: Page):
+    page = logged_in_page
+    close_two_trades(page)
+    page.goto("/analytics")
+
+    page.get_by_test_id("replay").get_by_role("button", name="Replay").click()
+
+    error = page.get_by_test_id("replay").locator('[data-role="replay-error"]')
+    expect(error).to_have_text(re.compile("Pick a strategy"))

@@ -95,7 +95,17 @@ def test_the_analytics_of_a_strategy_s_trades(api, traded, make_account):
 def test_breakdowns_group_the_trades_by_what_was_asked(api, traded):
     by_strategy = api.get("/api/analytics/breakdown?by=strategy").get_json()["items"]
     assert by_strategy == [
-        {"key": "Trend", "trades": 2, "win_rate": 50.0, "net_pnl": "10", "profit_factor": 2.0}
+        {
+            "key": "Trend",
+            "trades": 2,
+            "win_rate": 50.0,
+            "net_pnl": "10",
+            "profit_factor": 2.0,
+            "expectancy": "5",
+            "max_drawdown": "10",
+            "avg_slippage_ticks": 0.0,
+            "score": 7.07,
+        }
     ]
     by_symbol = api.get("/api/analytics/breakdown?by=symbol").get_json()["items"]
     assert [item["key"] for item in by_symbol] == ["MES"]

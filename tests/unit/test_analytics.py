@@ -3,6 +3,7 @@ cases (no trades, all wins, all losses, one trade, zero variance) and a few prop
 
 import math
 import statistics
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -163,6 +164,23 @@ def test_execution_quality_signs_slippage_against_the_trader():
     assert found.max_fill_delay_ms == 400.0
 
 
+def test_excursions_average_over_the_trades_whose_bars_gave_them():
+    trades = [
+        make_trade("10", MONDAY, mae=D("12.50"), mfe=D("30")),
+        make_trade("-5", MONDAY + timedelta(hours=1), mae=D("7.25"), mfe=D("0")),
+        make_trade("3", MONDAY + timedelta(hours=2)),  # no bars: left out
+    ]
+    found = metrics(trades, D("10000")).execution
+    assert found.excursion_trades == 2
+    assert (found.avg_mae, found.avg_fill_delay_ms) == (D("9.8750"), None)
+    assert found.avg_mfe == D("15.0000")
+
+
+def test_the_order_the_trades_come_in_does_not_matter():
+    trades = week()
+    assert metrics(trades[::-1], D("10000")) == metrics(trades, D("10000"))
+
+
 def test_no_trades_gives_zeroes_and_nones_not_errors():
     found = metrics([], D("10000"))
     assert (found.trades, found.wins, found.losses) == (0, 0, 0)
@@ -255,7 +273,7 @@ def test_properties_hold_for_any_trades(rows, start):
         at += timedelta(minutes=gap_minutes)
         trade = make_trade(pnl, at)
         fee = D(fee_cents) / 100
-        trades.append(TradeRecord(**{**trade.__dict__, "commission": fee, "gross_pnl": pnl + fee}))
+        trades.append(replace(trade, commission=fee, gross_pnl=pnl + fee))
     found = metrics(trades, start)
     assert found.net_pnl == found.gross_pnl - found.commission
     assert found.max_drawdown >= 0 and found.max_drawdown_pct >= 0
