@@ -169,7 +169,8 @@ class Review:
 
 def figures_of(trades: Sequence[TradeRecord], avg_slippage_ticks: Decimal | None) -> Figures:
     """The month's figures over its closed `trades`, as `metrics` defines them; slippage is
-    measured on fills, not trades, so the caller brings it."""
+    the trades' entries against their alerts' prices, which the caller joined (the
+    records here may lack them), so the caller brings it."""
     found = metrics(trades, NOMINAL_BALANCE)
     return Figures(
         trades=found.trades,

@@ -3,28 +3,24 @@ month's figures against the month before, its best and worst trades and what cha
 the settings' changes the audit log recorded in the month and the shifts the figures
 show (domain/monthly_review decides, this module reads the rows).
 
-A few reads, whatever the number of strategies: the trades closed in the two months, each
-month's alert-priced fills (slippage is measured on fills against the alert's price, as
-the trade trace does), the month's audit entries about strategies and their traders, and
-the strategies' names; the grouping per strategy is done in memory.
+A few reads, whatever the number of strategies: the trades closed in the two months with
+their opening alerts (as `GET /api/analytics` reads them, so the slippage is the same
+figure: each trade's entry against its alert's price), the month's audit entries about
+strategies and their traders, and the strategies' names; the grouping per strategy is
+done in memory.
 """
 
-import logging
 from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.domain import slippage
-from app.domain.analytics import TradeRecord
-from app.domain.contracts import UnknownSymbol, resolve_symbol
+from app.domain.analytics import TradeRecord, execution
 from app.domain.monthly_review import Month, Review, SettingChange, diff_of, review
-from app.domain.vocabulary import AuditCategory, Side
+from app.domain.vocabulary import AuditCategory
 from app.extensions import db
-from app.models import AuditEntry, Fill, Order, Strategy, Trade, WebhookEvent
-from app.services.ledger.trace import ALERT_PRICED
+from app.models import AuditEntry, Strategy, Trade
+from app.services.insight.analytics import records_of
 from app.services.setup.strategies import get_strategy
-
-logger = logging.getLogger(__name__)
 
 ALL_STRATEGIES = "All strategies"
 
@@ -39,7 +35,6 @@ def monthly_review(month: Month, strategy_id: int | None = None) -> list[Review]
     opens = month.opens()
     current = [t for t in trades if t.exit_time >= opens]
     previous = [t for t in trades if t.exit_time < opens]
-    fills = {m: _slipped_fills(m, strategy_id) for m in (month, earlier)}
     changes = _setting_changes(month, strategy_id)
     names = dict(db.session.execute(select(Strategy.id, Strategy.name)).all())
 
@@ -47,8 +42,8 @@ def monthly_review(month: Month, strategy_id: int | None = None) -> list[Review]
         return review(
             sid,
             name,
-            _month_part([t for t in current if wanted(t.strategy_id)], fills[month], wanted),
-            _month_part([t for t in previous if wanted(t.strategy_id)], fills[earlier], wanted),
+            _month_part([t for t in current if wanted(t.strategy_id)]),
+            _month_part([t for t in previous if wanted(t.strategy_id)]),
             [t for t in current if wanted(t.strategy_id)],
             [c for c in changes if wanted(c.strategy_id)],
         )
@@ -62,27 +57,11 @@ def monthly_review(month: Month, strategy_id: int | None = None) -> list[Review]
     ]
 
 
-def _month_part(trades: list[Trade], fills: list[tuple], wanted):
-    """(trade records, average slippage) of one strategy's month."""
-    parts = [part for sid, part in fills if wanted(sid)]
-    combined = slippage.combined(parts)
-    return [_record(t) for t in trades], combined.ticks if combined else None
-
-
-def _record(row: Trade) -> TradeRecord:
-    return TradeRecord(
-        entry_time=row.entry_time,
-        exit_time=row.exit_time,
-        side=row.side,
-        qty=row.quantity,
-        entry_price=row.entry_price,
-        exit_price=row.exit_price,
-        gross_pnl=row.gross_pnl,
-        commission=row.commission,
-        pnl=row.pnl,
-        strategy_id=row.strategy_id,
-        symbol=row.symbol,
-    )
+def _month_part(trades: list[Trade]) -> tuple[list[TradeRecord], Decimal | None]:
+    """(trade records, average entry slippage in ticks) of one strategy's month."""
+    records = records_of(trades)
+    ticks = execution(records).avg_slippage_ticks
+    return records, None if ticks is None else Decimal(str(ticks))
 
 
 def _trades(start, end, strategy_id: int | None) -> list[Trade]:
@@ -90,37 +69,6 @@ def _trades(start, end, strategy_id: int | None) -> list[Trade]:
     if strategy_id is not None:
         query = query.where(Trade.strategy_id == strategy_id)
     return list(db.session.scalars(query.order_by(Trade.exit_time, Trade.id)))
-
-
-def _slipped_fills(month: Month, strategy_id: int | None) -> list[tuple]:
-    """[(strategy id, Slippage)] of the month's fills of alert-priced orders (entries and
-    exits an alert placed) whose alert carried a price and whose contract is known."""
-    query = (
-        select(Fill, Order.strategy_id, WebhookEvent.signal)
-        .join(Order, Fill.order_id == Order.id)
-        .join(WebhookEvent, Order.webhook_event_id == WebhookEvent.id)
-        .where(
-            Order.role.in_(ALERT_PRICED),
-            Fill.filled_at >= month.opens(),
-            Fill.filled_at < month.closes(),
-        )
-    )
-    if strategy_id is not None:
-        query = query.where(Order.strategy_id == strategy_id)
-    found = []
-    for fill, sid, signal in db.session.execute(query):
-        price = (signal or {}).get("price")
-        if price is None:
-            continue
-        try:
-            spec = resolve_symbol(fill.symbol, fill.filled_at.date()).spec
-        except UnknownSymbol:
-            continue
-        moved = slippage.of_fill(
-            Side(fill.side), Decimal(str(price)), fill.price, fill.quantity, spec
-        )
-        found.append((sid, moved))
-    return found
 
 
 def _setting_changes(month: Month, strategy_id: int | None) -> list[SettingChange]:
