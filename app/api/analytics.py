@@ -58,7 +58,7 @@ def projection():
     percentiles per projected trade, risk of ruin and the median max drawdown; the same
     `seed` gives the same answer."""
     fields = parse_body(ProjectionRequest)
-    if "account_id" not in fields and "strategy_id" not in fields:
+    if fields.get("account_id") is None and fields.get("strategy_id") is None:
         words = "account_id or strategy_id is required"
         raise InvalidInput(f"{words}.", {"strategy_id": words})
     found, used = projection_of(fields)

@@ -17,16 +17,27 @@ def int_arg(name: str) -> int | None:
     return int(value)
 
 
+# Times a filter may name, in UTC: wide enough for any history, narrow enough that a
+# bucket or a week on either side is still a time Python can hold.
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9998, 12, 31, tzinfo=UTC)
+
+
 def time_arg(name: str) -> datetime | None:
-    """An ISO 8601 time; without a zone it is taken as UTC."""
+    """An ISO 8601 time in UTC; without a zone it is taken as UTC. A time whose offset
+    moves it out of what Python can hold, or out of 1900–9998, is a 400 like any bad time."""
     value = request.args.get(name)
     if not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{name} must be an ISO 8601 time.", {name: "is not a time"}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not EARLIEST_TIME <= moment <= LATEST_TIME:
+        message = "must be between 1900 and 9998"
+        raise InvalidInput(f"{name} {message}.", {name: message})
+    return moment
 
 
 MAX_ROW_ID = 2**63 - 1

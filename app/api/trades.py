@@ -120,7 +120,8 @@ def annotate_trade(trade_id: int):
     return jsonify(trade_json(trade, ledger_trades.exits_of([trade])[trade.id]))
 
 
-EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+# Flask adds "; charset=utf-8" to text types itself.
+EXPORT_TYPES = {"csv": "text/csv", "json": "application/json"}
 
 
 @bp.get("/export")

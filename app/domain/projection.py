@@ -31,6 +31,10 @@ from app.domain.vocabulary import RiskMode
 PERCENTILES = {"p5": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95}
 MAX_RUNS = 20_000
 MAX_TRADES = 5_000
+# Runs × trades at most: the arrays hold every run's balance after every trade (several
+# of them at once), about 40 bytes a cell at the peak, so this keeps one request near
+# 100 MB. 20,000 × 5,000 would want about 4 GB.
+MAX_CELLS = 2_500_000
 CENT = Decimal("0.01")
 SHARE = Decimal("0.0001")
 
@@ -141,6 +145,12 @@ def _validate(
         raise DomainValidationError("starting_balance", "must be above 0")
     _count(trades, "trades", MAX_TRADES)
     _count(runs, "runs", MAX_RUNS)
+    if runs * trades > MAX_CELLS:
+        raise DomainValidationError(
+            "runs",
+            f"× trades must be at most {MAX_CELLS:,} ({runs:,} × {trades:,} asked); "
+            "fewer runs or a shorter horizon",
+        )
     if seed is not None and (not _is_int(seed) or seed < 0):
         raise DomainValidationError("seed", "must be a whole number of 0 or more")
     if not 0 < ruin_pct < 100:

@@ -10,6 +10,8 @@ from datetime import datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+CENT = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class TradingWindow:
@@ -40,6 +42,8 @@ class RiskPolicy:
     has_rules: bool = False  # funded-account rules to measure (domain.account_rules)
     news_blackout: bool = False  # no entries around high-impact news (domain.news)
     max_exposure: Decimal | None = None  # Σ |qty| × price × point value, in dollars
+    # Who set max_open_positions when it is not the account's own limit ("risk mode …").
+    open_positions_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,9 @@ def check_order(
     if policy.max_open_positions is not None and current == 0:
         open_count = sum(1 for qty_held in exposure.positions.values() if qty_held != 0)
         if open_count >= policy.max_open_positions:
+            by = f", {policy.open_positions_by}" if policy.open_positions_by else ""
             problems.append(
-                f"{open_count} positions already open (limit {policy.max_open_positions})"
+                f"{open_count} positions already open (limit {policy.max_open_positions}{by})"
             )
     if policy.max_daily_loss is not None:
         day_pnl = exposure.realized_today + exposure.unrealized
@@ -154,6 +159,6 @@ def _exposure_problem(policy: RiskPolicy, exposure: Exposure, order: ProposedOrd
         return []
     buffer = f" less its {policy.safety_buffer} buffer" if policy.safety_buffer else ""
     return [
-        f"max_exposure: total exposure would be {total.quantize(Decimal('0.01'))}, beyond "
-        f"the limit of {policy.max_exposure}{buffer}"
+        f"max_exposure: total exposure would be {total.quantize(CENT)}, beyond "
+        f"the limit of {policy.max_exposure.quantize(CENT)}{buffer}"
     ]

@@ -51,6 +51,13 @@ def open_positions_limit(account_limit: int | None, mode: RiskMode | None) -> in
     return cap if account_limit is None else min(account_limit, cap)
 
 
+def open_positions_set_by(account_limit: int | None, mode: RiskMode | None) -> str | None:
+    """ "risk mode …" when the mode's cap is the tighter one, so a refusal names its rule."""
+    if mode is None or open_positions_limit(account_limit, mode) == account_limit:
+        return None
+    return f"risk mode {mode.value}"
+
+
 @dataclass(frozen=True)
 class RiskSize:
     """An entry sized by its risk: `quantity` contracts (0: not even one fits the budget),

@@ -163,3 +163,11 @@ def test_the_bands_are_ordered_at_every_trade(pnls, mode, trades, runs, seed):
         assert p5[i] <= p25[i] <= p50[i] <= p75[i] <= p95[i]
     assert 0 <= found.risk_of_ruin <= 1
     assert found.median_max_drawdown_pct >= 0
+
+
+def test_a_projection_too_large_to_hold_in_memory_is_refused_before_any_work():
+    # 20,000 runs × 5,000 trades, each within its own limit, would want about 4 GB.
+    with pytest.raises(DomainValidationError) as refused:
+        project(MIXED, Decimal(10_000), 5_000, runs=20_000, seed=1)
+    assert refused.value.field == "runs"
+    assert len(project(MIXED, Decimal(10_000), 500, runs=5_000, seed=1).percentiles["p50"]) == 500

@@ -31,6 +31,8 @@ from app.extensions import db
 from app.models import BrokerAccount, Fill, Order, Strategy, Trade, TradeExit, User, WebhookEvent
 from app.services.insight.excursions import fill_excursions
 from app.services.insight.trade_filters import product_root
+from app.services.setup.accounts import get_account
+from app.services.setup.strategies import get_strategy
 
 BREAKDOWNS = ("day", "weekday", "hour", "strategy", "symbol")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -140,8 +142,10 @@ def _trades(
 ) -> list[Trade]:
     query = select(Trade).order_by(Trade.exit_time, Trade.id)
     if account_id is not None:
+        get_account(account_id)  # 404 for an unknown id, not an empty answer
         query = query.where(Trade.account_id == account_id)
     if strategy_id is not None:
+        get_strategy(strategy_id)
         query = query.where(Trade.strategy_id == strategy_id)
     if symbol:
         query = query.where(Trade.symbol.like(f"{product_root(symbol)}%"))

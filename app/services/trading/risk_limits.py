@@ -10,7 +10,7 @@ from sqlalchemy import Numeric, func, select
 
 from app.domain.contracts import UnknownSymbol, resolve_symbol
 from app.domain.risk import Exposure, RiskPolicy, TradingWindow
-from app.domain.risk_modes import open_positions_limit
+from app.domain.risk_modes import open_positions_limit, open_positions_set_by
 from app.domain.trading_day import in_tradovate_maintenance, trading_day_start
 from app.domain.vocabulary import AuditCategory, BrokerKind, OrderRole, OrderStatus, Severity
 from app.extensions import db
@@ -142,6 +142,7 @@ def policy_of(limits: RiskLimits) -> RiskPolicy:
         max_contracts_per_order=limits.max_contracts_per_order,
         max_position=limits.max_position,
         max_open_positions=open_positions_limit(limits.max_open_positions, limits.risk_mode),
+        open_positions_by=open_positions_set_by(limits.max_open_positions, limits.risk_mode),
         max_exposure=limits.max_exposure,
         max_daily_loss=limits.max_daily_loss,
         max_trades_per_day=limits.max_trades_per_day,
