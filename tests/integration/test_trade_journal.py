@@ -96,6 +96,9 @@ def test_the_journal_round_trips_trimmed_distinct_tags_and_clears(app, api, desk
     assert (kept["notes"], kept["tags"], kept["rating"]) == ("Late entry.", ["fomo", "late"], None)
     cleared = patch(api, trade_id, {"notes": "", "tags": []}).get_json()
     assert (cleared["notes"], cleared["tags"]) == (None, [])
+    # Nothing asked, or what is already there: answered, and nothing to record.
+    assert patch(api, trade_id, {}).status_code == 200
+    assert patch(api, trade_id, {"notes": None, "tags": []}).status_code == 200
     with app.app_context():
         entries = db.session.scalars(
             select(AuditEntry).where(AuditEntry.message == f"trade {trade_id} journal updated")

@@ -17,7 +17,8 @@ JOURNAL_FIELDS = ("notes", "tags", "rating")
 
 
 def annotate(trade_id: int, changes: dict) -> Trade:
-    """Set the journal fields that `changes` names (None clears one), audited."""
+    """Set the journal fields that `changes` names (None clears one), audited; a change
+    that changes nothing writes nothing."""
     trade = db.session.get(Trade, trade_id)
     if trade is None:
         raise NotFound(f"No trade with id {trade_id}.")
@@ -26,10 +27,13 @@ def annotate(trade_id: int, changes: dict) -> Trade:
         if name in changes:
             setattr(trade, name, changes[name])
     after = {name: getattr(trade, name) for name in JOURNAL_FIELDS}
+    changed = audit.changed_fields(before, after)
+    if not changed:  # nothing new: nothing to record
+        return trade
     audit.record(
         AuditCategory.SYSTEM,
         f"trade {trade.id} journal updated",
-        data=audit.changed_fields(before, after),
+        data=changed,
         account_id=trade.account_id,
         strategy_id=trade.strategy_id,
     )
