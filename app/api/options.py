@@ -8,8 +8,10 @@ the API: they are floats of a model, and ten digits is more than any quote carri
 import csv
 import io
 import math
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NoReturn
 
 from flask import Blueprint, jsonify, request
 
@@ -98,6 +100,12 @@ def implied_volatility():
 # --- chains ------------------------------------------------------------------------------
 
 
+NUMBER = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+TEXT_FIELDS = {"underlying", "as_of", "model", "type", "expiry"}
+COUNT_FIELDS = {"volume", "open_interest"}
+HEADER_FIELDS = ("underlying", "as_of", "model", "rate", "dividend_yield", "underlying_price")
+
+
 @bp.post("/chains")
 @request_body(
     {
@@ -109,11 +117,28 @@ def implied_volatility():
                     "underlying": {"type": "string"},
                     "as_of": {"type": "string", "format": "date-time"},
                     "model": {"type": "string", "enum": ["black76", "bsm"]},
-                    "rate": {"type": "string"},
-                    "dividend_yield": {"type": "string"},
-                    "underlying_price": {"type": "string"},
-                    "contracts": {"type": "array", "items": {"type": "object"}},
+                    "rate": NUMBER,
+                    "dividend_yield": NUMBER,
+                    "underlying_price": NUMBER,
+                    "contracts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "type": {"type": "string", "enum": ["call", "put", "C", "P"]},
+                                "strike": NUMBER,
+                                "expiry": {"type": "string", "format": "date"},
+                                "bid": NUMBER,
+                                "ask": NUMBER,
+                                "last": NUMBER,
+                                "volume": {"type": "integer", "minimum": 0},
+                                "open_interest": {"type": "integer", "minimum": 0},
+                            },
+                            "additionalProperties": False,
+                        },
+                    },
                 },
+                "additionalProperties": False,
             }
         },
     }
@@ -123,16 +148,12 @@ def upload_chain():
     `underlying_price`], `contracts` [{type, strike, expiry, bid, ask, last, volume,
     open_interest}]) or as CSV rows of those contract columns (a header line is optional
     and may order them) with the chain's fields in the query. Every row is checked before
-    any is kept: a bad one refuses the upload naming `contracts[i].field`."""
+    any is kept: a bad one refuses the upload naming `contracts[i].field`. An unknown
+    field, column or query parameter is refused, not ignored, so a typo never passes."""
     if request.is_json:
-        document = request.get_json(silent=True)
-        if not isinstance(document, dict):
-            raise InvalidInput("The JSON body must be an object.", code="invalid_json")
-        rows = document.get("contracts")
-        if not isinstance(rows, list):
-            raise InvalidInput("contracts must be a list.", {"contracts": "must be a list"})
-        fields = document
+        fields, rows = _json_chain()
     else:
+        _check_query()
         fields = {
             "underlying": request.args.get("underlying"),
             "as_of": request.args.get("as_of"),
@@ -146,12 +167,66 @@ def upload_chain():
     return jsonify(chain_json(chain)), 201
 
 
+def _refuse(where: str, words: str) -> NoReturn:
+    where = where[:100]  # a name is echoed, never a megabyte of it
+    raise InvalidInput(f"{where} {words}.", {where: words})
+
+
+def _check_query() -> None:
+    """The chain's fields of a CSV upload, each once; a JSON upload carries them in its
+    body, so any query parameter there is one that would be ignored."""
+    known = () if request.is_json else HEADER_FIELDS
+    for name in request.args:
+        if name not in known:
+            _refuse(name, "is not a known query parameter")
+        if len(request.args.getlist(name)) > 1:
+            _refuse(name, "is given more than once")
+
+
+def _json_chain() -> tuple[dict, list]:
+    """The JSON body checked as strictly as the pydantic bodies: known fields only, text
+    as strings, counts as JSON integers (`"12"` is refused), prices as numbers or decimal
+    strings. Values themselves are checked by the domain, as the CSV's are."""
+    document = request.get_json(silent=True)
+    if not isinstance(document, dict):
+        raise InvalidInput("The JSON body must be an object.", code="invalid_json")
+    _check_query()
+    _check_fields(document, (*HEADER_FIELDS, "contracts"), "")
+    rows = document.get("contracts")
+    if not isinstance(rows, list):
+        raise InvalidInput("contracts must be a list.", {"contracts": "must be a list"})
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):  # the domain names a row that is not an object
+            _check_fields(row, CSV_COLUMNS, f"contracts[{index}].")
+    return document, rows
+
+
+def _check_fields(fields: dict, known: tuple[str, ...], prefix: str) -> None:
+    for name, value in fields.items():
+        where = prefix + name
+        if name not in known:
+            _refuse(where, "is not a known field")
+        if value is None or name == "contracts":
+            continue  # null is a field left out
+        if name in TEXT_FIELDS and not isinstance(value, str):
+            _refuse(where, "must be text")
+        elif name in COUNT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
+            _refuse(where, "must be a whole number (a JSON integer)")
+        elif isinstance(value, bool) or not isinstance(value, int | float | str):
+            _refuse(where, "must be a number or a decimal string")
+
+
 def _csv_rows() -> list[dict]:
     try:
         text = request.get_data().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("The CSV must be UTF-8 text.", {"contracts": "is not UTF-8"}) from None
-    lines = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    try:  # newline="": a lone carriage return ends a line, as a spreadsheet's does
+        reader = csv.reader(io.StringIO(text, newline=""))
+        lines = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:  # a cell beyond the csv module's limit of 131,072 characters
+        words = f"is not CSV: {exc}"
+        raise InvalidInput(f"The chain {words}.", {"contracts": words}) from None
     columns = CSV_COLUMNS
     if lines and lines[0] and lines[0][0].strip().lower() in CSV_COLUMNS:
         columns = tuple(cell.strip().lower() for cell in lines[0])
@@ -160,7 +235,18 @@ def _csv_rows() -> list[dict]:
         if unknown:
             words = f"names unknown columns: {', '.join(unknown)[:200]}"
             raise InvalidInput(f"The CSV header {words}.", {"contracts": words})
-    return [dict(zip(columns, (cell.strip() for cell in row), strict=False)) for row in lines]
+        repeated = sorted(name for name, times in Counter(columns).items() if times > 1)
+        if repeated:
+            words = f"names a column more than once: {', '.join(repeated)}"
+            raise InvalidInput(f"The CSV header {words}.", {"contracts": words})
+    rows = []
+    for index, line in enumerate(lines):
+        cells = [cell.strip() for cell in line]
+        if any(cells[len(columns) :]):
+            where = f"contracts[{index}]"
+            _refuse(where, f"has more than the {len(columns)} columns")
+        rows.append(dict(zip(columns, cells, strict=False)))
+    return rows
 
 
 @bp.get("/chains")

@@ -77,22 +77,26 @@ def parse_csv(text: str) -> tuple[list[NewsEvent], list[str]]:
     offset); the lines skipped, each with why."""
     events: list[NewsEvent] = []
     skipped: list[str] = []
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row or not "".join(row).strip():
-            continue
-        if number == 1 and row[0].strip().lower() == "time":
-            continue  # the header
-        if len(row) < 3:
-            skipped.append(f"line {number}: needs time, title and impact")
-            continue
-        try:
-            starts = datetime.fromisoformat(row[0].strip().replace("Z", "+00:00"))
-            impact = parse_impact(row[2])
-        except (ValueError, DomainValidationError) as exc:
-            skipped.append(f"line {number}: {getattr(exc, 'message', exc)}")
-            continue
-        if starts.tzinfo is None:
-            starts = starts.replace(tzinfo=UTC)
-        currency = (row[3].strip().upper() or None) if len(row) > 3 else None
-        events.append(NewsEvent(starts.astimezone(UTC), row[1].strip()[:300], impact, currency))
+    # newline="": the csv module reads every line ending itself, a lone CR included.
+    rows = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for number, row in enumerate(rows, start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if number == 1 and row[0].strip().lower() == "time":
+                continue  # the header
+            if len(row) < 3:
+                skipped.append(f"line {number}: needs time, title and impact")
+                continue
+            try:
+                starts = datetime.fromisoformat(row[0].strip().replace("Z", "+00:00"))
+                starts = starts.astimezone(UTC) if starts.tzinfo else starts.replace(tzinfo=UTC)
+                impact = parse_impact(row[2])
+            except (ValueError, OverflowError, DomainValidationError) as exc:
+                skipped.append(f"line {number}: {getattr(exc, 'message', exc)}")
+                continue
+            currency = (row[3].strip().upper() or None) if len(row) > 3 else None
+            events.append(NewsEvent(starts, row[1].strip()[:300], impact, currency))
+    except csv.Error as exc:  # a NUL byte, a field beyond the module's limit
+        raise DomainValidationError("body", f"is not CSV the calendar can read: {exc}") from None
     return events, skipped

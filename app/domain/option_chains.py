@@ -34,6 +34,7 @@ from app.domain.vocabulary import OptionModel, OptionType
 
 MAX_PRICE = Decimal("1000000000")  # the Price column's nine decimals leave eleven digits
 MAX_COUNT = 2**31 - 1  # an Integer column
+MAX_EXPIRIES = 100  # a listed chain has about 60 (dailies, weeklies, monthlies, LEAPS)
 YEAR = timedelta(days=365)
 UNUSUAL_PERCENTILE = 90.0
 RATIO = Decimal("0.0001")
@@ -130,7 +131,9 @@ def parse_contract(row: dict, where: str) -> ChainContract:
 
 def parse_contracts(rows: Sequence[dict], as_of: datetime, field_name="contracts"):
     """Every row checked before any is kept: each must expire after `as_of`, and a
-    (type, strike, expiry) may appear once."""
+    (type, strike, expiry) may appear once. At most MAX_EXPIRIES expiries: the surface
+    holds a cell per strike and expiry, so 5,000 contracts of as many expiries and strikes
+    would answer 25 million cells."""
     found: list[ChainContract] = []
     seen: dict[tuple, int] = {}
     for index, row in enumerate(rows):
@@ -148,6 +151,11 @@ def parse_contracts(rows: Sequence[dict], as_of: datetime, field_name="contracts
             raise DomainValidationError(where, f"repeats {field_name}[{seen[key]}]")
         seen[key] = index
         found.append(contract)
+    expiries = len({c.expiry for c in found})
+    if expiries > MAX_EXPIRIES:
+        raise DomainValidationError(
+            field_name, f"has {expiries:,} expiries; a chain holds at most {MAX_EXPIRIES}"
+        )
     return found
 
 
@@ -216,22 +224,44 @@ def max_pain(contracts: Sequence[ChainContract]) -> dict[date, Decimal]:
         by_expiry[c.expiry].append(c)
     found: dict[date, Decimal] = {}
     for expiry, group in sorted(by_expiry.items()):
-        held = [c for c in group if c.open_interest > 0]
-        if not held:
-            continue
-
-        strikes = sorted({c.strike for c in group})
-        found[expiry] = min(strikes, key=lambda settle, held=held: paid_at(held, settle))
+        if any(c.open_interest > 0 for c in group):
+            found[expiry] = _least_paid_strike(group)
     return found
 
 
-def paid_at(held: Sequence[ChainContract], settle: Decimal) -> Decimal:
-    """The intrinsic value the holders of `held` are paid if the underlying settles there."""
-    total = Decimal(0)
-    for c in held:
-        inside = settle - c.strike if c.option_type is OptionType.CALL else c.strike - settle
-        total += c.open_interest * max(inside, Decimal(0))
-    return total
+def _least_paid_strike(group: Sequence[ChainContract]) -> Decimal:
+    """One expiry's max pain in O(n log n), exactly. With the strikes ascending, settling
+    at P pays the calls P·(their OI below P) − Σ(OI·K below P) and the puts Σ(OI·K above
+    P) − P·(their OI above P): running sums give every strike's total in one pass, where
+    trying each strike against each contract took 11 s for 5,000 contracts. Strikes are
+    scaled to integers (their most decimals), so no sum is ever rounded."""
+    places = max(-min(c.strike.as_tuple().exponent, 0) for c in group)
+    held: dict[Decimal, list[int]] = defaultdict(lambda: [0, 0])  # strike: call OI, put OI
+    for c in group:
+        held[c.strike][c.option_type is OptionType.PUT] += c.open_interest
+    strikes = sorted({c.strike for c in group})
+    scaled = [_scaled(strike, places) for strike in strikes]
+    puts_oi = sum(oi for _, oi in held.values())
+    puts_value = sum(held[s][1] * k for s, k in zip(strikes, scaled, strict=True))
+    calls_oi = calls_value = 0  # of the strikes below the one tried
+    best, least = strikes[0], None
+    for strike, k in zip(strikes, scaled, strict=True):
+        call_oi, put_oi = held[strike]
+        puts_oi -= put_oi  # the puts above: at K itself a put pays nothing
+        puts_value -= put_oi * k
+        paid = k * calls_oi - calls_value + puts_value - k * puts_oi
+        if least is None or paid < least:
+            best, least = strike, paid
+        calls_oi += call_oi
+        calls_value += call_oi * k
+    return best
+
+
+def _scaled(value: Decimal, places: int) -> int:
+    """value · 10^places as an exact integer (value has at most `places` decimals)."""
+    sign, digits, exponent = value.as_tuple()
+    whole = int("".join(map(str, digits)) or "0") * 10 ** (exponent + places)
+    return -whole if sign else whole
 
 
 def implied_underlying(contracts: Sequence[ChainContract], terms: ChainTerms) -> float | None:

@@ -73,3 +73,21 @@ def test_the_mode_s_open_positions_cap_names_the_mode(api, make_account, make_st
     assert [a.status_code for a in answers] == [200, 200, 200, 422]
     refusal = json.dumps(answers[-1].get_json())
     assert "3 positions already open (limit 3, risk mode conservative)" in refusal
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "time,title,impact\r2026-12-04T13:30:00Z,CPI,high\r",  # lone carriage returns
+        "0001-01-01T00:00:00+14:00,Before time,high\n",  # leaves the calendar in UTC
+        "2026-12-04T13:30:00Z,\x00,high\n",  # a NUL byte the csv module refuses
+        "2026-12-04T13:30:00Z," + "x" * 200_000 + ",high\n",  # beyond the csv field limit
+    ],
+)
+def test_a_calendar_file_the_csv_module_chokes_on_is_not_a_500(api, body):
+    response = api.client.post(
+        "/api/calendar/events", data=body, headers={"Content-Type": "text/csv", **api.headers}
+    )
+    assert response.status_code < 500, response.get_data(as_text=True)[:200]
+    if response.status_code >= 400:
+        assert response.get_json()["error"]["code"]

@@ -188,6 +188,19 @@ def test_csv_without_a_header_reads_the_design_s_column_order(api):
         ({"contracts": [*chain_rows()[:2], {**chain_rows()[0], "strike": "x"}]},
          "contracts[2].strike"),
         ({"contracts": [{**chain_rows()[0], "expiry": "2026-12-01"}]}, "contracts[0].expiry"),
+        # As strict as every other body: unknown fields, and values of the wrong JSON type.
+        ({"extra": 1}, "extra"),
+        ({"contracts": [*chain_rows()[:3], {**chain_rows()[3], "foo": 1}]}, "contracts[3].foo"),
+        ({"contracts": [{**chain_rows()[0], "volume": "12"}]}, "contracts[0].volume"),
+        ({"contracts": [{**chain_rows()[0], "open_interest": 12.0}]},
+         "contracts[0].open_interest"),
+        ({"contracts": [{**chain_rows()[0], "volume": True}]}, "contracts[0].volume"),
+        ({"contracts": [{**chain_rows()[0], "strike": True}]}, "contracts[0].strike"),
+        ({"contracts": [{**chain_rows()[0], "bid": ["1"]}]}, "contracts[0].bid"),
+        ({"contracts": [{**chain_rows()[0], "type": 1}]}, "contracts[0].type"),
+        ({"underlying": 123}, "underlying"),
+        ({"as_of": 20261204}, "as_of"),
+        ({"rate": {"value": "0.04"}}, "rate"),
     ],
 )  # fmt: skip
 def test_a_bad_chain_is_refused_naming_the_row_and_keeps_nothing(api, change, field):
@@ -195,6 +208,39 @@ def test_a_bad_chain_is_refused_naming_the_row_and_keeps_nothing(api, change, fi
     response = api.post("/api/options/chains", body)
     assert response.status_code == 400, response.get_json()
     assert field in response.get_json()["error"]["fields"]
+    assert api.get("/api/options/chains").get_json()["items"] == []
+
+
+def test_json_prices_may_be_numbers_and_optional_fields_null(api):
+    row = {
+        "type": "C",
+        "strike": 5000,
+        "expiry": "2027-03-19",
+        "bid": 120.5,
+        "ask": "121",
+        "last": None,
+        "volume": None,
+        "open_interest": 340,
+    }
+    body = {"underlying": "ES", "as_of": AS_OF, "model": None, "rate": 0.04,
+            "underlying_price": 5000.25, "contracts": [row]}  # fmt: skip
+    response = api.post("/api/options/chains", body)
+    assert response.status_code == 201, response.get_json()
+    chain = response.get_json()
+    assert chain["rate"] == "0.04" and chain["underlying_price"] == "5000.25"
+    assert chain["model"] == "black76"
+    assert chain["contracts"][0] | {"id": 0} == {"id": 0, "type": "call", "strike": "5000",
+                                                 "expiry": "2027-03-19", "bid": "120.5",
+                                                 "ask": "121", "last": None, "volume": 0,
+                                                 "open_interest": 340}  # fmt: skip
+
+
+def test_a_json_chain_with_a_query_parameter_is_refused(api):
+    """A JSON chain's fields travel in its body: a query parameter would be ignored."""
+    body = {"underlying": "ES", "as_of": AS_OF, "contracts": chain_rows()}
+    response = api.client.post("/api/options/chains?rate=0.04", json=body, headers=api.headers)
+    assert response.status_code == 400, response.get_json()
+    assert "rate" in response.get_json()["error"]["fields"]
     assert api.get("/api/options/chains").get_json()["items"] == []
 
 
@@ -219,9 +265,33 @@ def test_the_calls_are_in_the_openapi_document(client):
         ("type,strike,expiry\ncall,5000,2027-03-19\nput,five,2027-03-19", "contracts[1].strike"),
         ("type,strike,expiry,delta\ncall,5000,2027-03-19", "contracts"),  # unknown column
         ("", "contracts"),
+        ("type,strike,expiry\ncall,5000,2027-03-19\nput,5000,2027-03-19,81", "contracts[1]"),
+        ("type,strike,expiry\rcall,5000,2027-03-19\rput,x,2027-03-19", "contracts[1].strike"),
+        ("call," + "9" * 200_000 + ",2027-03-19", "contracts"),  # beyond csv's field limit
     ],
 )
 def test_a_bad_csv_is_refused_naming_the_row(api, text, field):
     response = upload_csv(api, text, "underlying=ES")
     assert response.status_code == 400, response.get_json()
     assert field in response.get_json()["error"]["fields"]
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused_naming_it(api):
+    text = "type,strike,expiry,volume,volume\ncall,5000,2027-03-19,1,2"
+    response = upload_csv(api, text, "underlying=ES")
+    assert response.status_code == 400, response.get_json()
+    assert "volume" in response.get_json()["error"]["fields"]["contracts"]
+    # Blank cells past the last column (a spreadsheet's trailing commas) are no column.
+    response = upload_csv(api, "type,strike,expiry\ncall,5000,2027-03-19,,", "underlying=ES")
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("underlying=ES&ratee=0.04", "ratee"), ("underlying=ES&rate=0.04&rate=0.05", "rate")],
+)
+def test_an_unknown_or_repeated_query_parameter_refuses_a_csv_chain(api, query, field):
+    response = upload_csv(api, "call,5000,2027-03-19", query)
+    assert response.status_code == 400, response.get_json()
+    assert field in response.get_json()["error"]["fields"]
+    assert api.get("/api/options/chains").get_json()["items"] == []

@@ -2,7 +2,8 @@
 max pain, put/call ratios, the surface's out-of-the-money side, the unusual screen, and
 the underlying implied by put–call parity."""
 
-from datetime import UTC, date, datetime
+import random
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 import numpy as np
@@ -46,6 +47,69 @@ def test_max_pain_is_the_strike_that_pays_holders_least():
     ]
     assert max_pain(chain) == {NEAR: D(90), FAR: D(100)}
     assert max_pain([ChainContract(CALL, D(90), NEAR)]) == {}  # nothing held: none
+
+
+def paid_at(chain, settle):
+    """The definition, contract by contract: what the holders are paid settling there."""
+    return sum(
+        c.open_interest * max(settle - c.strike if c.option_type is CALL else c.strike - settle, 0)
+        for c in chain
+    )
+
+
+def reference_max_pain(chain):
+    """Every strike of each expiry tried against every contract of it; the lower on a tie."""
+    found = {}
+    for expiry in sorted({c.expiry for c in chain}):
+        group = [c for c in chain if c.expiry == expiry]
+        if any(c.open_interest for c in group):
+            found[expiry] = min(sorted({c.strike for c in group}), key=lambda k: paid_at(group, k))
+    return found
+
+
+def test_max_pain_takes_the_lower_strike_on_a_tie():
+    """A call held at 100 and a put at 110 pay 10 settling at either: 100 is max pain."""
+    chain = [ChainContract(CALL, D(100), NEAR, open_interest=1),
+             ChainContract(PUT, D(110), NEAR, open_interest=1),
+             ChainContract(PUT, D(120), NEAR)]  # fmt: skip
+    assert paid_at(chain, D(100)) == paid_at(chain, D(110)) == 10
+    assert max_pain(chain) == {NEAR: D(100)}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_max_pain_agrees_with_the_definition_on_random_chains(seed):
+    """Strikes of mixed decimals (99.5, 100.25, 4,875.125), some held at no strike of the
+    other type, open interest often 0, so sums tie and strikes go unheld."""
+    rng = random.Random(seed)
+    chain = []
+    for expiry in rng.sample([NEAR, FAR, date(2027, 6, 18)], rng.randint(1, 3)):
+        for strike in rng.sample(range(1, 400), rng.randint(1, 30)):
+            places = rng.choice((0, 1, 2, 3))
+            for kind in rng.sample((CALL, PUT), rng.randint(1, 2)):
+                held = rng.choice((0, 0, 1, rng.randint(1, 10**6)))
+                chain.append(ChainContract(kind, D(strike).scaleb(-places), expiry,
+                                           open_interest=held))  # fmt: skip
+    assert max_pain(chain) == reference_max_pain(chain)
+
+
+def test_max_pain_of_5000_contracts_of_one_expiry_is_the_definition_s():
+    """2,500 strikes with a call and a put each, to the cent. The definition is checked in
+    integer cents with NumPy, a block of settlement prices at a time."""
+    rng = random.Random(5000)
+    strikes = sorted(rng.sample(range(100_000, 1_000_000), 2500))  # cents
+    chain = [ChainContract(kind, D(cents).scaleb(-2), FAR, open_interest=rng.randint(0, 50_000))
+             for cents in strikes for kind in (CALL, PUT)]  # fmt: skip
+    k = np.array(strikes, dtype=np.int64)
+    calls = np.array([c.open_interest for c in chain[0::2]], dtype=np.int64)
+    puts = np.array([c.open_interest for c in chain[1::2]], dtype=np.int64)
+    paid = np.concatenate([
+        (np.maximum(s[:, None] - k, 0) * calls).sum(axis=1)
+        + (np.maximum(k - s[:, None], 0) * puts).sum(axis=1)
+        for s in np.array_split(k, 25)
+    ])  # fmt: skip
+    assert max_pain(chain) == {FAR: D(strikes[int(np.argmin(paid))]).scaleb(-2)}
+    small = chain[:200]  # the definition itself, contract by contract, on a part of it
+    assert max_pain(small) == reference_max_pain(small)
 
 
 def test_put_call_ratios_are_puts_over_calls_and_none_without_calls():
@@ -138,6 +202,14 @@ def test_a_bad_row_is_refused_naming_it(change, field):
     with pytest.raises(DomainValidationError) as caught:
         parse_contracts([ROW, {**ROW, "strike": "5100"} | change], AS_OF)
     assert caught.value.field == field
+
+
+def test_a_chain_of_more_than_100_expiries_is_refused():
+    rows = [{**ROW, "expiry": (FAR + timedelta(days=day)).isoformat()} for day in range(101)]
+    assert len(parse_contracts(rows[:100], AS_OF)) == 100
+    with pytest.raises(DomainValidationError) as caught:
+        parse_contracts(rows, AS_OF)
+    assert caught.value.field == "contracts" and "101 expiries" in caught.value.message
 
 
 def test_rows_read_text_and_json_values_alike():
