@@ -5,8 +5,9 @@ Pure: plain data in, plain data out, no clock read. Money is exact `Decimal` (av
 rounded half-even to the ledger's 0.0001); ratios are floats rounded for show (percents
 to 2 places, other ratios to 3). A trade belongs to the CME trading day of its exit
 (`app.domain.trading_day`: the day opens at 17:00 Chicago the evening before). The work
-goes column by column in C (itertools, bisect, NumPy over flags and daily floats), not a
-Python loop per trade, for DESIGN §7's 100,000 trades in 200 ms (bench/analytics.py).
+goes column by column in C (itertools, bisect, NumPy over flags and daily floats, and
+over the balances as floats where those order exactly), not a Python loop per trade, for
+DESIGN §7's 100,000 trades in 200 ms (bench/analytics.py).
 """
 
 import logging
@@ -16,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from itertools import accumulate, compress, islice
-from operator import attrgetter, le, mul, sub, truediv
+from itertools import accumulate, compress, islice, repeat
+from operator import attrgetter, gt, le, lt, mul, sub, truediv
 
 import numpy as np
 
@@ -35,6 +36,10 @@ RATIO_DIGITS = 3
 ONE_DAY = timedelta(days=1)
 SATURDAY = 5
 DAY_OPENS = time(17)  # Chicago: see app.domain.trading_day
+# Balances under 10^10 in whole ten-thousandths are floats within a millionth; falls are
+# whole ten-thousandths, so 0.00005 is far above a float's error and below their step.
+FLOAT_EXACT_BELOW = 1e10
+FALL_SLACK = 5e-5
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +191,10 @@ def metrics(
     equity = list(accumulate(pnls, initial=starting_balance))
     entries = list(map(attrgetter("entry_time"), trades))
     times = [min(entries, default=None), *exits]
-    outcome = _outcomes(pnls)
-    drawdown = _drawdown(times, equity) if trades else None
+    net = equity[-1] - starting_balance
+    floats = _ordered_floats(equity)
+    outcome = _outcomes(pnls, net, floats)
+    drawdown = _drawdown(times, equity, floats) if trades else None
     days = trading_days(exits, equity)
     ratios = daily_ratios([day.close for day in days], starting_balance, risk_free_rate)
     max_pct = drawdown.pct if drawdown else 0.0
@@ -201,7 +208,7 @@ def metrics(
         **outcome,
         gross_pnl=sum(map(attrgetter("gross_pnl"), trades), ZERO),
         commission=sum(map(attrgetter("commission"), trades), ZERO),
-        net_pnl=equity[-1] - starting_balance,
+        net_pnl=net,
         max_drawdown=drawdown.amount if drawdown else ZERO,
         max_drawdown_pct=max_pct,
         drawdown=drawdown,
@@ -226,14 +233,36 @@ def _money(value: Decimal) -> Decimal:
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def _outcomes(pnls: list[Decimal]) -> dict:
-    """Counts, averages, the ratios between wins and losses, and the longest streaks."""
+def _ordered_floats(equity: list[Decimal]) -> np.ndarray | None:
+    """The balances as floats when these order exactly as the Decimals do, else None.
+
+    They do when every balance is a whole number of ten-thousandths (the Money scale)
+    under 10^10 in size: at most 15 significant digits, which a correctly rounded float
+    keeps apart and in order. One look at the last balance proves the first half: an
+    exact sum's exponent is its terms' smallest, so the balances' exponents only fall
+    along the curve, and a sum Decimal had to round (past 28 digits) would end far below
+    −4. Then wins, losses and the deepest fall are found in NumPy (`_drawdown`)."""
+    last = equity[-1]
+    if not last.is_finite() or last.as_tuple().exponent < -4:
+        return None
+    floats = np.fromiter(map(float, equity), dtype=float, count=len(equity))
+    return floats if np.abs(floats).max() < FLOAT_EXACT_BELOW else None
+
+
+def _outcomes(pnls: list[Decimal], net: Decimal, floats: np.ndarray | None) -> dict:
+    """Counts, averages, the ratios between wins and losses, and the longest streaks;
+    `net` is the sum of `pnls`, `floats` the balances if `_ordered_floats` gave them (a
+    trade won when the balance after it is the higher, exactly)."""
     count = len(pnls)
-    won_flags = np.fromiter(map(ZERO.__lt__, pnls), dtype=bool, count=count)
-    lost_flags = np.fromiter(map(ZERO.__gt__, pnls), dtype=bool, count=count)
+    if floats is None:
+        won_flags = np.fromiter(map(lt, repeat(ZERO), pnls), dtype=bool, count=count)
+        lost_flags = np.fromiter(map(gt, repeat(ZERO), pnls), dtype=bool, count=count)
+    else:
+        steps = np.diff(floats)
+        won_flags, lost_flags = steps > 0, steps < 0
     wins, losses = int(won_flags.sum()), int(lost_flags.sum())
     won_sum = sum(compress(pnls, won_flags), ZERO)
-    lost_sum = sum(compress(pnls, lost_flags), ZERO)
+    lost_sum = net - won_sum  # a trade at 0 adds nothing to either
     payoff = None
     if wins and losses:
         payoff = round(float(won_sum / wins / -(lost_sum / losses)), RATIO_DIGITS)
@@ -252,8 +281,32 @@ def _outcomes(pnls: list[Decimal]) -> dict:
     }
 
 
-def _drawdown(times: list[datetime], equity: list[Decimal]) -> Drawdown | None:
-    """The largest fall below a previous high (see `Drawdown`); None if there is none."""
+def _drawdown(
+    times: list[datetime], equity: list[Decimal], floats: np.ndarray | None
+) -> Drawdown | None:
+    """The largest fall below a previous high (see `Drawdown`); None if there is none.
+    `floats` are the balances from `_ordered_floats`, if it gave them."""
+    found = _deepest_fall(equity) if floats is None else _deepest_fall_of_floats(equity, floats)
+    if found is None:
+        return None
+    peak, start, trough, back = found
+    amount = peak - equity[trough]
+    return Drawdown(
+        amount=amount,
+        pct=round(float(amount / peak * 100), PERCENT_DIGITS),
+        peak=peak,
+        peak_time=times[start],
+        trough_time=times[trough],
+        duration=times[trough] - times[start],
+        recovery=None if back is None else times[back] - times[trough],
+    )
+
+
+def _deepest_fall(equity: list[Decimal]) -> tuple[Decimal, int, int, int | None] | None:
+    """(peak, start, trough, back) of the deepest fall, in Decimals: the first point
+    where the fall below the running high is largest (trough), that high (as first
+    reached), the last point at it before the trough (start), and the first point after
+    it back at the high (back, None while below); None if the equity never falls."""
     peaks = list(accumulate(equity, max))
     falls = list(map(sub, peaks, equity))
     amount = max(falls)
@@ -268,15 +321,31 @@ def _drawdown(times: list[datetime], equity: list[Decimal]) -> Drawdown | None:
         back = falls.index(ZERO, trough + 1)
     except ValueError:  # still below the high
         back = None
-    return Drawdown(
-        amount=amount,
-        pct=round(float(amount / peak * 100), PERCENT_DIGITS),
-        peak=peak,
-        peak_time=times[start],
-        trough_time=times[trough],
-        duration=times[trough] - times[start],
-        recovery=None if back is None else times[back] - times[trough],
-    )
+    return peak, start, trough, back
+
+
+def _deepest_fall_of_floats(
+    equity: list[Decimal], floats: np.ndarray
+) -> tuple[Decimal, int, int, int | None] | None:
+    """`_deepest_fall` in NumPy over balances that order exactly as floats. Highs and
+    their places are exact; the float falls are off by at most a few millionths, so
+    every point within `FALL_SLACK` of the deepest is measured again in Decimals and the
+    first of the deepest wins, as in `_deepest_fall`."""
+    highs = np.maximum.accumulate(floats)
+    falls = highs - floats
+    deepest = falls.max()
+    if deepest == 0:
+        return None
+    at_high = np.flatnonzero(floats == highs)  # the points where the equity is at its high
+    near = np.flatnonzero(falls >= deepest - FALL_SLACK)
+    starts = at_high[np.searchsorted(at_high, near, side="right") - 1]
+    exact = [equity[s] - equity[t] for s, t in zip(starts.tolist(), near.tolist(), strict=True)]
+    pick = exact.index(max(exact))
+    trough = int(near[pick])
+    peak = equity[int(np.searchsorted(highs, highs[trough]))]  # where it was first reached
+    after = int(np.searchsorted(at_high, trough, side="right"))
+    back = int(at_high[after]) if after < at_high.size else None
+    return peak, int(starts[pick]), trough, back
 
 
 def _longest_run(flags: np.ndarray) -> int:
@@ -364,26 +433,29 @@ _WORSE_SIGN = {PositionSide.LONG: Decimal(1), PositionSide.SHORT: Decimal(-1)}
 _MS = timedelta(milliseconds=1)
 
 
-def _column(trades: list[TradeRecord], name: str) -> Iterator:
+def _column(trades: Sequence[TradeRecord], name: str) -> Iterator:
     return map(attrgetter(name), trades)
 
 
 def execution(trades: Sequence[TradeRecord]) -> Execution:
     """Slippage, fill delay and excursions (see `Execution`), column by column: the work
     runs in C and makes no tuple per trade (which would wake the garbage collector over
-    100,000)."""
-    priced = [t for t in trades if t.alert_price is not None and t.tick_size and t.tick_value]
-    points = map(sub, _column(priced, "entry_price"), _column(priced, "alert_price"))
-    signed = map(mul, points, map(_WORSE_SIGN.__getitem__, _column(priced, "side")))
-    ticks = list(map(truediv, signed, _column(priced, "tick_size")))
-    per_contract = map(mul, ticks, _column(priced, "tick_value"))
-    money = sum(map(mul, per_contract, _column(priced, "qty")), ZERO)
-    timed = [t for t in trades if t.alert_time is not None and t.first_fill_time is not None]
-    delays = list(map(sub, _column(timed, "first_fill_time"), _column(timed, "alert_time")))
+    100,000). A column is read over all the trades first and filtered only when a value
+    is missing (None, which no price or time can be subtracted from): in the common case,
+    every trade from an alert, no filter is built."""
+    priced, worse_ticks, money = _slippage(trades)
+    try:
+        delays = list(_fill_delays(trades))
+    except TypeError:  # a trade without an alert or fill time
+        delays = list(
+            _fill_delays(
+                [t for t in trades if t.alert_time is not None and t.first_fill_time is not None]
+            )
+        )
     measured = [t for t in trades if t.mae is not None and t.mfe is not None]
     return Execution(
-        trades=len(priced),
-        avg_slippage_ticks=round(float(sum(ticks, ZERO) / len(ticks)), 2) if ticks else None,
+        trades=priced,
+        avg_slippage_ticks=round(float(worse_ticks / priced), 2) if priced else None,
         slippage=money,
         avg_fill_delay_ms=round(sum(delays, timedelta()) / len(delays) / _MS, 1)
         if delays
@@ -393,6 +465,48 @@ def execution(trades: Sequence[TradeRecord]) -> Execution:
         avg_mae=_mean(list(_column(measured, "mae"))),
         avg_mfe=_mean(list(_column(measured, "mfe"))),
     )
+
+
+def _fill_delays(trades: Sequence[TradeRecord]) -> Iterator[timedelta]:
+    return map(sub, _column(trades, "first_fill_time"), _column(trades, "alert_time"))
+
+
+def _worse_points(trades: Sequence[TradeRecord]) -> Iterator[Decimal]:
+    """Each trade's entry − alert price, signed so that worse for the trader is positive."""
+    points = map(sub, _column(trades, "entry_price"), _column(trades, "alert_price"))
+    return map(mul, points, map(_WORSE_SIGN.__getitem__, _column(trades, "side")))
+
+
+def _ticks(trades: Sequence[TradeRecord]) -> tuple[set, set]:
+    return set(_column(trades, "tick_size")), set(_column(trades, "tick_value"))
+
+
+def _slippage(trades: Sequence[TradeRecord]) -> tuple[int, Decimal, Decimal]:
+    """(trades, ticks, money): how many trades had an alert price and a tick (size and
+    value neither None nor 0), and their slippage summed in ticks and in money.
+
+    With one tick size and value for them all (one contract, the common case) the sums
+    come by algebra from exact sums of price distances: Σ ticks = Σ ±(entry − alert) / tick
+    and Σ money = Σ ±qty × (entry − alert) × tick value / tick, one division in all rather
+    than one a trade. Otherwise each trade's own tick counts."""
+    sizes, values = _ticks(trades)
+    signed = None
+    if all(sizes) and all(values):
+        try:
+            signed = list(_worse_points(trades))
+        except TypeError:  # a trade without an alert price
+            pass
+    if signed is None:
+        trades = [t for t in trades if t.alert_price is not None and t.tick_size and t.tick_value]
+        sizes, values = _ticks(trades)
+        signed = list(_worse_points(trades))
+    if len(sizes) == 1 and len(values) == 1:
+        (size,), (value,) = sizes, values
+        money = sum(map(mul, signed, _column(trades, "qty")), ZERO) * value / size
+        return len(trades), sum(signed, ZERO) / size, money
+    ticks = list(map(truediv, signed, _column(trades, "tick_size")))
+    per_contract = map(mul, ticks, _column(trades, "tick_value"))
+    return len(trades), sum(ticks, ZERO), sum(map(mul, per_contract, _column(trades, "qty")), ZERO)
 
 
 def _mean(amounts: list[Decimal]) -> Decimal | None:

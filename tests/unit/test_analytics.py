@@ -6,12 +6,21 @@ import statistics
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.analytics import TradeRecord, metrics, trading_day_name
+from app.domain.analytics import (
+    TradeRecord,
+    _deepest_fall,
+    _deepest_fall_of_floats,
+    _ordered_floats,
+    metrics,
+    trading_day_name,
+)
 from app.domain.errors import DomainValidationError
 from app.domain.vocabulary import PositionSide
 
@@ -283,3 +292,82 @@ def test_properties_hold_for_any_trades(rows, start):
         assert found.max_drawdown <= max(e for _, e in found.equity_curve) - min(
             e for _, e in found.equity_curve
         )
+
+
+def test_slippage_of_mixed_contracts_counts_each_trades_own_tick():
+    alert = MONDAY - timedelta(minutes=30)
+    trades = [
+        # MES long 1, 5000.50 over 5000.00 at 0.25 / $1.25: +2 ticks, +$2.50
+        make_trade("10", MONDAY, entry_price=D("5000.50"), alert_price=D("5000"),
+                   alert_time=alert, tick_size=D("0.25"), tick_value=D("1.25")),
+        # a 0.1 / $10 contract, short 3 sold 99.9 under an alert at 100.2: +3 ticks, +$90
+        make_trade("10", MONDAY + timedelta(hours=1), side=PositionSide.SHORT, qty=3,
+                   entry_price=D("99.9"), alert_price=D("100.2"), alert_time=alert,
+                   tick_size=D("0.1"), tick_value=D("10")),
+        # long 2 bought 4999.75 under 5000.00 at 0.25 / $12.50: −1 tick, −$25
+        make_trade("10", MONDAY + timedelta(hours=2), qty=2, entry_price=D("4999.75"),
+                   alert_price=D("5000"), alert_time=alert,
+                   tick_size=D("0.25"), tick_value=D("12.50")),
+        # an alert price but no tick value known: left out of the slippage
+        make_trade("10", MONDAY + timedelta(hours=3), entry_price=D("5001"),
+                   alert_price=D("5000"), alert_time=alert, tick_size=D("0.25"),
+                   tick_value=D("0")),
+    ]  # fmt: skip
+    found = metrics(trades, D("10000")).execution
+    assert found.trades == 3
+    assert found.avg_slippage_ticks == 1.33  # (2 + 3 − 1) / 3
+    assert found.slippage == D("67.50")  # 2.50 + 90 − 25
+    assert found.avg_fill_delay_ms is None  # alert times, but no fill times
+
+
+def test_slippage_when_every_trade_is_from_an_alert_on_one_contract():
+    alert = MONDAY - timedelta(minutes=30)
+    tick = {"tick_size": D("0.25"), "tick_value": D("1.25"), "alert_time": alert}
+    trades = [
+        # short 3 sold 5000.25 over an alert at 5000.00: better, −1 tick, 3 × −1.25
+        make_trade("10", MONDAY, side=PositionSide.SHORT, qty=3, entry_price=D("5000.25"),
+                   alert_price=D("5000"), first_fill_time=alert + timedelta(milliseconds=50),
+                   **tick),
+        # long 2 bought 5000.75 over an alert at 5000.00: +3 ticks, 2 × 3.75
+        make_trade("10", MONDAY + timedelta(hours=1), qty=2, entry_price=D("5000.75"),
+                   alert_price=D("5000"), **tick),
+    ]  # fmt: skip
+    found = metrics(trades, D("10000")).execution
+    assert found.trades == 2
+    assert found.avg_slippage_ticks == 1.0  # (−1 + 3) / 2
+    assert found.slippage == D("3.75")  # −3.75 + 7.50
+    assert found.avg_fill_delay_ms == found.max_fill_delay_ms == 50.0  # one trade has both
+
+
+@pytest.mark.parametrize("start", ["10000.00001", "12345678901"])
+def test_balances_floats_cannot_order_exactly_give_the_same_metrics(start):
+    # A fifth decimal, or 11 digits before the point: the metrics work in Decimals only.
+    found, plain = metrics(week(), D(start)), metrics(week(), D("10000"))
+    assert found.max_drawdown == D("400") and found.drawdown.peak == D(start) + 250
+    assert (found.drawdown.peak_time, found.drawdown.trough_time) == (
+        plain.drawdown.peak_time,
+        plain.drawdown.trough_time,
+    )
+    assert (found.wins, found.losses, found.longest_loss_streak) == (3, 3, 2)
+    assert found.avg_loss == D("-150.0000")
+
+
+# Steps of a few cents: many equal balances and equal falls, where the first must win.
+steps = st.lists(st.integers(min_value=-3, max_value=3).map(lambda n: D(n) / 4), max_size=60)
+
+
+@given(steps, st.sampled_from([D("1"), D("99999999.99"), D("9999999000.0001")]))
+def test_the_deepest_fall_is_the_same_in_floats_and_in_decimals(moves, start):
+    equity = list(accumulate(moves, initial=start))
+    floats = _ordered_floats(equity)
+    assert floats is not None  # whole ten-thousandths below 10^10
+    assert _deepest_fall_of_floats(equity, floats) == _deepest_fall(equity)
+    ups, downs = np.diff(floats) > 0, np.diff(floats) < 0
+    assert ups.tolist() == [m > 0 for m in moves] and downs.tolist() == [m < 0 for m in moves]
+
+
+def test_floats_are_refused_where_they_could_not_order_exactly():
+    assert _ordered_floats([D("1"), D("1.00001")]) is None  # a fifth decimal
+    assert _ordered_floats([D("1"), D("10000000000")]) is None  # 10^10
+    assert _ordered_floats([D("1"), D("NaN")]) is None
+    assert _ordered_floats([D("5000"), D("4999.9999")]) is not None
