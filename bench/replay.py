@@ -5,8 +5,10 @@ days of 23 hours (the daily hour's break left without bars, as CME's is), about 
 bars. The alerts are spread evenly over it, received a few seconds into a minute: buys
 and sells with a stop and a target (a third of them with a trailing stop, about a
 quarter with break-even), exits and reversals, each parsed from its JSON body as the
-webhook parses it. Built before any timing; each run is a fresh venue (`app.domain.replay.replay`).
-`--service` also times the whole POST /api/replay path on a temporary SQLite database
+webhook parses it. Built before any timing; each run is a fresh venue
+(`app.domain.replay.replay`), once as recorded and once in the moderate risk mode (each
+entry with a stop sized from a $50,000 balance plus the closed P&L). `--service` also
+times the whole POST /api/replay path on a temporary SQLite database
 (bars and alerts read from their tables, both sides' metrics and the JSON answer).
 
     .venv/bin/python bench/replay.py [--alerts 1000] [--days 22] [--repeat 5] [--service]
@@ -30,6 +32,7 @@ from app.domain.bars import Bar  # noqa: E402
 from app.domain.matching import ContractTerms  # noqa: E402
 from app.domain.replay import ReplayAlert, ReplaySettings, replay  # noqa: E402
 from app.domain.signals import SignalDefaults, parse_signal  # noqa: E402
+from app.domain.vocabulary import RiskMode  # noqa: E402
 
 SYMBOL = "MESZ6"
 TICK = Decimal("0.25")
@@ -101,8 +104,17 @@ def _body(rng: random.Random, close: Decimal) -> dict:
     return body
 
 
-def domain_row(bars: list[Bar], alerts: list[ReplayAlert], repeat: int) -> tuple:
-    settings = ReplaySettings(slippage_ticks=1, commission_per_contract=Decimal("0.62"))
+def domain_row(
+    bars: list[Bar], alerts: list[ReplayAlert], repeat: int, mode: RiskMode | None = None
+) -> tuple:
+    """The pure replay; with `mode`, every entry with a stop is sized from a $50,000
+    balance plus the closed P&L, as the risk mode override does."""
+    settings = ReplaySettings(
+        slippage_ticks=1,
+        commission_per_contract=Decimal("0.62"),
+        risk_mode=mode,
+        starting_balance=Decimal(50_000),
+    )
     median, best, cpu, found = timed(
         lambda: replay(alerts, {SYMBOL: bars}, TERMS, settings), repeat
     )
@@ -111,7 +123,8 @@ def domain_row(bars: list[Bar], alerts: list[ReplayAlert], repeat: int) -> tuple
         f"{len(found.trades)} trades, net {net}, {len(found.skipped)} skipped, "
         f"{len(found.gaps)} gaps"
     )
-    return "replay (domain)", median, best, cpu, answer
+    name = f"replay (domain, risk mode {mode.value})" if mode else "replay (domain)"
+    return name, median, best, cpu, answer
 
 
 def service_row(bars: list[Bar], alerts: list[ReplayAlert], repeat: int) -> tuple:
@@ -184,7 +197,10 @@ def main() -> None:
         f"{args.repeat} runs each, load average {load:.1f}"
     )
     print("measure | wall median | wall best | CPU median | answer | target (DESIGN §7, wall)")
-    rows = [domain_row(bars, alerts, args.repeat)]
+    rows = [
+        domain_row(bars, alerts, args.repeat),
+        domain_row(bars, alerts, args.repeat, RiskMode.MODERATE),
+    ]
     if args.service:
         rows.append(service_row(bars, alerts, args.repeat))
     for name, median, best, cpu, answer in rows:

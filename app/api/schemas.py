@@ -569,7 +569,8 @@ UtcTime = Annotated[datetime, AfterValidator(_utc)]
 
 class ReplayOverrides(Body):
     """What a replay changes (DESIGN §5.4 POST /api/replay): exits as §5.2 writes them
-    (null removes one), a fixed quantity per alert, the replay account's risk limits."""
+    (null removes one), a fixed quantity per alert, the replay account's risk limits and
+    risk mode (sized from the replay's own equity)."""
 
     take_profit: TakeProfitField = None
     stop_loss: ExitSpecField = None
@@ -581,6 +582,8 @@ class ReplayOverrides(Body):
     max_open_positions: Count | None = None
     max_daily_loss: Amount | None = None
     max_trades_per_day: Count | None = None
+    max_exposure: Amount | None = None  # dollars: Σ |qty| × price × point value
+    risk_mode: Literal["conservative", "moderate", "aggressive"] | None = None  # null: none
 
     _quantity_in_range = field_validator("quantity")(_within_quantity_cap)
 

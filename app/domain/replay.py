@@ -3,11 +3,11 @@
 Pure and in memory: a new `MatchingEngine` (the paper broker's own engine) is the venue,
 so nothing touches an account. The alerts trade by the rules the live pipeline follows,
 through the same domain functions: sizing (`sizing.target_position`, a fixed quantity
-when overridden), the risk checks (`risk.check_order`), bracket exits priced by
-`oco.exit_prices` and scale-out targets by `targets`, trailing stops stepped by
-`trailing.step` and break-even by `break_even.step` as the monitor steps them
-(break-even moves the bracket's stop or tightens the trail: with neither it has no stop
-to move, as at the monitor). The rules the replay adds, since bars are all it has:
+when overridden, then the risk mode's `risk_modes`), the risk checks (`risk.check_order`),
+bracket exits priced by `oco.exit_prices` and scale-out targets by `targets`, trailing
+stops stepped by `trailing.step` and break-even by `break_even.step` as the monitor steps
+them (break-even moves the bracket's stop or tightens the trail: with neither it has no
+stop to move, as at the monitor). The rules the replay adds, since bars are all it has:
 
 - **Prices.** Each 1-minute bar is played as four prints: the open, then whichever of the
   high and low is nearer the open (the low on a tie), then the other, then the close — the
@@ -28,7 +28,16 @@ to move, as at the monitor). The rules the replay adds, since bars are all it ha
   it reaches, as a real gap would). A position still open after the last bar is
   reported open, at its last price, and is not a trade.
 - **Limits.** The daily figures (net P&L of the trades closed since the CME trading day
-  opened plus open P&L, entries placed that day) are the replay's own.
+  opened plus open P&L, entries placed that day) are the replay's own; under
+  `max_exposure` each contract is valued at its last print.
+- **Risk mode.** As the live pipeline applies an account's mode before its risk checks
+  (`services.trading.risk_sizing`), with the same functions: an alert whose `confidence`
+  is below the mode's threshold is skipped, an entry with a stop loss is sized by
+  `risk_modes.risk_size` from the alert's price (else the bar's open, the last print)
+  and capped by the limits, a reversal closes whole, an entry without a stop keeps its
+  quantity, and the mode's open-position cap joins the account's. The equity it sizes
+  from is the starting balance plus the replay's closed P&L so far (open P&L left out,
+  so a size does not hang on where inside a bar an alert lands).
 
 Entry timeouts and the strategy's time exits are not replayed: a resting entry works
 until it fills or an alert cancels it.
@@ -58,11 +67,21 @@ from app.domain.matching import (
 from app.domain.oco import ExitPrices, exit_prices
 from app.domain.positions import ClosedTrade
 from app.domain.risk import Exposure, ProposedOrder, RiskPolicy, check_order, reduces_only
+from app.domain.risk_modes import (
+    MODE_RULES,
+    capped,
+    confidence_refusal,
+    entry_side_position,
+    open_positions_limit,
+    open_positions_set_by,
+    resized,
+    risk_size,
+)
 from app.domain.signals import Signal, SignalAction
 from app.domain.sizing import Intent, Sizing, governing_intent, target_position
 from app.domain.targets import split_position, target_prices
 from app.domain.trading_day import trading_day_start
-from app.domain.vocabulary import ExitReason, OrderType, PositionSide, Side
+from app.domain.vocabulary import ExitReason, OrderType, PositionSide, RiskMode, Side
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +103,15 @@ class ReplayAlert:
 
 @dataclass(frozen=True)
 class ReplaySettings:
-    """The venue and the account the alerts are replayed on."""
+    """The venue and the account the alerts are replayed on. `policy.max_open_positions`
+    is the account's own; the risk mode's cap is applied with it, as `policy_of` does."""
 
     sizing: Sizing = field(default_factory=Sizing)
     position_sync: bool = False
     policy: RiskPolicy = field(default_factory=RiskPolicy)
+    risk_mode: RiskMode | None = None
+    starting_balance: Decimal = ZERO  # the equity a risk mode sizes from, before any trade
+    max_order_quantity: int | None = None  # MAX_ORDER_QUANTITY: an order above it is refused
     slippage_ticks: int = 0
     commission_per_contract: Decimal = ZERO
     max_wait: timedelta = DEFAULT_MAX_WAIT
@@ -199,6 +222,12 @@ class _Run:
     def __init__(self, terms: Mapping[str, ContractTerms], settings: ReplaySettings) -> None:
         self.terms = terms
         self.settings = settings
+        own, mode = settings.policy.max_open_positions, settings.risk_mode
+        self.policy = replace(
+            settings.policy,
+            max_open_positions=open_positions_limit(own, mode),
+            open_positions_by=open_positions_set_by(own, mode),
+        )
         self.engine = MatchingEngine(
             terms,
             slippage_ticks=settings.slippage_ticks,
@@ -214,6 +243,7 @@ class _Run:
         self.last_bar: dict[str, datetime] = {}
         self.day: datetime | None = None
         self.realized_today = ZERO
+        self.realized = ZERO  # every closed trade's net P&L: the equity a mode sizes from
         self.entries_today = 0
         self.trades: list[ReplayTrade] = []
         self.skipped: list[Skipped] = []
@@ -314,9 +344,16 @@ class _Run:
         if delta == 0:
             self.skip(alert, f"position already {current:+d} {symbol}; nothing to order")
             return
-        problems = check_order(
-            self.settings.policy, self._exposure(now), ProposedOrder(symbol, delta), now
-        )
+        if self.settings.risk_mode is not None:
+            delta, refusal = self._mode(alert, current, delta)
+            if refusal:
+                self.skip(alert, f"risk: {refusal}")
+                return
+        cap = self.settings.max_order_quantity
+        if cap is not None and abs(delta) > cap:
+            self.skip(alert, f"risk: {abs(delta)} contracts exceed MAX_ORDER_QUANTITY {cap}")
+            return
+        problems = check_order(self.policy, self._exposure(now), ProposedOrder(symbol, delta), now)
         if problems:
             self.skip(alert, "risk: " + "; ".join(problems))
             return
@@ -324,6 +361,43 @@ class _Run:
             self._exit(alert, delta, now)
         else:
             self._enter(alert, delta, now)
+
+    def _mode(self, alert: ReplayAlert, current: int, delta: int) -> tuple[int, str | None]:
+        """The risk mode's word on the order, as `risk_sizing.apply_risk_mode` gives it:
+        the order's signed change, or why the mode refuses it. An order that only reduces
+        and an entry without a stop loss pass as they are."""
+        mode, signal, symbol = self.settings.risk_mode, alert.signal, alert.symbol
+        if reduces_only(ProposedOrder(symbol, delta), current):
+            return delta, None
+        refusal = confidence_refusal(mode, signal.confidence)
+        if refusal or signal.stop_loss is None:
+            return delta, refusal
+        entry = signal.price or self.marks[symbol]
+        terms = self.terms[symbol]
+        side = Side.BUY if delta > 0 else Side.SELL
+        try:
+            stop = exit_prices(side, entry, terms.tick_size, None, signal.stop_loss).stop_loss
+        except DomainValidationError as exc:
+            return delta, f"risk mode {mode.value}: {exc.field} {exc.message}"
+        equity = self.settings.starting_balance + self.realized
+        tick_value = terms.tick_size * terms.point_value
+        size = risk_size(mode, equity, entry, stop, terms.tick_size, tick_value)
+        if size.quantity == 0:
+            share = MODE_RULES[mode].risk_share * 100
+            return delta, (
+                f"risk mode {mode.value}: one {symbol} contract risks {size.per_contract} "
+                f"to the stop at {stop}, more than the {_cents(size.budget)} ({share:f}% of "
+                f"equity {_cents(equity)}) a trade may risk"
+            )
+        held = entry_side_position(current, delta)
+        # Where the limits leave no room, the full size goes to the risk checks, which
+        # refuse it naming the limit (the live rule).
+        policy = self.policy
+        opening = (
+            capped(size.quantity, held, policy.max_contracts_per_order, policy.max_position)
+            or size.quantity
+        )
+        return resized(current, delta, opening), None
 
     def _cancel_entries(self, alert: ReplayAlert, now: datetime) -> None:
         working = [
@@ -430,12 +504,15 @@ class _Run:
         if not held or (held > 0) != (order.side is Side.BUY):
             return
         if plan.market:
-            self._attach_exits(plan, order, price, now)
+            self._attach_exits(plan, order, price, min(order.filled_qty, abs(held)), now)
         self._guard(plan, order, price, now)
 
-    def _attach_exits(self, plan: _Plan, entry: Order, fill: Decimal, now: datetime) -> None:
-        """A market entry's exits, from its fill (from the price they were checked at when
-        the fill puts one on the wrong side, as the live rebase keeps them then)."""
+    def _attach_exits(
+        self, plan: _Plan, entry: Order, fill: Decimal, qty: int, now: datetime
+    ) -> None:
+        """A market entry's exits for the `qty` contracts it opened (a reversal's closing
+        part has none), from its fill (from the price they were checked at when the fill
+        puts one on the wrong side, as the live rebase keeps them then)."""
         signal, tick = plan.signal, self.terms[entry.symbol].tick_size
         try:
             levels = exit_prices(entry.side, fill, tick, signal.take_profit, signal.stop_loss)
@@ -447,7 +524,7 @@ class _Run:
             entry.client_order_id,
             entry.symbol,
             entry.side.opposite,
-            entry.filled_qty,
+            qty,
             OrderType.LIMIT,
             reduce_only=True,
         )
@@ -570,6 +647,7 @@ class _Run:
         terms = self.terms[trade.symbol]
         self._roll_day(trade.exit_time)
         self.realized_today += trade.net_pnl
+        self.realized += trade.net_pnl
         record = TradeRecord(
             entry_time=trade.entry_time,
             exit_time=trade.exit_time,
@@ -598,11 +676,18 @@ class _Run:
     def _exposure(self, now: datetime) -> Exposure:
         self._roll_day(now)
         positions = {p.symbol: p.qty for p in self.engine.positions() if p.qty}
+        marks: dict[str, Decimal] = {}
+        point_values: dict[str, Decimal] = {}
+        if self.policy.max_exposure is not None:  # every contract held or ordered has printed
+            marks = dict(self.marks)
+            point_values = {symbol: terms.point_value for symbol, terms in self.terms.items()}
         return Exposure(
             positions=positions,
             realized_today=self.realized_today,
             unrealized=self.engine.unrealized_pnl(self.marks),
             entries_today=self.entries_today,
+            marks=marks,
+            point_values=point_values,
         )
 
     def finish(self) -> ReplayResult:
@@ -634,6 +719,10 @@ def _trail_break_even(
     if move.action is break_even.BreakEvenAction.EXIT:
         return state, trailing.TrailAction.EXIT
     return state, action
+
+
+def _cents(amount: Decimal) -> str:
+    return str(amount.quantize(Decimal("0.01")))
 
 
 def _exit_pair(base: Order, levels: ExitPrices) -> list[Order]:

@@ -332,7 +332,8 @@
     ["Avg slippage (ticks)", (side) => number(side.avg_slippage_ticks)],
   ];
 
-  // The exits asked for, as §5.2 writes them (offsets in ticks); empty fields are left out.
+  // The overrides of POST /api/replay (DESIGN §5.4): exits as §5.2 writes them (offsets in
+  // ticks), the quantity and the replay account's risk mode; empty fields are left out.
   function overrides() {
     const fields = replayForm.elements;
     const ticks = (name) => (fields[name].value ? { ticks: Number(fields[name].value) } : undefined);
@@ -342,8 +343,23 @@
       trailing_stop: ticks("trailing_stop"),
       break_even: fields.break_even.value ? { trigger: ticks("break_even") } : undefined,
       quantity: fields.quantity.value ? Number(fields.quantity.value) : undefined,
+      risk_mode: fields.risk_mode.value || undefined,
     };
     return Object.fromEntries(Object.entries(found).filter(([, value]) => value !== undefined));
+  }
+
+  // What the figures leave out: alerts skipped (with the first reason), gaps in the bars
+  // (the replay never invents a price) and positions still open after the last bar.
+  function replayNotesOf(data) {
+    const notes = [`${data.alerts} alert(s) replayed`];
+    if (data.skipped.length) {
+      notes.push(`${data.skipped.length} skipped (first: ${data.skipped[0].reason})`);
+    }
+    if (data.gaps.length) notes.push(`${data.gaps.length} gap(s) in the bars`);
+    for (const p of data.open_positions) {
+      notes.push(`still open: ${p.qty > 0 ? "+" : ""}${p.qty} ${p.symbol} at ${p.avg_price} (last ${p.mark}), not counted`);
+    }
+    return `${notes.join("; ")}.`;
   }
 
   function showReplay(data) {
@@ -358,10 +374,9 @@
     const curves = [["Actual", data.actual], ["Replay", data.replay]]
       .map(([label, side]) => ({ label, items: curveItems(side.equity_curve) }));
     replayBox.dataset.points = String(replayChart ? replayChart.show(curves) : 0);
-    const notes = [];
-    if (data.skipped?.length) notes.push(`${data.skipped.length} alert(s) skipped`);
-    if (data.gaps?.length) notes.push(`${data.gaps.length} gap(s) in the bars`);
-    replayNotes.textContent = notes.length ? `${notes.join("; ")}.` : "";
+    // The chart draws a curve that has points; a side without trades has none.
+    replayBox.dataset.series = String(replayChart ? curves.filter((c) => c.items.length).length : 0);
+    replayNotes.textContent = replayNotesOf(data);
   }
 
   replayForm.addEventListener("submit", async (event) => {
@@ -377,9 +392,9 @@
     try {
       showReplay(await DeskPilotApi.call("POST", "/api/replay", body));
     } catch (error) {
-      // A 404 is the replay API missing on this server, or the strategy gone: said, not thrown.
-      const missing = error.status === 404;
-      showError("replay-error", missing ? { message: `Replay is not available: ${error.message}` } : error);
+      // A 400 names the override it refuses (e.g. overrides.stop_loss): said beside it.
+      const named = Object.entries(error.fields || {}).map(([field, why]) => `${field}: ${why}`);
+      showError("replay-error", { message: [error.message, ...named].join(" ") });
     }
   });
 

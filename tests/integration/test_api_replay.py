@@ -118,9 +118,9 @@ def test_without_overrides_the_replay_repeats_the_actual_trade(app, api, recorde
     assert answer["alerts"] == 1
     assert answer["skipped"] == [] and answer["gaps"] == [] and answer["open_positions"] == []
     for side in ("actual", "replay"):
-        assert answer[side]["net_pnl"] == "100"
+        assert Decimal(answer[side]["net_pnl"]) == 100
         assert answer[side]["win_rate"] == 100.0
-        assert answer[side]["equity_curve"][-1][1] == "10100"
+        assert Decimal(answer[side]["equity_curve"][-1][1]) == 10100
 
 
 def test_a_tighter_stop_loses_20_dollars_a_contract_on_the_designed_path(app, api, recorded):
@@ -129,16 +129,16 @@ def test_a_tighter_stop_loses_20_dollars_a_contract_on_the_designed_path(app, ap
     answer = replayed(api, recorded, overrides={"stop_loss": {"points": 4}})
 
     assert rows(app) == before
-    assert answer["actual"]["net_pnl"] == "100"  # what happened is unchanged
+    assert Decimal(answer["actual"]["net_pnl"]) == 100  # what happened is unchanged
     (trade,) = answer["replay"]["trades"]
     assert (trade["exit_price"], trade["pnl"], trade["exit_reason"]) == (
         "4996", "-40.00", "stop_loss"
     )  # fmt: skip
-    assert answer["replay"]["net_pnl"] == "-40"
-    assert answer["replay"]["max_drawdown"] == "40"
-    assert answer["replay"]["equity_curve"] == [
-        [recorded.first_bar.isoformat().replace("+00:00", "Z"), "10000"],
-        [(recorded.first_bar + timedelta(minutes=1)).isoformat().replace("+00:00", "Z"), "9960"],
+    assert Decimal(answer["replay"]["net_pnl"]) == -40
+    assert Decimal(answer["replay"]["max_drawdown"]) == 40
+    assert [(time, Decimal(equity)) for time, equity in answer["replay"]["equity_curve"]] == [
+        (recorded.first_bar.isoformat().replace("+00:00", "Z"), 10000),
+        ((recorded.first_bar + timedelta(minutes=1)).isoformat().replace("+00:00", "Z"), 9960),
     ]
 
 
@@ -163,6 +163,20 @@ def test_risk_limits_skip_the_alert_with_the_reason(api, recorded):
     assert skipped["reason"].startswith("risk: 2 contracts exceed the limit of 1")
 
 
+def test_a_risk_mode_sizes_from_the_balance_and_the_exposure_limit_applies(api, recorded):
+    # moderate: $10,000 x 2 % = $200 over the 10-point stop's 40 ticks x $1.25 = 4 MES
+    sized = replayed(api, recorded, overrides={"risk_mode": "moderate"})
+    # 4 MES at the 5000.00 open: 4 x 5000 x $5 = $100,000 of exposure
+    limited = replayed(api, recorded, overrides={"risk_mode": "moderate", "max_exposure": "60000"})
+
+    (trade,) = sized["replay"]["trades"]
+    assert (trade["qty"], trade["exit_reason"], trade["pnl"]) == (4, "take_profit", "200.00")
+    assert limited["replay"]["trades"] == []
+    assert limited["skipped"][0]["reason"] == (
+        "risk: max_exposure: total exposure would be 100000.00, beyond the limit of 60000.00"
+    )
+
+
 def test_bars_missing_after_an_alert_are_reported_not_invented(api, recorded):
     end = recorded.first_bar - timedelta(seconds=1)  # before any bar
     response = api.post(
@@ -185,7 +199,7 @@ def test_a_period_without_alerts_answers_empty_sides(api, recorded):
     answer = response.get_json()
     assert answer["alerts"] == 0
     assert answer["actual"]["trades"] == [] and answer["replay"]["trades"] == []
-    assert answer["replay"]["net_pnl"] == "0"
+    assert Decimal(answer["replay"]["net_pnl"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -198,6 +212,8 @@ def test_a_period_without_alerts_answers_empty_sides(api, recorded):
         ({"strategy_id": 1, "overrides": {"quantity": 0}}, "overrides.quantity"),
         ({"strategy_id": 1, "overrides": {"max_daily_loss": -5}}, "overrides.max_daily_loss"),
         ({"strategy_id": 1, "overrides": {"account_id": 1}}, "overrides.account_id"),
+        ({"strategy_id": 1, "overrides": {"risk_mode": "bold"}}, "overrides.risk_mode"),
+        ({"strategy_id": 1, "overrides": {"max_exposure": 0}}, "overrides.max_exposure"),
         (
             {"strategy_id": 1, "start": "2026-12-02T00:00:00Z", "end": "2026-12-01T00:00:00Z"},
             "body",

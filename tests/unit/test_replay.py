@@ -19,7 +19,7 @@ from app.domain.replay import (
 from app.domain.risk import RiskPolicy
 from app.domain.signals import SignalDefaults, parse_signal
 from app.domain.sizing import Sizing
-from app.domain.vocabulary import ExitReason, PositionSide
+from app.domain.vocabulary import ExitReason, PositionSide, RiskMode
 
 D = Decimal
 MES = "MESZ6"
@@ -368,3 +368,147 @@ def test_break_even_without_a_stop_or_trail_has_nothing_to_move():
 
     (trade,) = result.trades
     assert trade.exit_reason is ExitReason.SIGNAL and trade.record.exit_price == D("4998.00")
+
+
+# Risk modes, as the live pipeline applies them (domain.risk_modes): 2 % of equity in
+# moderate, 1 % in conservative, 4 % in aggressive; a 10-point MES stop risks 40 ticks x
+# $1.25 = $50 a contract, a 4-point stop 16 ticks = $20.
+
+
+def test_a_mode_sizes_the_entry_by_its_stop_whatever_the_alert_asked():
+    # moderate: $10,000 x 2 % = $200 / $50 = 4 contracts (the alert asked 2), from the
+    # alert's price 5000.25 to its stop 4990.25; the bracket is then set from the fill.
+    result = run(
+        [designed_alert("10")],
+        DESIGNED_PATH,
+        risk_mode=RiskMode.MODERATE,
+        starting_balance=D(10_000),
+    )
+
+    (trade,) = result.trades
+    assert trade.record.qty == 4
+    assert trade.exit_reason is ExitReason.TAKE_PROFIT
+    assert trade.record.pnl == D("200.00")  # 10 points x $5 x 4
+
+
+def test_the_equity_a_mode_sizes_from_is_the_balance_plus_the_closed_pnl():
+    alerts = [
+        # aggressive: $1,000 x 4 % = $40 / $20 = 2; stopped at 4996.00: -4 x $5 x 2 = -$40
+        alert(1, 0.5, action="buy", price=5000.25, stop_loss={"points": 4},
+              take_profit={"points": 10}),
+        # then $960 x 4 % = $38.40 / $20 = 1; in at 4998.00, out at the 5008.00 target
+        alert(2, 3.5, action="buy", quantity=5, price=4997.50, stop_loss={"points": 4},
+              take_profit={"points": 10}),
+    ]  # fmt: skip
+
+    result = run(alerts, DESIGNED_PATH, risk_mode=RiskMode.AGGRESSIVE, starting_balance=D(1000))
+
+    assert [(t.record.qty, t.record.pnl) for t in result.trades] == [
+        (2, D("-40.00")),
+        (1, D("50.00")),
+    ]
+
+
+def test_a_reversal_under_a_mode_closes_whole_and_sizes_only_the_new_side():
+    alerts = [
+        alert(1, 0.5, action="buy", price=5000.25, stop_loss={"points": 10}),  # 4 long
+        # the long still open, nothing closed yet: $10,000 x 2 % = $200 / (32 ticks x
+        # $1.25) = 5 short beside the 4 closed, in one order of 9 at the 4999.00 open
+        alert(2, 1.5, action="reverse", price=4999.00, stop_loss={"points": 8}),
+    ]
+
+    result = run(alerts, DESIGNED_PATH, risk_mode=RiskMode.MODERATE, starting_balance=D(10_000))
+
+    closed, stopped = result.trades
+    assert (closed.record.qty, closed.exit_reason, closed.record.pnl) == (
+        4, ExitReason.SIGNAL, D("-20.00")
+    )  # fmt: skip
+    # short 5 from 4999.00, stopped at 5007.00 on the way to the 5010.00 high at 15:35
+    assert (stopped.record.qty, stopped.exit_reason, stopped.record.pnl) == (
+        5, ExitReason.STOP_LOSS, D("-200.00")
+    )  # fmt: skip
+    assert result.open_positions == []
+
+
+def test_a_mode_keeps_the_size_of_an_entry_without_a_stop_and_caps_a_sized_one():
+    no_stop = run(
+        [alert(1, 0.5, action="buy", quantity=3)],
+        DESIGNED_PATH,
+        risk_mode=RiskMode.MODERATE,
+        starting_balance=D(10_000),
+    )
+    capped = run(
+        [designed_alert("10")],
+        DESIGNED_PATH,
+        risk_mode=RiskMode.MODERATE,
+        starting_balance=D(10_000),
+        policy=RiskPolicy(max_contracts_per_order=3),
+    )
+
+    assert no_stop.open_positions[0].qty == 3
+    assert capped.trades[0].record.qty == 3  # 4 sized, 3 the limit per order
+
+
+def test_a_mode_refuses_an_unsure_alert_and_a_stop_it_cannot_afford():
+    alerts = [
+        alert(1, 0.5, action="buy", confidence=70, price=5000.25, stop_loss={"points": 10}),
+        alert(2, 1.5, action="buy", price=4999.00, stop_loss={"points": 10}),
+    ]
+
+    # conservative: threshold 75; $100 x 1 % = $1, less than one contract's $50
+    result = run(alerts, DESIGNED_PATH, risk_mode=RiskMode.CONSERVATIVE, starting_balance=D(100))
+
+    assert result.trades == [] and result.open_positions == []
+    unsure, unaffordable = result.skipped
+    assert unsure.reason == (
+        "risk: risk mode conservative: the alert's confidence 70 is below the mode's "
+        "threshold of 75"
+    )
+    assert unaffordable.reason == (
+        "risk: risk mode conservative: one MESZ6 contract risks 50.00 to the stop at "
+        "4989.00, more than the 1.00 (1.00% of equity 100.00) a trade may risk"
+    )
+
+
+def test_a_sized_entry_above_max_order_quantity_is_refused():
+    result = run(
+        [designed_alert("10")],
+        DESIGNED_PATH,
+        risk_mode=RiskMode.MODERATE,
+        starting_balance=D(10_000),
+        max_order_quantity=3,
+    )
+
+    assert [s.reason for s in result.skipped] == ["risk: 4 contracts exceed MAX_ORDER_QUANTITY 3"]
+
+
+def test_the_modes_open_position_cap_joins_the_accounts_limit():
+    symbols = ["MESZ6", "MNQZ6", "M2KZ6", "MYMZ6"]
+    terms = dict.fromkeys(symbols, TERMS[MES])
+    alerts = [
+        ReplayAlert(n, at(0.5), parse_signal('{"action": "buy"}', DEFAULTS, at(0.5)), symbol)
+        for n, symbol in enumerate(symbols, start=1)
+    ]
+    settings = ReplaySettings(risk_mode=RiskMode.CONSERVATIVE, starting_balance=D(10_000))
+
+    result = replay(alerts, dict.fromkeys(symbols, DESIGNED_PATH), terms, settings)
+
+    # bars of one minute play in symbol order, so MYMZ6's alert comes fourth
+    assert sorted(p.symbol for p in result.open_positions) == sorted(symbols[:3])
+    (skipped,) = result.skipped
+    assert skipped.alert_id == 4 and skipped.reason == (
+        "risk: 3 positions already open (limit 3, risk mode conservative)"
+    )
+
+
+def test_the_exposure_limit_values_each_contract_at_its_last_print():
+    # 2 MES at the 5000.00 open: 2 x 5000.00 x $5 = $50,000, beyond $40,000; 1 fits
+    alerts = [alert(1, 0.5, action="buy", quantity=2), alert(2, 1.5, action="buy")]
+
+    result = run(alerts, DESIGNED_PATH, policy=RiskPolicy(max_exposure=D(40_000)))
+
+    (skipped,) = result.skipped
+    assert skipped.alert_id == 1 and skipped.reason == (
+        "risk: max_exposure: total exposure would be 50000.00, beyond the limit of 40000.00"
+    )
+    assert result.open_positions[0].qty == 1

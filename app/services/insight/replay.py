@@ -11,7 +11,8 @@ signal and are not replayed; duplicates and unauthorised calls were never stored
 Overrides replace the stored signal's part for every alert that can open a position
 (an override set to null removes that exit); `quantity` is a fixed size per alert, as a
 trader's fixed quantity is (without it each alert keeps its own, at multiplier 1); the
-risk limits are the replay account's (without them it has none). The venue is a fresh
+risk limits and risk mode are the replay account's (without them it has none), the mode
+sizing from the starting balance plus the replay's closed P&L. The venue is a fresh
 paper venue (`app.domain.replay`) with the paper broker's slippage and commission:
 nothing is sent to an account's broker and no order, fill, position or trade row is
 made. `actual` is what `GET /api/analytics` answers for the strategy over the same
@@ -46,7 +47,7 @@ from app.domain.risk import RiskPolicy
 from app.domain.signals import Signal, SignalAction
 from app.domain.sizing import Sizing
 from app.domain.targets import parse_targets
-from app.domain.vocabulary import StrategyMode, Timeframe
+from app.domain.vocabulary import RiskMode, StrategyMode, Timeframe
 from app.errors import InvalidInput, NotFound
 from app.extensions import db
 from app.models import Bar as BarRow
@@ -62,6 +63,7 @@ RISK_LIMITS = (
     "max_open_positions",
     "max_daily_loss",
     "max_trades_per_day",
+    "max_exposure",
 )
 OPENING = (SignalAction.BUY, SignalAction.SELL, SignalAction.REVERSE, SignalAction.SYNC)
 
@@ -114,11 +116,12 @@ def replay_of(
         raise NotFound(f"No strategy {strategy_id}.")
     alerts, unresolved = _alerts(strategy_id, start, end, overrides)
     terms = {alert.symbol: _terms(alert) for alert in alerts}
-    found = replay(alerts, _bars(alerts, end), terms, _settings(strategy, overrides))
     actual = analytics_of(
         account_id=None, strategy_id=strategy_id, symbol=None, start=start, end=end
     )
     balance = actual.curve_equity[0] if actual.curve_equity else _balance(strategy_id)
+    settings = _settings(strategy, overrides, balance)
+    found = replay(alerts, _bars(alerts, end), terms, settings)
     replayed = metrics([trade.record for trade in found.trades], balance)
     return ReplayAnswer(
         actual=Performance(actual, _actual_trades(strategy_id, start, end)),
@@ -227,13 +230,19 @@ def _terms(alert: ReplayAlert) -> ContractTerms:
     return ContractTerms(spec.tick_size, spec.point_value)
 
 
-def _settings(strategy: Strategy, overrides: dict) -> ReplaySettings:
+def _settings(strategy: Strategy, overrides: dict, balance: Decimal) -> ReplaySettings:
+    """The replay account: the overrides' limits and risk mode, the starting `balance` a
+    mode sizes from, the paper broker's slippage and commission, the order size cap."""
     limits = {name: overrides[name] for name in RISK_LIMITS if overrides.get(name) is not None}
     quantity = overrides.get("quantity")
+    mode = overrides.get("risk_mode")
     return ReplaySettings(
         sizing=Sizing(fixed_quantity=quantity) if quantity else Sizing(),
         position_sync=strategy.mode == StrategyMode.POSITION_SYNC,
         policy=RiskPolicy(**limits),
+        risk_mode=RiskMode(mode) if mode else None,
+        starting_balance=balance,
+        max_order_quantity=int(current_app.config["MAX_ORDER_QUANTITY"]),
         slippage_ticks=int(current_app.config["PAPER_SLIPPAGE_TICKS"]),
         commission_per_contract=Decimal(str(current_app.config["PAPER_COMMISSION_PER_CONTRACT"])),
     )
