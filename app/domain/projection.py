@@ -35,6 +35,7 @@ MAX_TRADES = 5_000
 # of them at once), about 40 bytes a cell at the peak, so this keeps one request near
 # 100 MB. 20,000 × 5,000 would want about 4 GB.
 MAX_CELLS = 2_500_000
+MAX_BALANCE = 1e18  # dollars: a projected balance is held within ± this
 CENT = Decimal("0.01")
 SHARE = Decimal("0.0001")
 
@@ -78,7 +79,12 @@ def project(
     else:
         share = MODE_RULES[risk_mode].risk_share
         factors = np.array([float(1 + r * share) for r in r_multiples(results)])
-        balances = start * np.cumprod(factors[picks], axis=1)
+        with np.errstate(over="ignore"):  # past a float's range: inf, held below
+            balances = start * np.cumprod(factors[picks], axis=1)
+    # A record whose wins dwarf its average loss compounds past any sum of money within a
+    # few dozen trades under a mode (and past a float soon after): beyond the ceiling the
+    # balance says nothing more, so it is held there.
+    balances = np.clip(balances, -MAX_BALANCE, MAX_BALANCE)
     level = start * float((100 - ruin_pct) / 100)
     balances, ruined = _stop_at_ruin(balances, level)
     bands = np.percentile(balances, list(PERCENTILES.values()), axis=0, method="inverted_cdf")

@@ -118,16 +118,23 @@
     return article;
   }
 
+  // Answers can arrive out of order (the first month's read still running when another is
+  // picked): only the latest request's answer is shown.
+  let latest = 0;
+
   async function load() {
     const month = picker.value;
     if (!month) return;
     const query = new URLSearchParams({ month });
     if (strategyId) query.set("strategy_id", strategyId);
+    const asked = ++latest;
     try {
       const data = await DeskPilotApi.call("GET", `/api/analytics/monthly-review?${query}`);
+      if (asked !== latest) return;
       errorBox.hidden = true;
       cards.replaceChildren(...data.reviews.map((review) => card(review, data.month, data.previous_month)));
     } catch (error) {
+      if (asked !== latest) return;
       errorBox.textContent = error.message;
       errorBox.hidden = false;
       cards.replaceChildren();

@@ -171,3 +171,12 @@ def test_a_projection_too_large_to_hold_in_memory_is_refused_before_any_work():
         project(MIXED, Decimal(10_000), 5_000, runs=20_000, seed=1)
     assert refused.value.field == "runs"
     assert len(project(MIXED, Decimal(10_000), 500, runs=5_000, seed=1).percentiles["p50"]) == 500
+
+
+def test_a_balance_compounding_past_any_sum_is_held_at_the_ceiling():
+    # Wins 1,000 times the only loss, at 4 % risk: ×41 a win, past a float within 200
+    # trades. The answer still comes, held at 10^18.
+    results = [TradeResult(Decimal(1000))] * 5 + [TradeResult(Decimal(-1))]
+    found = project(results, Decimal(10_000), 300, RiskMode.AGGRESSIVE, runs=40, seed=3)
+    assert found.percentiles["p95"][-1] == Decimal("1000000000000000000.00")
+    assert found.median_max_drawdown_pct >= 0
