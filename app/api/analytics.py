@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from app.api.params import int_arg, time_arg
 from app.api.schemas import ProjectionRequest, parse_body
-from app.api.serialize import decimal, metrics_json
+from app.api.serialize import decimal, metrics_json, money
 from app.errors import InvalidInput
 from app.services.insight.analytics import analytics_of, breakdown
 from app.services.insight.projection import projection_of
@@ -44,8 +44,8 @@ def breakdowns():
         time_arg("start"),
         time_arg("end"),
     )
-    money = ("net_pnl", "expectancy", "max_drawdown")
-    return jsonify(items=[{**item, **{k: decimal(item[k]) for k in money}} for item in items])
+    amounts = ("net_pnl", "expectancy", "max_drawdown")
+    return jsonify(items=[{**item, **{k: money(item[k]) for k in amounts}} for item in items])
 
 
 def request_symbol() -> str | None:

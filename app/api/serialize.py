@@ -59,15 +59,15 @@ def metrics_json(found: Metrics) -> dict:
         "wins": found.wins,
         "losses": found.losses,
         "win_rate": found.win_rate,
-        "avg_win": decimal(found.avg_win),
-        "avg_loss": decimal(found.avg_loss),
+        "avg_win": money(found.avg_win),
+        "avg_loss": money(found.avg_loss),
         "payoff_ratio": found.payoff_ratio,
         "profit_factor": found.profit_factor,
-        "expectancy": decimal(found.expectancy),
-        "gross_pnl": decimal(found.gross_pnl),
-        "commission": decimal(found.commission),
-        "net_pnl": decimal(found.net_pnl),
-        "max_drawdown": decimal(found.max_drawdown),
+        "expectancy": money(found.expectancy),
+        "gross_pnl": money(found.gross_pnl),
+        "commission": money(found.commission),
+        "net_pnl": money(found.net_pnl),
+        "max_drawdown": money(found.max_drawdown),
         "max_drawdown_pct": found.max_drawdown_pct,
         "max_drawdown_duration_seconds": drawdown.duration.total_seconds() if drawdown else None,
         "sharpe": found.sharpe,
@@ -81,18 +81,18 @@ def metrics_json(found: Metrics) -> dict:
         "worst_day": _day(found.worst_day),
         "execution_trades": execution.trades,
         "avg_slippage_ticks": execution.avg_slippage_ticks,
-        "slippage": decimal(execution.slippage),
+        "slippage": money(execution.slippage),
         "avg_fill_delay_ms": execution.avg_fill_delay_ms,
         "max_fill_delay_ms": execution.max_fill_delay_ms,
         "excursion_trades": execution.excursion_trades,
-        "avg_mae": decimal(execution.avg_mae),
-        "avg_mfe": decimal(execution.avg_mfe),
+        "avg_mae": money(execution.avg_mae),
+        "avg_mfe": money(execution.avg_mfe),
         "equity_curve": [
-            [iso(time), decimal(equity)]
+            [iso(time), money(equity)]
             for time, equity in zip(found.curve_times, found.curve_equity, strict=True)
         ],
     }
 
 
 def _day(day: DayPnl | None) -> dict | None:
-    return {"day": day.day.isoformat(), "pnl": decimal(day.pnl)} if day else None
+    return {"day": day.day.isoformat(), "pnl": money(day.pnl)} if day else None

@@ -62,7 +62,7 @@ def test_slippage_and_fill_delay_come_from_each_trade_s_opening_alert(api, desk)
     assert answer["trades"] == 2
     assert answer["execution_trades"] == 2
     assert answer["avg_slippage_ticks"] == 1.0  # both filled one tick worse
-    assert answer["slippage"] == "2.5"  # 1 tick × $1.25, twice
+    assert answer["slippage"] == "2.50"  # 1 tick × $1.25, twice
     assert answer["avg_fill_delay_ms"] is not None and answer["avg_fill_delay_ms"] >= 0
     assert answer["max_fill_delay_ms"] >= answer["avg_fill_delay_ms"]
     assert answer["avg_mae"] is None and answer["excursion_trades"] == 0  # bars not in yet

@@ -82,9 +82,14 @@ def test_the_analytics_of_a_strategy_s_trades(api, traded, make_account):
     # Two trades: +20 and −10 on a 10,000 account.
     assert (answer["trades"], answer["wins"], answer["losses"]) == (2, 1, 1)
     assert answer["win_rate"] == 50.0 and answer["profit_factor"] == 2.0  # percent; ratio
-    assert (answer["net_pnl"], answer["avg_win"], answer["avg_loss"]) == ("10", "20", "-10")
-    assert answer["max_drawdown"] == "10"
-    assert [equity for _, equity in answer["equity_curve"]][-1] == "10010"
+    # Money with its cents, as trades and accounts show it.
+    assert (answer["net_pnl"], answer["avg_win"], answer["avg_loss"]) == (
+        "10.00",
+        "20.00",
+        "-10.00",
+    )
+    assert answer["max_drawdown"] == "10.00"
+    assert [equity for _, equity in answer["equity_curve"]][-1] == "10010.00"
     by_symbol = api.get("/api/analytics?symbol=MES1!").get_json()
     assert by_symbol["trades"] == 2
     assert api.get("/api/analytics?symbol=MNQ1!").get_json()["trades"] == 0
@@ -99,10 +104,10 @@ def test_breakdowns_group_the_trades_by_what_was_asked(api, traded):
             "key": "Trend",
             "trades": 2,
             "win_rate": 50.0,
-            "net_pnl": "10",
+            "net_pnl": "10.00",
             "profit_factor": 2.0,
-            "expectancy": "5",
-            "max_drawdown": "10",
+            "expectancy": "5.00",
+            "max_drawdown": "10.00",
             "avg_slippage_ticks": 0.0,
             "score": 7.07,
         }
