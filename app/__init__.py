@@ -213,12 +213,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import api_bp
     from app.api.errors import register_error_handlers
     from app.api.openapi import bp as openapi_bp
+    from app.api.openapi import read_view_sources
     from app.api.params import RowIdConverter
     from app.routes import register_pages
 
     app.url_map.converters["id"] = RowIdConverter
     app.register_blueprint(api_bp)
     app.register_blueprint(openapi_bp)  # beside api_bp, outside its login gate: public
+    read_view_sources(app)
     register_pages(app)
     register_error_handlers(app)
 

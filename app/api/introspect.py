@@ -144,6 +144,11 @@ def _function_node(function: FunctionType) -> ast.FunctionDef:
     raise LookupError(f"no source for {function.__module__}.{function.__qualname__}")
 
 
+def remember_source(view: Callable) -> None:
+    """Parse the view's module now (see openapi.read_view_sources)."""
+    _module_tree(inspect.getmodule(inspect.unwrap(view)))
+
+
 @cache
 def _module_tree(module: ModuleType) -> ast.Module:
     return ast.parse(inspect.getsource(module))

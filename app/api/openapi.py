@@ -24,7 +24,7 @@ from werkzeug.routing.converters import (
     UUIDConverter,
 )
 
-from app.api.introspect import ViewContract, contract_of
+from app.api.introspect import ViewContract, contract_of, remember_source
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,16 @@ def document():
     if cached is None:
         cached = current_app.extensions["openapi_document"] = build_document(current_app)
     return jsonify(cached)
+
+
+def read_view_sources(app: Flask) -> None:
+    """Read the API views' source now, while it is the code just imported: the document is
+    built from it at the first request, and a deploy that replaced the files under a
+    running server would otherwise describe (or fail to find) code that is not running.
+    Parsed once per process."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(API_PREFIX):
+            remember_source(app.view_functions[rule.endpoint])
 
 
 def build_document(app: Flask) -> dict:

@@ -1,15 +1,20 @@
 """GET /api/openapi.json: a valid OpenAPI 3.1 document, generated from the routes and the
 pydantic models the views validate with, so a new route or field shows up by itself."""
 
+import inspect
 import re
+import shutil
 
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
+from app import create_app
+from app.api import introspect
 from app.api.openapi import build_document
 from app.api.schemas import ManualOrder, parse_body
+from tests.conftest import make_config
 
 UNDOCUMENTED = {"HEAD", "OPTIONS"}
 
@@ -122,3 +127,22 @@ def test_every_operation_but_the_document_needs_a_token_or_session(client, docum
             response = client.open(re.sub(r"\{\w+\}", "1", path), method=method)
             assert response.status_code == 401, (method, path)
             assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_the_document_describes_the_code_imported_not_the_files_replaced_since(
+    tmp_path, migrated_schema, monkeypatch
+):
+    """A deploy that replaces the files under a running server: the views' source was read
+    when the app was built, so the document still comes (it was a 500 when read late)."""
+    introspect._module_tree.cache_clear()
+    shutil.copyfile(migrated_schema, tmp_path / "test.db")
+    served = create_app(make_config(tmp_path))
+
+    def files_gone(_module):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(inspect, "getsource", files_gone)
+    with served.test_client() as client:
+        answer = client.get("/api/openapi.json")
+    assert answer.status_code == 200
+    assert "/api/analytics/monthly-review" in answer.get_json()["paths"]
