@@ -252,3 +252,36 @@ def test_the_actual_side_is_what_get_api_analytics_answers(api, recorded):
     assert expected["trades"] == len(answer["actual"]["trades"]) == 1
     assert {**answer["actual"], "trades": 1} == expected
     assert set(answer["replay"]) == set(expected)
+
+
+def test_each_trader_is_replayed_with_its_own_size_as_actual_reads_them(
+    app, api, desk, make_account
+):
+    """Two accounts on the strategy, one at its 2 contracts and one at a fixed 1: the
+    replay runs each on its own venue, so without overrides it repeats both trades, and a
+    tighter stop costs each its own size ($20 a contract)."""
+    second = make_account("Paper 2", starting_balance="5000")
+    api.post(
+        "/api/traders",
+        {"strategy_id": desk.strategy["id"], "account_id": second["id"], "fixed_quantity": 1},
+    )
+    desk.price("5000.00")
+    desk.alert(action="buy", price="5000.00")
+    desk.price("4995.00")
+    desk.price("5010.00")
+    bars.book.clear()
+    desk.first_bar = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=3)
+    desk.import_bars(desk.first_bar)
+
+    same = replayed(api, desk)
+    tighter = replayed(api, desk, overrides={"stop_loss": {"points": 4}})
+
+    def sized(side: dict) -> list[tuple[int, str]]:
+        return sorted((t["qty"], t["pnl"]) for t in side["trades"])
+
+    assert sized(same["actual"]) == [(1, "50.00"), (2, "100.00")]
+    assert sized(same["replay"]) == sized(same["actual"])
+    assert Decimal(same["replay"]["net_pnl"]) == Decimal(same["actual"]["net_pnl"]) == 150
+    assert sized(tighter["replay"]) == [(1, "-20.00"), (2, "-40.00")]
+    assert Decimal(tighter["replay"]["net_pnl"]) == -60
+    assert tighter["alerts"] == 1 and tighter["skipped"] == [] and tighter["gaps"] == []

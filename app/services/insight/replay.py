@@ -8,11 +8,13 @@ waiting for approval or failed at the broker — since the overrides may change 
 outcome and the replay asks what the alerts would have done. Malformed alerts have no
 signal and are not replayed; duplicates and unauthorised calls were never stored.
 
-Overrides replace the stored signal's part for every alert that can open a position
-(an override set to null removes that exit); `quantity` is a fixed size per alert, as a
-trader's fixed quantity is (without it each alert keeps its own, at multiplier 1); the
-risk limits and risk mode are the replay account's (without them it has none), the mode
-sizing from the starting balance plus the replay's closed P&L. The venue is a fresh
+Each enabled trader of the strategy is replayed on a venue of its own with its own sizing
+(multiplier or fixed quantity) and its account's starting balance, and their trades are
+read together, as `actual` reads the strategy's trades over all its accounts. Overrides
+replace the stored signal's part for every alert that can open a position (an override
+set to null removes that exit); `quantity` is a fixed size per alert for every trader;
+the risk limits and risk mode apply to each replay account (without them it has none),
+the mode sizing from its starting balance plus its replay's closed P&L. The venue is a fresh
 paper venue (`app.domain.replay`) with the paper broker's slippage and commission:
 nothing is sent to an account's broker and no order, fill, position or trade row is
 made. `actual` is what `GET /api/analytics` answers for the strategy over the same
@@ -120,8 +122,13 @@ def replay_of(
         account_id=None, strategy_id=strategy_id, symbol=None, start=start, end=end
     )
     balance = actual.curve_equity[0] if actual.curve_equity else _balance(strategy_id)
-    settings = _settings(strategy, overrides, balance)
-    found = replay(alerts, _bars(alerts, end), terms, settings)
+    recorded = _bars(alerts, end)
+    found = _merged(
+        [
+            replay(alerts, recorded, terms, _settings(strategy, overrides, account))
+            for account in _accounts(strategy_id, overrides, balance)
+        ]
+    )
     replayed = metrics([trade.record for trade in found.trades], balance)
     return ReplayAnswer(
         actual=Performance(actual, _actual_trades(strategy_id, start, end)),
@@ -130,6 +137,54 @@ def replay_of(
         skipped=sorted(unresolved + found.skipped, key=lambda s: (s.time, s.alert_id)),
         gaps=found.gaps,
         open_positions=found.open_positions,
+    )
+
+
+@dataclass(frozen=True)
+class _Account:
+    """One of the strategy's traders as the replay runs it: its sizing and the balance a
+    risk mode sizes from."""
+
+    sizing: Sizing
+    balance: Decimal
+
+
+def _accounts(strategy_id: int, overrides: dict, balance: Decimal) -> list[_Account]:
+    """Each enabled trader of the strategy on an enabled account, sized as it trades live
+    (its multiplier or fixed quantity; an override `quantity` replaces both), on a venue
+    of its own, so the replay is read over the same accounts as `actual`. A strategy
+    without one is replayed once at multiplier 1 on the whole `balance`."""
+    quantity = overrides.get("quantity")
+    rows = db.session.execute(
+        select(Trader.quantity_multiplier, Trader.fixed_quantity, BrokerAccount.starting_balance)
+        .join(BrokerAccount, Trader.account_id == BrokerAccount.id)
+        .where(
+            Trader.strategy_id == strategy_id,
+            Trader.enabled.is_(True),
+            BrokerAccount.enabled.is_(True),
+        )
+        .order_by(Trader.id)
+    ).all() or [(Decimal(1), None, balance)]
+    return [
+        _Account(
+            Sizing(fixed_quantity=quantity) if quantity else Sizing(multiplier, fixed),
+            start if start and start > 0 else balance,
+        )
+        for multiplier, fixed, start in rows
+    ]
+
+
+def _merged(runs: list[ReplayResult]) -> ReplayResult:
+    """The accounts' replays as one: their trades in exit order, an alert skipped or a gap
+    said once (every account meets the same ones), the positions left open listed."""
+    return ReplayResult(
+        trades=sorted(
+            (trade for run in runs for trade in run.trades),
+            key=lambda trade: trade.record.exit_time,
+        ),
+        skipped=list(dict.fromkeys(item for run in runs for item in run.skipped)),
+        gaps=list(dict.fromkeys(gap for run in runs for gap in run.gaps)),
+        open_positions=[position for run in runs for position in run.open_positions],
     )
 
 
@@ -230,18 +285,18 @@ def _terms(alert: ReplayAlert) -> ContractTerms:
     return ContractTerms(spec.tick_size, spec.point_value)
 
 
-def _settings(strategy: Strategy, overrides: dict, balance: Decimal) -> ReplaySettings:
-    """The replay account: the overrides' limits and risk mode, the starting `balance` a
-    mode sizes from, the paper broker's slippage and commission, the order size cap."""
+def _settings(strategy: Strategy, overrides: dict, account: _Account) -> ReplaySettings:
+    """One replay account: its sizing, the overrides' limits and risk mode, the starting
+    balance a mode sizes from, the paper broker's slippage and commission, the order size
+    cap."""
     limits = {name: overrides[name] for name in RISK_LIMITS if overrides.get(name) is not None}
-    quantity = overrides.get("quantity")
     mode = overrides.get("risk_mode")
     return ReplaySettings(
-        sizing=Sizing(fixed_quantity=quantity) if quantity else Sizing(),
+        sizing=account.sizing,
         position_sync=strategy.mode == StrategyMode.POSITION_SYNC,
         policy=RiskPolicy(**limits),
         risk_mode=RiskMode(mode) if mode else None,
-        starting_balance=balance,
+        starting_balance=account.balance,
         max_order_quantity=int(current_app.config["MAX_ORDER_QUANTITY"]),
         slippage_ticks=int(current_app.config["PAPER_SLIPPAGE_TICKS"]),
         commission_per_contract=Decimal(str(current_app.config["PAPER_COMMISSION_PER_CONTRACT"])),
