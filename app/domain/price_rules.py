@@ -24,6 +24,7 @@ from app.domain.errors import DomainValidationError
 from app.domain.vocabulary import ConditionJoin
 
 PRICE_KINDS = frozenset({"price_above", "price_below", "crosses_above", "crosses_below"})
+SENTIMENT_KINDS = frozenset({"sentiment_above", "sentiment_below"})
 CROSSING_KINDS = frozenset(
     {
         "crosses_above",
@@ -247,3 +248,8 @@ def _last(series) -> float | None:
 
 def _shown(figure: float) -> str:
     return f"{figure:.4f}".rstrip("0").rstrip(".")
+
+
+def is_news_only(conditions: Sequence[Condition]) -> bool:
+    """Only the news decides the rule: it needs no bar (nor any price) to be looked at."""
+    return all(condition.kind in SENTIMENT_KINDS for condition in conditions)

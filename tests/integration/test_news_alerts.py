@@ -85,3 +85,19 @@ def test_sentiment_below_and_no_news_in_the_window(app, api, feed_server):
     assert watch(app) == 1
     assert triggers(api, below)[0]["values"]["conditions"][0]["seen"] == "-0.7003"
     assert triggers(api, quiet) == []
+
+
+def test_a_news_only_rule_is_looked_at_without_any_bar(app, api, feed_server):
+    """No price was ever seen for the product (no bar): a rule of sentiment conditions only
+    is still looked at when its minute closes; a rule that also needs a price is not."""
+    news_at(api, feed_server, Item("S&P 500: " + CRASH, "https://n.example/1",
+                                   published="2026-12-04T14:20:00Z"))  # fmt: skip
+    news_only = sentiment_rule(api, "sentiment_below", "-0.5")
+    body = {"name": "News and price", "symbol": "MES1!", "timeframe": "1m",
+            "conditions": [{"kind": "sentiment_below", "value": "-0.5"},
+                           {"kind": "price_below", "value": "7000"}]}  # fmt: skip
+    with_price = api.post("/api/price-alerts", body).get_json()
+
+    assert watch(app) == 1
+    assert triggers(api, news_only)[0]["values"]["conditions"][0]["seen"] == "-0.7003"
+    assert triggers(api, with_price) == []

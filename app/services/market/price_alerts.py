@@ -15,7 +15,8 @@ daily cap (the CME trading day); a one-shot rule turns itself off.
 Sentiment conditions compare the news score of the rule's product (`sentiment_of`, given
 by the job: news lives in services/insight, which this package does not import) over the
 longest `window_minutes` of the rule's sentiment conditions, 60 by default; with no
-article in that window they are not met.
+article in that window they are not met. A rule of sentiment conditions only is looked at
+at each close of its timeframe whether or not a bar closed: the news needs no price.
 """
 
 import logging
@@ -225,7 +226,8 @@ def _look_at_bars(
     kept = 0
     for rule, conditions in looks:
         state = {**(rule.state or {}), "last_bar": closed.isoformat()}
-        if not found or found[-1].time != closed:
+        no_bar = not found or found[-1].time != closed
+        if no_bar and not price_rules.is_news_only(conditions):
             rule.state = state  # no bar closed in that period (a gap): nothing to look at
             continue
         minutes = int(length.total_seconds() // 60)
@@ -244,7 +246,7 @@ def _sentiment(
     windows = [
         c.window_minutes or DEFAULT_SENTIMENT_MINUTES
         for c in conditions
-        if c.kind in ("sentiment_above", "sentiment_below")
+        if c.kind in price_rules.SENTIMENT_KINDS
     ]
     if not windows or sentiment_of is None:
         return None
