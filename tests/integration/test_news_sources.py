@@ -209,6 +209,16 @@ def test_a_body_that_is_no_feed_is_an_error_of_that_source(api, feed_server):
     assert fetch(api)["errors"][0]["message"] == "not an RSS or Atom feed (text/html)"
 
 
+def test_a_feed_beyond_the_size_cap_is_an_error_of_that_source(api, feed_server, monkeypatch):
+    monkeypatch.setattr(news_fetch, "MAX_FEED_BYTES", 1_000_000)
+    big = [Item(f"Gold story {n} " + "x" * 2000, f"https://n.example/{n}") for n in range(600)]
+    host = add_source(api, feed_server.serve("/big", rss(big)), "Big")
+    [error] = fetch(api)["errors"]
+    assert error["source_id"] == host["id"]
+    assert error["message"] == "the feed at 127.0.0.1 is larger than 1 MB"
+    assert api.get("/api/news").get_json()["items"] == []
+
+
 def test_an_unknown_source_id_is_a_404(api):
     assert api.post("/api/news/fetch", {"source_id": 999}).status_code == 404
 

@@ -19,10 +19,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import feedparser
-import requests
 from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +32,7 @@ from app.extensions import db
 from app.models import NewsArticle, NewsSource
 from app.services.insight import news
 from app.services.records import audit
+from app.services.web_fetch import Fetched, FetchFailed, conditional_get, host_of
 
 logger = logging.getLogger(__name__)
 
@@ -78,20 +77,6 @@ class Seen:
     hashes: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
-class _Answer:
-    body: bytes
-    content_type: str
-    etag: str | None
-    last_modified: str | None
-
-
-class _Failed(Exception):
-    def __init__(self, why: str):
-        super().__init__(why)
-        self.why = why
-
-
 def fetch(now: datetime, source_id: int | None = None) -> FetchReport:
     """Fetch the enabled sources that are not backed off (or the one named) and store
     what is new."""
@@ -124,58 +109,31 @@ def _fetch_source(source: NewsSource, now: datetime, report: FetchReport, seen: 
             source.etag, source.last_modified = answer.etag, answer.last_modified
         _succeeded(source, now)
         db.session.commit()
-    except _Failed as failure:
+    except FetchFailed as failure:
         _back_off(source, now, failure.why, report)
     except IntegrityError:  # another process stored one of these articles meanwhile
         _back_off(source, now, "an article was stored by another fetch; retrying", report)
 
 
-def _download(source: NewsSource) -> _Answer | None:
+def _download(source: NewsSource) -> Fetched | None:
     """The feed's bytes; None when the server says it has not changed (304)."""
-    asked = dict(_HEADERS)
-    if source.etag:
-        asked["If-None-Match"] = source.etag
-    if source.last_modified:
-        asked["If-Modified-Since"] = source.last_modified
-    timeout = float(current_app.config["NEWS_FETCH_TIMEOUT_SECONDS"])
-    host = urlsplit(source.url).hostname or "the server"
-    try:
-        with requests.get(source.url, headers=asked, timeout=timeout, stream=True) as response:
-            if response.status_code == 304:
-                return None
-            if not 200 <= response.status_code < 300:
-                reason = (response.reason or "")[:60]
-                raise _Failed(f"{host} answered HTTP {response.status_code} {reason}".rstrip())
-            return _Answer(
-                _read(response, host),
-                response.headers.get("Content-Type", ""),
-                response.headers.get("ETag"),
-                response.headers.get("Last-Modified"),
-            )
-    # requests' own messages repeat the whole URL: say why in our words.
-    except requests.Timeout:
-        raise _Failed(f"{host} did not answer within {timeout:g} s") from None
-    except requests.ConnectionError:
-        raise _Failed(f"could not connect to {host}") from None
-    except requests.RequestException as exc:
-        raise _Failed(f"the request to {host} failed ({type(exc).__name__})") from None
-
-
-def _read(response: requests.Response, host: str) -> bytes:
-    body = bytearray()
-    for chunk in response.iter_content(64 * 1024):
-        body += chunk
-        if len(body) > MAX_FEED_BYTES:
-            raise _Failed(f"the feed at {host} is larger than {MAX_FEED_BYTES // 1_000_000} MB")
-    return bytes(body)
+    return conditional_get(
+        source.url,
+        headers=_HEADERS,
+        etag=source.etag,
+        last_modified=source.last_modified,
+        timeout=float(current_app.config["NEWS_FETCH_TIMEOUT_SECONDS"]),
+        max_bytes=MAX_FEED_BYTES,
+        what=f"the feed at {host_of(source.url)}",
+    )
 
 
 def parse_feed(body: bytes, content_type: str, now: datetime) -> list[Entry]:
-    """The entries of an RSS or Atom document; _Failed when it is neither."""
+    """The entries of an RSS or Atom document; FetchFailed when it is neither."""
     parsed = feedparser.parse(body, response_headers={"content-type": content_type})
     if not parsed.get("version") and not parsed.entries:
         kind = content_type.partition(";")[0].strip() or "no Content-Type"
-        raise _Failed(f"not an RSS or Atom feed ({kind})")
+        raise FetchFailed(f"not an RSS or Atom feed ({kind})")
     return [entry for raw in parsed.entries if (entry := _entry(raw, now)) is not None]
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 
 from app.domain.vocabulary import AuditCategory, Severity
@@ -28,6 +27,7 @@ from app.services.market.economic_calendar import (
     import_events,
 )
 from app.services.records import audit
+from app.services.web_fetch import Fetched, FetchFailed, conditional_get
 
 logger = logging.getLogger(__name__)
 
@@ -59,22 +59,6 @@ class _Memory:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@dataclass(frozen=True)
-class _Answer:
-    mimetype: str
-    text: str
-    etag: str | None
-    last_modified: str | None
-
-
-class _Failed(Exception):
-    """Why a fetch failed, in words that never repeat the URL."""
-
-    def __init__(self, why: str):
-        super().__init__(why)
-        self.why = why
-
-
 def shown_url(url: str) -> str:
     """The URL as it may be logged: scheme and host (and port) — no user, password, path,
     query or fragment, where calendar services put their access tokens."""
@@ -91,7 +75,7 @@ def fetch_calendar(url: str) -> FetchOutcome:
             memory.url, memory.etag, memory.last_modified, memory.told = url, None, None, None
         try:
             outcome = _fetch(url, memory)
-        except _Failed as failure:
+        except FetchFailed as failure:
             _tell(memory, url, failure.why)
             return FetchOutcome(FetchResult.FAILED, error=failure.why)
         if memory.told is not None:
@@ -104,57 +88,32 @@ def _fetch(url: str, memory: _Memory) -> FetchOutcome:
     answer = _download(url, memory)
     if answer is None:
         return FetchOutcome(FetchResult.UNCHANGED)
+    mimetype = answer.content_type.partition(";")[0].strip().lower()
+    text = _text(answer.body, answer.content_type, answer.encoding)
     try:
-        report = import_events(answer.text, calendar_kind(answer.mimetype, answer.text))
+        report = import_events(text, calendar_kind(mimetype, text))
     except InvalidInput as exc:
         db.session.rollback()
-        kind = answer.mimetype or "no Content-Type"
-        raise _Failed(f"not a calendar ({kind}): {exc.message}") from None
+        kind = mimetype or "no Content-Type"
+        raise FetchFailed(f"not a calendar ({kind}): {exc.message}") from None
     if not report.imported and report.skipped:
-        raise _Failed(f"no event could be read; first: {report.skipped[0]}")
+        raise FetchFailed(f"no event could be read; first: {report.skipped[0]}")
     memory.etag, memory.last_modified = answer.etag, answer.last_modified
     return FetchOutcome(FetchResult.IMPORTED, report)
 
 
-def _download(url: str, memory: _Memory) -> _Answer | None:
+def _download(url: str, memory: _Memory) -> Fetched | None:
     """The server's answer; None when it says the calendar has not changed since the
     validators kept."""
-    asked = {"Accept": "text/calendar, text/csv;q=0.9, text/plain;q=0.5"}
-    if memory.etag:
-        asked["If-None-Match"] = memory.etag
-    if memory.last_modified:
-        asked["If-Modified-Since"] = memory.last_modified
-    host = urlsplit(url).hostname or "the server"
-    try:
-        with requests.get(url, headers=asked, timeout=TIMEOUT_SECONDS, stream=True) as response:
-            if response.status_code == 304:
-                return None
-            if not 200 <= response.status_code < 300:
-                reason = (response.reason or "")[:60]
-                raise _Failed(f"{host} answered HTTP {response.status_code} {reason}".rstrip())
-            content_type = response.headers.get("Content-Type", "")
-            return _Answer(
-                mimetype=content_type.partition(";")[0].strip().lower(),
-                text=_text(_read(response), content_type, response.encoding),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-            )
-    # requests' own messages name the whole URL, token and all: say why in our words.
-    except requests.Timeout:
-        raise _Failed(f"{host} did not answer within {TIMEOUT_SECONDS} s") from None
-    except requests.ConnectionError:
-        raise _Failed(f"could not connect to {host}") from None
-    except requests.RequestException as exc:
-        raise _Failed(f"the request to {host} failed ({type(exc).__name__})") from None
-
-
-def _read(response: requests.Response) -> bytes:
-    body = bytearray()
-    for chunk in response.iter_content(64 * 1024):
-        body += chunk
-        if len(body) > MAX_BYTES:
-            raise _Failed(f"the calendar is larger than {MAX_BYTES // 1_000_000} MB")
-    return bytes(body)
+    return conditional_get(
+        url,
+        headers={"Accept": "text/calendar, text/csv;q=0.9, text/plain;q=0.5"},
+        etag=memory.etag,
+        last_modified=memory.last_modified,
+        timeout=TIMEOUT_SECONDS,
+        max_bytes=MAX_BYTES,
+        what="the calendar",
+    )
 
 
 def _text(body: bytes, content_type: str, encoding: str | None) -> str:
