@@ -114,3 +114,16 @@ def test_null_risk_mode_turns_the_mode_off(api, desk):
     api.put(f"/api/risk/{account['id']}", {"risk_mode": "aggressive"})
     limits = api.put(f"/api/risk/{account['id']}", {"risk_mode": None}).get_json()
     assert limits["risk_mode"] is None
+
+
+def test_getting_out_is_never_refused_or_resized_by_the_mode(api, desk):
+    account, send = desk
+    api.put(f"/api/risk/{account['id']}", {"risk_mode": "moderate"})
+    assert send(stop_loss={"points": 10}).status_code == 200
+    assert position(api, account) == 4
+    # An unsure alert that only reduces, with a stop of its own: taken as it is.
+    reduce = send(action="sell", quantity=1, stop_loss={"points": 10}, confidence=5)
+    assert reduce.status_code == 200, reduce.get_json()
+    assert position(api, account) == 3
+    assert send(action="exit", confidence=0).status_code == 200
+    assert position(api, account) == 0
