@@ -366,6 +366,16 @@ def test_the_deepest_fall_is_the_same_in_floats_and_in_decimals(moves, start):
     assert ups.tolist() == [m > 0 for m in moves] and downs.tolist() == [m < 0 for m in moves]
 
 
+def test_two_equal_falls_that_floats_see_apart_keep_the_first():
+    # The same 68.3245 fall from two highs: in floats the second reads about 1e-8 deeper,
+    # so only the Decimal recheck of the near-deepest keeps the first, as Decimals do.
+    equity = [D("830849729.9875"), D("830849661.6630"), D("830890490.8617"), D("830890422.5372")]
+    floats = _ordered_floats(equity)
+    assert floats is not None
+    assert _deepest_fall_of_floats(equity, floats) == _deepest_fall(equity)
+    assert _deepest_fall(equity)[1:3] == (0, 1)
+
+
 def test_floats_are_refused_where_they_could_not_order_exactly():
     assert _ordered_floats([D("1"), D("1.00001")]) is None  # a fifth decimal
     assert _ordered_floats([D("1"), D("10000000000")]) is None  # 10^10
