@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from timing import timed  # noqa: E402 (bench/timing.py, beside this file)
+from timing import Row, print_rows, timed  # noqa: E402 (bench/timing.py, beside this file)
 
 from app.domain import analytics  # noqa: E402
 from app.domain.analytics import TradeRecord  # noqa: E402
@@ -36,8 +36,6 @@ TICK_VALUE = Decimal("1.25")
 COMMISSION = Decimal("0.62")  # per contract per side
 STARTING_BALANCE = Decimal(50_000)
 METRICS_TARGET_MS = 200.0
-
-Row = tuple[str, float, float, float, str, str]
 
 
 def synthetic_trades(count: int, seed: int) -> list[TradeRecord]:
@@ -101,11 +99,10 @@ def main() -> None:
     args = parser.parse_args()
     trades = synthetic_trades(args.trades, args.seed)
     load = os.getloadavg()[0]
-    print(f"{args.trades:,} synthetic trades, {args.repeat} runs each, load average {load:.1f}")
-    print("measure | wall median | wall best | CPU median | answer | target (DESIGN §7, wall)")
-    for section in args.only:
-        for name, median, best, cpu, answer, target in SECTIONS[section](trades, args.repeat):
-            print(f"{name} | {median:.1f} ms | {best:.1f} ms | {cpu:.1f} ms | {answer} | {target}")
+    print_rows(
+        f"{args.trades:,} synthetic trades, {args.repeat} runs each, load average {load:.1f}",
+        (row for section in args.only for row in SECTIONS[section](trades, args.repeat)),
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from timing import timed  # noqa: E402 (bench/timing.py, beside this file)
+from timing import print_rows, timed  # noqa: E402 (bench/timing.py, beside this file)
 
 from app.domain import chart_styles, indicators, price_rules  # noqa: E402
 from app.domain.bar_building import MinuteBars  # noqa: E402
@@ -185,11 +185,10 @@ def main() -> None:
     args = parser.parse_args()
     bars = random_walk(args.bars, args.seed)
     load = os.getloadavg()[0]
-    print(f"{args.bars:,} one-minute bars, {args.repeat} runs each, load average {load:.1f}")
-    print("measure | wall median | wall best | CPU median | answer | target (DESIGN §7, wall)")
-    for section in args.only:
-        for name, median, best, cpu, answer, target in SECTIONS[section](bars, args.repeat):
-            print(f"{name} | {median:.1f} ms | {best:.1f} ms | {cpu:.1f} ms | {answer} | {target}")
+    print_rows(
+        f"{args.bars:,} one-minute bars, {args.repeat} runs each, load average {load:.1f}",
+        (row for section in args.only for row in SECTIONS[section](bars, args.repeat)),
+    )
 
 
 if __name__ == "__main__":
