@@ -2,15 +2,17 @@
 
 import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, insert
 
 from app import create_app
 from app.domain.contracts import resolve_symbol
 from app.extensions import db
+from app.models import Trade
 from app.schema import upgrade_to_head
 from app.services.market import bars, prices
 from app.services.setup.auth import issue_api_token, owner
@@ -170,3 +172,35 @@ TRADOVATE_CREDENTIALS = {
 def front(root: str = "MES") -> str:
     """Today's front-month contract code for a root, as DeskPilot resolves `ROOT1!`."""
     return resolve_symbol(f"{root}1!", datetime.now(UTC).date()).code
+
+
+def ledger_trade(account_id: int, strategy_id: int, pnl: str, exit_time: datetime) -> dict:
+    """A closed long of one MES contract netting `pnl` (no commission), as a `trades` row."""
+    net = Decimal(pnl)
+    return {
+        "account_id": account_id,
+        "strategy_id": strategy_id,
+        "symbol": "MESZ6",
+        "side": "long",
+        "quantity": 1,
+        "entry_price": Decimal("6000"),
+        "exit_price": Decimal("6000") + net / 5,
+        "entry_time": exit_time - timedelta(minutes=15),
+        "exit_time": exit_time,
+        "gross_pnl": net,
+        "commission": Decimal(0),
+        "pnl": net,
+        "exit_reason": "signal",
+    }
+
+
+def add_month_of_trades(app, account_id: int, strategy_id: int, month, pnls: list[str]) -> None:
+    """`pnls` closed a day apart from the `month`'s second day on (all in that month)."""
+    start = month.opens() + timedelta(days=1)
+    rows = [
+        ledger_trade(account_id, strategy_id, pnl, start + timedelta(days=n))
+        for n, pnl in enumerate(pnls)
+    ]
+    with app.app_context():
+        db.session.execute(insert(Trade), rows)
+        db.session.commit()

@@ -3,44 +3,17 @@ against the month before, arrows coloured by better or worse, the best and worst
 linked to their traces, what changed; picking this month shows the settings changed."""
 
 import re
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import insert
 
 from app.domain.monthly_review import Month
-from app.extensions import db
-from app.models import Trade
+from tests.conftest import add_month_of_trades
 from tests.e2e.helpers import add_paper_account, add_strategy, api
 
 
 def add_trades(server, account_id: int, strategy_id: int, month: Month, pnls: list[str]):
-    """One-contract MES longs netting `pnls`, a day apart from the month's second day on."""
-    start = month.opens() + timedelta(days=1)
-    rows = []
-    for n, pnl in enumerate(pnls):
-        net, exit_time = Decimal(pnl), start + timedelta(days=n)
-        rows.append(
-            {
-                "account_id": account_id,
-                "strategy_id": strategy_id,
-                "symbol": "MESZ6",
-                "side": "long",
-                "quantity": 1,
-                "entry_price": Decimal("6000"),
-                "exit_price": Decimal("6000") + net / 5,
-                "entry_time": exit_time - timedelta(minutes=10),
-                "exit_time": exit_time,
-                "gross_pnl": net,
-                "commission": Decimal(0),
-                "pnl": net,
-                "exit_reason": "signal",
-            }
-        )
-    with server.app.app_context():
-        db.session.execute(insert(Trade), rows)
-        db.session.commit()
+    add_month_of_trades(server.app, account_id, strategy_id, month, pnls)
 
 
 def test_the_monthly_review_compares_last_month_and_tells_what_changed(

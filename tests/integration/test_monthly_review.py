@@ -10,53 +10,24 @@ from decimal import Decimal
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import insert
 
 from app import create_app
 from app.domain.analytics import trading_day_name
 from app.domain.monthly_review import Month
 from app.extensions import db
-from app.models import Trade, User
+from app.models import User
 from app.services.market import prices
 from app.services.notify import delivery, monthly, outbox
 from app.workers import monthly_review as monthly_job
-from tests.conftest import front, make_config
+from tests.conftest import add_month_of_trades, front, make_config
 
 
 def this_month() -> Month:
     return Month.of(trading_day_name(datetime.now(UTC)))
 
 
-def ledger_trade(account_id: int, strategy_id: int, pnl: str, exit_time: datetime) -> dict:
-    """A closed long of one MES contract netting `pnl` (no commission)."""
-    net = Decimal(pnl)
-    return {
-        "account_id": account_id,
-        "strategy_id": strategy_id,
-        "symbol": "MESZ6",
-        "side": "long",
-        "quantity": 1,
-        "entry_price": Decimal("6000"),
-        "exit_price": Decimal("6000") + net / 5,
-        "entry_time": exit_time - timedelta(minutes=15),
-        "exit_time": exit_time,
-        "gross_pnl": net,
-        "commission": Decimal(0),
-        "pnl": net,
-        "exit_reason": "signal",
-    }
-
-
 def add_trades(app, account: dict, strategy: dict, month: Month, pnls: list[str]) -> None:
-    """`pnls` closed a day apart from the month's second day on (all in that month)."""
-    start = month.opens() + timedelta(days=1)
-    rows = [
-        ledger_trade(account["id"], strategy["id"], pnl, start + timedelta(days=n))
-        for n, pnl in enumerate(pnls)
-    ]
-    with app.app_context():
-        db.session.execute(insert(Trade), rows)
-        db.session.commit()
+    add_month_of_trades(app, account["id"], strategy["id"], month, pnls)
 
 
 @pytest.fixture
