@@ -127,3 +127,34 @@ def test_getting_out_is_never_refused_or_resized_by_the_mode(api, desk):
     assert position(api, account) == 3
     assert send(action="exit", confidence=0).status_code == 200
     assert position(api, account) == 0
+
+
+def test_a_position_sync_target_on_the_held_side_keeps_the_mode_s_size(api, desk):
+    """A sync strategy's target of 1 opens the mode's 4; the same target again (or another
+    on that side) must not trade the position back to the strategy's size; flat closes it
+    whole and the other side reverses into the mode's size."""
+    account, send = desk
+    [trader] = api.get(f"/api/traders?account_id={account['id']}").get_json()["items"]
+    api.put(f"/api/strategies/{trader['strategy_id']}", {"mode": "position-sync"})
+    api.put(f"/api/risk/{account['id']}", {"risk_mode": "moderate"})
+    stop = {"stop_loss": {"points": 10}}
+    assert send(market_position="long", position_size=1, id="s1", **stop).status_code == 200
+    assert position(api, account) == 4
+    again = send(market_position="long", position_size=1, id="s2", **stop)
+    assert again.status_code == 200 and again.get_json()["orders"] == []
+    assert send(market_position="long", position_size=2, id="s3", **stop).status_code == 200
+    assert position(api, account) == 4
+    assert send(market_position="short", position_size=1, id="s4", **stop).status_code == 200
+    assert position(api, account) == -4
+    assert send(market_position="flat", position_size=0, id="s5").status_code == 200
+    assert position(api, account) == 0
+
+
+def test_an_alert_that_says_its_strategy_is_flat_closes_the_mode_s_position(api, desk):
+    account, send = desk
+    api.put(f"/api/risk/{account['id']}", {"risk_mode": "moderate"})
+    assert send(stop_loss={"points": 10}).status_code == 200
+    assert position(api, account) == 4
+    # The strategy sold its 1 contract and says so: the mode's 4 close with it.
+    assert send(action="sell", quantity=1, position_size=0).status_code == 200
+    assert position(api, account) == 0

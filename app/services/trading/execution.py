@@ -429,8 +429,17 @@ def _trade_for(
             outcome.skipped = f"position already {current:+d} {contract.code}; nothing to order"
             return outcome
         limits = trader.account.risk_limits or limits_for(trader.account_id)
-        mode = apply_risk_mode(limits, broker, signal, contract, current, delta, strategy.id)
+        synced = _governing(strategy, signal) is Intent.SYNC
+        mode = apply_risk_mode(
+            limits, broker, signal, contract, current, delta, strategy.id, synced
+        )
         delta = mode.delta
+        if delta == 0:
+            outcome.skipped = (
+                f"position {current:+d} {contract.code} kept: its risk mode sized it, and the "
+                "alert's target is on the same side"
+            )
+            return outcome
         intent = _intent(trader, signal, contract, current, delta, _entry_deadline(strategy, now))
         cap = current_app.config["MAX_ORDER_QUANTITY"]
         if abs(delta) > cap:

@@ -25,7 +25,7 @@ from app.domain.risk_modes import (
     resized,
     risk_size,
 )
-from app.domain.signals import Signal
+from app.domain.signals import MarketPosition, Signal
 from app.domain.vocabulary import AuditCategory, Severity, Side
 from app.models import RiskLimits
 from app.services.market import prices
@@ -48,13 +48,27 @@ def apply_risk_mode(
     current: int,
     delta: int,
     strategy_id: int | None = None,
+    synced: bool = False,
 ) -> ModeDecision:
-    """The mode's word on an order moving the position from `current` by `delta`. An
-    order that only reduces, and any order on an account without a mode, pass as they
-    are; so does an entry without a stop loss (no distance to size by)."""
+    """The mode's word on an order moving the position from `current` by `delta`. Any
+    order on an account without a mode passes as it is; so does an entry without a stop
+    loss (no distance to size by).
+
+    The mode owns the size of what it opened, so the strategy's own sizes no longer map
+    onto the position: a position-sync target (`synced`) on the side already held keeps
+    the position (a repeated or rescaled target would otherwise trade the mode's size back
+    to the strategy's), and an alert that says its strategy is now flat (`position_size`
+    0 or `market_position` flat) closes the position whole. Any other order that only
+    reduces passes as it is: getting out is never refused or resized."""
     mode = limits.risk_mode
-    if mode is None or reduces_only(ProposedOrder(contract.code, delta), current):
+    if mode is None:
         return ModeDecision(delta)
+    after = current + delta
+    if synced and current and after and (after > 0) == (current > 0):
+        return ModeDecision(0)
+    if reduces_only(ProposedOrder(contract.code, delta), current):
+        flat = signal.position_size == 0 or signal.market_position is MarketPosition.FLAT
+        return ModeDecision(-current if flat else delta)
     refusal = confidence_refusal(mode, signal.confidence)
     if refusal or signal.stop_loss is None:
         return ModeDecision(delta, refusal)
