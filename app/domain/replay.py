@@ -30,12 +30,13 @@ stop to move, as at the monitor). The rules the replay adds, since bars are all 
 - **Limits.** The daily figures (net P&L of the trades closed since the CME trading day
   opened plus open P&L, entries placed that day) are the replay's own; under
   `max_exposure` each contract is valued at its last print.
-- **Risk mode.** As the live pipeline applies an account's mode before its risk checks
-  (`services.trading.risk_sizing`), with the same functions: an alert whose `confidence`
-  is below the mode's threshold is skipped, an entry with a stop loss is sized by
-  `risk_modes.risk_size` from the alert's price (else the bar's open, the last print)
-  and capped by the limits, a reversal closes whole, an entry without a stop keeps its
-  quantity, and the mode's open-position cap joins the account's. The equity it sizes
+- **Risk mode.** Decided by the live pipeline's own function (`risk_modes.decide`),
+  before the risk checks: an alert whose `confidence` is below the mode's threshold is
+  skipped, an entry with a stop loss is sized from the alert's price (else the bar's
+  open, the last print) and capped by the limits, a reversal closes whole, an entry
+  without a stop keeps its quantity, a sync target on the held side keeps the position,
+  an alert saying its strategy is flat closes it whole, and the mode's open-position cap
+  joins the account's. The equity it sizes
   from is the starting balance plus the replay's closed P&L so far (open P&L left out,
   so a size does not hang on where inside a bar an alert lands).
 
@@ -67,16 +68,7 @@ from app.domain.matching import (
 from app.domain.oco import ExitPrices, exit_prices
 from app.domain.positions import ClosedTrade
 from app.domain.risk import Exposure, ProposedOrder, RiskPolicy, check_order, reduces_only
-from app.domain.risk_modes import (
-    MODE_RULES,
-    capped,
-    confidence_refusal,
-    entry_side_position,
-    open_positions_limit,
-    open_positions_set_by,
-    resized,
-    risk_size,
-)
+from app.domain.risk_modes import decide, open_positions_limit, open_positions_set_by
 from app.domain.signals import Signal, SignalAction
 from app.domain.sizing import Intent, Sizing, governing_intent, target_position
 from app.domain.targets import split_position, target_prices
@@ -345,9 +337,12 @@ class _Run:
             self.skip(alert, f"position already {current:+d} {symbol}; nothing to order")
             return
         if self.settings.risk_mode is not None:
-            delta, refusal = self._mode(alert, current, delta)
+            delta, refusal = self._mode(alert, current, delta, intent is Intent.SYNC)
             if refusal:
                 self.skip(alert, f"risk: {refusal}")
+                return
+            if delta == 0:
+                self.skip(alert, f"position {current:+d} {symbol} kept: its risk mode sized it")
                 return
         cap = self.settings.max_order_quantity
         if cap is not None and abs(delta) > cap:
@@ -362,42 +357,28 @@ class _Run:
         else:
             self._enter(alert, delta, now)
 
-    def _mode(self, alert: ReplayAlert, current: int, delta: int) -> tuple[int, str | None]:
-        """The risk mode's word on the order, as `risk_sizing.apply_risk_mode` gives it:
-        the order's signed change, or why the mode refuses it. An order that only reduces
-        and an entry without a stop loss pass as they are."""
-        mode, signal, symbol = self.settings.risk_mode, alert.signal, alert.symbol
-        if reduces_only(ProposedOrder(symbol, delta), current):
-            return delta, None
-        refusal = confidence_refusal(mode, signal.confidence)
-        if refusal or signal.stop_loss is None:
-            return delta, refusal
-        entry = signal.price or self.marks[symbol]
-        terms = self.terms[symbol]
-        side = Side.BUY if delta > 0 else Side.SELL
-        try:
-            stop = exit_prices(side, entry, terms.tick_size, None, signal.stop_loss).stop_loss
-        except DomainValidationError as exc:
-            return delta, f"risk mode {mode.value}: {exc.field} {exc.message}"
-        equity = self.settings.starting_balance + self.realized
-        tick_value = terms.tick_size * terms.point_value
-        size = risk_size(mode, equity, entry, stop, terms.tick_size, tick_value)
-        if size.quantity == 0:
-            share = MODE_RULES[mode].risk_share * 100
-            return delta, (
-                f"risk mode {mode.value}: one {symbol} contract risks {size.per_contract} "
-                f"to the stop at {stop}, more than the {_cents(size.budget)} ({share:f}% of "
-                f"equity {_cents(equity)}) a trade may risk"
-            )
-        held = entry_side_position(current, delta)
-        # Where the limits leave no room, the full size goes to the risk checks, which
-        # refuse it naming the limit (the live rule).
-        policy = self.policy
-        opening = (
-            capped(size.quantity, held, policy.max_contracts_per_order, policy.max_position)
-            or size.quantity
+    def _mode(
+        self, alert: ReplayAlert, current: int, delta: int, synced: bool
+    ) -> tuple[int, str | None]:
+        """The risk mode's word on the order, by the live path's own rules
+        (`risk_modes.decide`), sized from the replay's equity: the order's signed change
+        (0: the mode keeps the position), or why the mode refuses it."""
+        symbol, terms = alert.symbol, self.terms[alert.symbol]
+        found = decide(
+            self.settings.risk_mode,
+            alert.signal,
+            symbol,
+            current,
+            delta,
+            synced=synced,
+            entry=alert.signal.price or self.marks.get(symbol),
+            tick_size=terms.tick_size,
+            tick_value=terms.tick_size * terms.point_value,
+            equity=lambda: self.settings.starting_balance + self.realized,
+            max_per_order=self.policy.max_contracts_per_order,
+            max_position=self.policy.max_position,
         )
-        return resized(current, delta, opening), None
+        return found.delta, found.refusal
 
     def _cancel_entries(self, alert: ReplayAlert, now: datetime) -> None:
         working = [

@@ -10,10 +10,17 @@ the strategy's quantities stand. No mode (null) is the default: the strategies' 
 quantities, no threshold.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from app.domain.vocabulary import RiskMode
+from app.domain.errors import DomainValidationError
+from app.domain.oco import exit_prices
+from app.domain.risk import ProposedOrder, reduces_only
+from app.domain.signals import MarketPosition, Signal
+from app.domain.vocabulary import RiskMode, Side
+
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -121,3 +128,78 @@ def entry_side_position(current: int, delta: int) -> int:
     if current == 0 or (current > 0) != (delta > 0):
         return 0
     return abs(current)
+
+
+@dataclass(frozen=True)
+class ModeDecision:
+    """The order's signed change after the mode (`delta`; 0: the position is kept), or
+    why the mode refuses it; `size`, `stop` and `equity` when it sized an entry."""
+
+    delta: int
+    refusal: str | None = None
+    size: RiskSize | None = None
+    stop: Decimal | None = None
+    equity: Decimal | None = None
+
+
+def decide(
+    mode: RiskMode,
+    signal: Signal,
+    symbol: str,
+    current: int,
+    delta: int,
+    *,
+    synced: bool,
+    entry: Decimal | None,
+    tick_size: Decimal,
+    tick_value: Decimal,
+    equity: Callable[[], Decimal],
+    max_per_order: int | None,
+    max_position: int | None,
+) -> ModeDecision:
+    """The mode's word on an order moving the position from `current` by `delta`, for the
+    live path and the replay alike. `entry` is the entry's reference price (the alert's,
+    else the last), `equity` is asked only when an entry is sized.
+
+    The mode owns the size of what it opened, so the strategy's own sizes no longer map
+    onto the position: a position-sync target (`synced`) on the side already held keeps the
+    position (a repeated or rescaled target would otherwise trade the mode's size back to
+    the strategy's), and an alert that says its strategy is now flat (`position_size` 0 or
+    `market_position` flat) closes the position whole. Any other order that only reduces
+    passes as it is (getting out is never refused or resized), and so does an entry without
+    a stop loss (no distance to size by)."""
+    after = current + delta
+    if synced and current and after and (after > 0) == (current > 0):
+        return ModeDecision(0)
+    if reduces_only(ProposedOrder(symbol, delta), current):
+        flat = signal.position_size == 0 or signal.market_position is MarketPosition.FLAT
+        return ModeDecision(-current if flat else delta)
+    refusal = confidence_refusal(mode, signal.confidence)
+    if refusal or signal.stop_loss is None:
+        return ModeDecision(delta, refusal)
+    if entry is None:
+        return ModeDecision(
+            delta,
+            f"risk mode {mode.value}: no price for {symbol} to measure the stop loss's "
+            "distance, so the entry cannot be sized by its risk",
+        )
+    side = Side.BUY if delta > 0 else Side.SELL
+    try:
+        stop = exit_prices(side, entry, tick_size, None, signal.stop_loss).stop_loss
+    except DomainValidationError as exc:
+        return ModeDecision(delta, f"risk mode {mode.value}: {exc.field} {exc.message}")
+    funds = equity()
+    size = risk_size(mode, funds, entry, stop, tick_size, tick_value)
+    if size.quantity == 0:
+        share = MODE_RULES[mode].risk_share * 100
+        return ModeDecision(
+            delta,
+            f"risk mode {mode.value}: one {symbol} contract risks {size.per_contract} to the "
+            f"stop at {stop}, more than the {size.budget.quantize(CENT)} ({share:f}% of "
+            f"equity {funds.quantize(CENT)}) a trade may risk",
+        )
+    # Within the hard limits; where they leave no room, the full size goes to the risk
+    # checks, which refuse it naming the limit.
+    held = entry_side_position(current, delta)
+    opening = capped(size.quantity, held, max_per_order, max_position) or size.quantity
+    return ModeDecision(resized(current, delta, opening), size=size, stop=stop, equity=funds)
