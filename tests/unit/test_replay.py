@@ -512,3 +512,28 @@ def test_the_exposure_limit_values_each_contract_at_its_last_print():
         "risk: max_exposure: total exposure would be 50000.00, beyond the limit of 40000.00"
     )
     assert result.open_positions[0].qty == 1
+
+
+def test_under_a_mode_a_sync_target_on_the_held_side_keeps_the_position():
+    # moderate sizes the target of 1 to 4 ($200 over a 10-point stop); the same target a
+    # minute later keeps the 4 (it would sell 3 back to the strategy's 1); flat closes all.
+    stop = {"stop_loss": {"points": 10}, "price": "5000"}
+    alerts = [
+        alert(1, 0.5, market_position="long", position_size=1, **stop),
+        alert(2, 1.5, market_position="long", position_size=1, **stop),
+        alert(3, 2.5, market_position="flat", position_size=0),
+    ]
+
+    result = run(
+        alerts,
+        DESIGNED_PATH,
+        position_sync=True,
+        risk_mode=RiskMode.MODERATE,
+        starting_balance=D(10_000),
+    )
+
+    (trade,) = result.trades
+    assert (trade.record.qty, trade.exit_reason) == (4, ExitReason.SIGNAL)
+    assert [(s.alert_id, s.reason) for s in result.skipped] == [
+        (2, "position +4 MESZ6 kept: its risk mode sized it")
+    ]
